@@ -1,0 +1,43 @@
+# Two commands do the whole set-up (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CONLL_DIR ?= ../shared/data/conll2003
+# One thread per process: torch collapses under CPU contention with more (ENVIRONMENT.md).
+export OMP_NUM_THREADS ?= 1
+export HF_HUB_OFFLINE := 1
+DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
+
+.PHONY: install run test lint unit bench train clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,eval]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hybrid-ner extract "$(DEMO_TEXT)"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hybrid_ner linking kb eval prompts
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -m "not integration"
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports
+
+train: $(STAMP)
+	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

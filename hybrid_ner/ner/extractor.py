@@ -1,0 +1,93 @@
+"""The local NER extractor: sentence windows → batched token classification → calibrated entities."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from hybrid_ner.config import Settings
+from hybrid_ner.datamodel import Decision, Entity, Source, Span
+from hybrid_ner.ner.calibration import Decoder, platt
+from hybrid_ner.ner.encoding import word_logprobs
+from hybrid_ner.ner.model import load_model
+from hybrid_ner.registry import extractors
+from hybrid_ner.text import Sentence, Word, split_sentences, words_from_tokens
+
+NAME = "extractor.local_ner.v1"
+
+
+class LocalNER:
+    """Transformer token classifier with calibrated per-entity confidence.
+
+    Inputs of any length are split into sentences and, where a sentence is too
+    long for one window, into overlapping windows; all sentences of a call are
+    batched together, sorted by length.
+    """
+
+    name = NAME
+
+    def __init__(self, model_dir: Path, *, batch_size: int = 32, max_tokens: int = 256, threads: int = 1) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        torch.set_num_threads(threads)
+        self.model, self.tokenizer, self.config = load_model(model_dir)
+        self.model_dir = Path(model_dir)
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.decoder = Decoder(self.config.labels)
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted({lab[2:] for lab in self.config.labels if lab != "O"})
+
+    @property
+    def version(self) -> str:
+        """Identifies the model weights and calibration, for caches and metrics labels."""
+        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}"
+
+    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+        return self._run(texts, [split_sentences(t) for t in texts])
+
+    def extract_tokens(self, sentences: Sequence[Sequence[str]]) -> tuple[list[str], list[list[Entity]]]:
+        """Pre-tokenised input (e.g. CoNLL): each token list is one text joined by single spaces."""
+        joined = [words_from_tokens(list(tokens)) for tokens in sentences]
+        texts = [text for text, _ in joined]
+        return texts, self._run(texts, [[words] if words else [] for _, words in joined])
+
+    def _run(self, texts: Sequence[str], sentences: Sequence[list[Sentence]]) -> list[list[Entity]]:
+        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
+        logps = word_logprobs(
+            self.model,
+            self.tokenizer,
+            [[w.text for w in s] for _, s in flat],
+            num_labels=len(self.config.labels),
+            max_tokens=self.max_tokens,
+            batch_size=self.batch_size,
+            temperature=self.config.temperature,
+        )
+        out: list[list[Entity]] = [[] for _ in texts]
+        for (i, sent), lp in zip(flat, logps, strict=True):
+            for ws in self.decoder.decode(lp):
+                out[i].append(self._entity(texts[i], sent[ws.first], sent[ws.last - 1], ws.label, ws.raw))
+        return out
+
+    def _entity(self, text: str, first: Word, last: Word, label: str, raw: float) -> Entity:
+        score = float(platt(raw, self.config.platt_a, self.config.platt_b))
+        return Entity(
+            span=Span.from_text(text, first.start, last.end, label),
+            score=score,
+            source=Source.LOCAL,
+            decision=Decision(routed="local", confidence=round(score, 4), reason="local model"),
+        )
+
+
+@extractors.register(NAME)
+def make_local_ner(settings: Settings) -> LocalNER:
+    return LocalNER(
+        settings.ner_model,
+        batch_size=settings.ner_batch_size,
+        max_tokens=settings.ner_max_tokens,
+        threads=settings.threads,
+    )

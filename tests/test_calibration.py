@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from hybrid_ner.ner.calibration import (
+    Decoder,
+    expected_calibration_error,
+    fit_platt,
+    fit_temperature,
+    platt,
+    retemper,
+)
+from hybrid_ner.ner.tags import bio_labels
+
+
+def test_ece_perfect_and_worst():
+    conf = np.array([0.0, 1.0, 1.0])
+    assert expected_calibration_error(conf, np.array([0.0, 1.0, 1.0])) == 0.0
+    assert expected_calibration_error(np.array([1.0, 1.0]), np.array([0.0, 0.0])) == pytest.approx(1.0)
+    assert expected_calibration_error(np.array([]), np.array([])) == 0.0
+
+
+def test_platt_fixes_overconfidence():
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0.5, 1.0, 20_000)
+    true_p = 1 / (1 + np.exp(-(0.5 * np.log(raw / (1 - raw)) - 0.3)))  # the raw score overstates correctness
+    correct = (rng.uniform(size=raw.size) < true_p).astype(float)
+    before = expected_calibration_error(raw, correct)
+    a, b = fit_platt(raw, correct)
+    after = expected_calibration_error(platt(raw, a, b), correct)
+    assert a == pytest.approx(0.5, abs=0.1) and b == pytest.approx(-0.3, abs=0.1)
+    assert after < 0.02 < before
+
+
+def test_temperature_recovers_scale():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(5000, 5)) * 3
+    true_t = 2.0
+    probs = np.exp(retemper(logits, true_t))
+    gold = np.array([rng.choice(5, p=p) for p in probs])
+    t = fit_temperature([retemper(logits, 1.0)], [gold])
+    assert t == pytest.approx(true_t, abs=0.25)
+
+
+def test_decoder_spans_and_raw_scores():
+    labels = bio_labels(["PER", "LOC"])
+    d = Decoder(labels)
+    p = np.full((4, len(labels)), 0.01)
+    p[0, labels.index("B-PER")] = 0.9
+    p[1, labels.index("I-PER")] = 0.8
+    p[2, labels.index("O")] = 0.95
+    p[3, labels.index("B-LOC")] = 0.6
+    p /= p.sum(axis=1, keepdims=True)
+    spans = d.decode(np.log(p))
+    assert [(s.first, s.last, s.label) for s in spans] == [(0, 2, "PER"), (3, 4, "LOC")]
+    assert 0.0 < spans[1].raw < spans[0].raw < 1.0

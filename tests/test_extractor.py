@@ -1,0 +1,87 @@
+"""Integration tests on the shipped model and the real base encoder package."""
+
+import pytest
+
+from hybrid_ner.ner.extractor import LocalNER
+from hybrid_ner.pipeline import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def _check_offsets(text, entities):
+    for e in entities:
+        assert text[e.span.start : e.span.end] == e.span.text
+        assert 0.0 <= e.score <= 1.0
+        assert e.source.value == "local"
+        assert e.decision.routed == "local"
+        assert e.span.label in {"PER", "ORG", "LOC", "MISC"}
+
+
+def test_labels_are_conll(local_ner):
+    assert local_ner.labels == ["LOC", "MISC", "ORG", "PER"]
+
+
+def test_finds_obvious_entities_with_high_confidence(local_ner):
+    text = "Angela Merkel met Emmanuel Macron in Paris on Tuesday to discuss the European Union budget."
+    ents = local_ner.extract([text])[0]
+    _check_offsets(text, ents)
+    found = {(e.span.text, e.span.label) for e in ents}
+    assert ("Angela Merkel", "PER") in found
+    assert ("Emmanuel Macron", "PER") in found
+    assert ("Paris", "LOC") in found
+    assert all(e.score > 0.5 for e in ents if e.span.text in {"Angela Merkel", "Paris"})
+
+
+def test_offsets_with_unicode_spaces_and_newlines(local_ner):
+    text = "  Zoë   Saldaña\n\nflew to  São Paulo 🙂 with\tJürgen Klopp.\r\nThen   東京 ."
+    ents = local_ner.extract([text])[0]
+    _check_offsets(text, ents)
+    assert any(e.span.text == "Jürgen Klopp" for e in ents)
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "\x00\x01\x02", "\u200b\u200b", "...!!!"])
+def test_degenerate_inputs_give_no_entities_and_no_error(local_ner, text):
+    assert local_ner.extract([text]) == [[]]
+
+
+def test_batch_keeps_order_and_matches_single_calls(local_ner):
+    texts = ["Barack Obama visited Berlin.", "", "Shares of Apple fell in New York.", "nothing here"]
+    batched = local_ner.extract(texts)
+    assert len(batched) == len(texts)
+    for text, ents in zip(texts, batched, strict=True):
+        single = local_ner.extract([text])[0]
+        assert [(e.span.start, e.span.end, e.span.label) for e in ents] == [
+            (e.span.start, e.span.end, e.span.label) for e in single
+        ]
+        assert [e.score for e in ents] == pytest.approx([e.score for e in single], abs=1e-4)
+
+
+def test_long_sentence_windows_match_unwindowed_predictions(local_ner):
+    """A sentence longer than one window is predicted in pieces with no loss or duplicates at the edges."""
+    sentence = " , ".join(["Angela Merkel met Emmanuel Macron in Paris"] * 12) + " ."
+    whole = local_ner.extract([sentence])[0]
+    small = LocalNER(local_ner.model_dir, max_tokens=32)
+    pieces = small.extract([sentence])[0]
+    _check_offsets(sentence, pieces)
+    spans = [(e.span.start, e.span.end) for e in pieces]
+    assert len(spans) == len(set(spans))
+    assert sum(e.span.text == "Paris" for e in pieces) == 12
+    assert sum(e.span.text == "Paris" for e in whole) == 12
+
+
+def test_large_document_is_not_truncated(local_ner):
+    unit = "Reuters reported that Microsoft opened an office in Dublin.\n"
+    text = unit * (200_000 // len(unit))
+    ents = local_ner.extract([text])[0]
+    _check_offsets(text, ents)
+    dublins = [e for e in ents if e.span.text == "Dublin"]
+    assert len(dublins) == text.count("Dublin")
+    assert dublins[-1].span.end > len(text) - len(unit)
+
+
+def test_pipeline_returns_results(local_ner):
+    results = Pipeline(extractor=local_ner).extract(["Apple hired Tim Cook.", ""])
+    assert len(results) == 2 and results[1].entities == []
+    assert results[0].degraded is False
+    with pytest.raises(TypeError, match="text 0 is int"):
+        Pipeline(extractor=local_ner).extract([3])  # type: ignore[list-item]
