@@ -73,7 +73,7 @@ def extract(
         raise typer.BadParameter("give either TEXT or --file, not both")
     if file is not None and not file.is_file():
         raise typer.BadParameter(f"{file} is not a file", param_hint="--file")
-    pipeline = Pipeline(get_settings())
+    pipeline = Pipeline(settings=get_settings())
     if text is not None:
         if text == "-":
             text = sys.stdin.read()
@@ -125,11 +125,14 @@ def train_ner_cmd(
     threads: Annotated[int, typer.Option(help="Torch threads for training.")] = 2,
 ) -> None:
     """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory."""
+    import logging
+
     import torch
     from rich.progress import Progress
 
     from hybrid_ner.ner.train import TrainArgs, train_ner
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # per-epoch dev F1 on stderr
     torch.set_num_threads(threads)
     args = TrainArgs(
         train=train, dev=dev, out=out, epochs=epochs, lr=lr, batch_size=batch_size, use_shape=shape, limit=limit

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -23,8 +24,20 @@ class Settings(BaseSettings):
     ner_model: Path = Field(default=DEFAULT_NER_MODEL_DIR, description="Directory of the local NER model.")
     ner_batch_size: int = Field(default=32, ge=1, le=1024)
     ner_max_tokens: int = Field(default=256, ge=16, le=512, description="Subword tokens per model window.")
+    ner_quantize: bool = Field(default=True, description="Dynamic int8 for the encoder (about 2.5x faster on CPU).")
     ner_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="Default escalation threshold.")
+    strategy: str = Field(default="local", description="Default router strategy: local, llm, cascade, schema, rules.")
+    schema_name: str = Field(default="default", description="Default schema name.")
+    granularity: Literal["span", "sentence"] = Field(default="span", description="How escalated LLM answers merge.")
     llm_model: str = Field(default="local", description="'local' for the bundled LLM, else a litellm model string.")
+    llm_api_base: str | None = Field(default=None, description="Base URL for the LLM provider, if not the default.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key; providers' own env vars also work.")
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=2, ge=0, le=10)
+    llm_concurrency: int = Field(default=4, ge=1, le=64)
+    llm_max_tokens: int = Field(default=384, ge=16, le=8192)
+    llm_cache: bool = Field(default=True, description="Cache LLM answers on disk under data_dir/llm_cache.")
+    llm_score: float = Field(default=0.8, ge=0.0, le=1.0, description="Prior score of an exactly grounded LLM entity.")
     threads: int = Field(default=1, ge=1, description="Torch intra-op threads; one per process is fastest here.")
 
     @property

@@ -62,6 +62,8 @@ class Decision(BaseModel):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     reason: str | None = None
+    grounding: str | None = Field(default=None, description="How an LLM mention was found: exact|normalized|fuzzy.")
+    model: str | None = Field(default=None, description="The LLM that produced the entity.")
 
 
 class Candidate(BaseModel):
@@ -117,9 +119,14 @@ class Result(BaseModel):
     entities: list[Entity] = Field(default_factory=list)
     degraded: bool = False
     degraded_reason: str | None = None
+    llm: dict[str, Any] | None = Field(
+        default=None, description="LLM accounting when the LLM was asked: calls, tokens, cost, grounding, drops."
+    )
 
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {"entities": [e.to_output() for e in self.entities], "degraded": self.degraded}
         if self.degraded_reason is not None:
             out["degraded_reason"] = self.degraded_reason
+        if self.llm is not None:
+            out["llm"] = self.llm
         return out

@@ -12,7 +12,7 @@ from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Decision, Entity, Source, Span
 from hybrid_ner.ner.calibration import Decoder, platt
 from hybrid_ner.ner.encoding import word_logprobs
-from hybrid_ner.ner.model import load_model
+from hybrid_ner.ner.model import load_model, quantize_int8
 from hybrid_ner.registry import extractors
 from hybrid_ner.text import Sentence, Word, split_sentences, words_from_tokens
 
@@ -29,10 +29,21 @@ class LocalNER:
 
     name = NAME
 
-    def __init__(self, model_dir: Path, *, batch_size: int = 32, max_tokens: int = 256, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        batch_size: int = 32,
+        max_tokens: int = 256,
+        threads: int = 1,
+        quantize: bool = True,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch.set_num_threads(threads)
         self.model, self.tokenizer, self.config = load_model(model_dir)
+        self.quantized = quantize
+        if quantize:
+            quantize_int8(self.model)
         self.model_dir = Path(model_dir)
         self.batch_size = batch_size
         self.max_tokens = max_tokens
@@ -45,7 +56,8 @@ class LocalNER:
     @property
     def version(self) -> str:
         """Identifies the model weights and calibration, for caches and metrics labels."""
-        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}"
+        suffix = "+int8" if self.quantized else ""
+        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}{suffix}"
 
     def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
         return self._run(texts, [split_sentences(t) for t in texts])
@@ -90,4 +102,5 @@ def make_local_ner(settings: Settings) -> LocalNER:
         batch_size=settings.ner_batch_size,
         max_tokens=settings.ner_max_tokens,
         threads=settings.threads,
+        quantize=settings.ner_quantize,
     )

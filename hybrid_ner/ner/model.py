@@ -157,3 +157,20 @@ def load_model(directory: Path) -> tuple[CaseAwareTokenClassifier, Any, NERConfi
         )
     model.eval()
     return model, tokenizer, config
+
+
+def quantize_int8(model: CaseAwareTokenClassifier) -> None:
+    """Dynamic per-channel int8 for the encoder's linear layers, in place (CPU inference only).
+
+    On one CPU thread this runs about 2.5x faster than fp32 for a CoNLL test F1
+    cost of about 0.2 points (measured by ``eval.ner_bench``); the head stays fp32.
+    """
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        quantize_dynamic(  # type: ignore[no-untyped-call]
+            model.encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )

@@ -1,0 +1,237 @@
+"""One LLM call with structured output: litellm + instructor, with a cache, retries, timeouts and a breaker.
+
+The narrow seam for tests is ``transport``: an ``httpx.AsyncBaseTransport``
+that replaces the network under an OpenAI-compatible provider, so a fake LLM
+runs the real litellm → instructor → pydantic path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+log = logging.getLogger(__name__)
+
+
+class LLMError(Exception):
+    """The LLM could not give a valid answer; ``reason`` is a short machine-readable code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+
+@dataclass
+class CallResult:
+    parsed: BaseModel
+    usage: Usage
+    cached: bool
+
+
+class CircuitBreaker:
+    """Opens after ``threshold`` consecutive failures; after ``cooldown_s`` one trial call may pass."""
+
+    def __init__(self, threshold: int = 5, cooldown_s: float = 30.0) -> None:
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return time.monotonic() - self.opened_at >= self.cooldown_s
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+
+class ResponseCache:
+    """Answers on disk, keyed by model, prompt version, schema and text, so nothing is paid for twice."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def key(*parts: str) -> str:
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self._path(key).read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(value))
+        tmp.replace(path)  # atomic, so concurrent writers never leave a torn file
+
+
+class LLMClient:
+    """Structured extraction calls through litellm with instructor's JSON-schema mode."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        retries: int = 2,
+        concurrency: int = 4,
+        max_tokens: int = 512,
+        extra_body: dict[str, Any] | None = None,
+        cache: ResponseCache | None = None,
+        breaker: CircuitBreaker | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        endpoint: Callable[[], str] | None = None,
+    ) -> None:
+        self.model = model
+        self.api_base = api_base
+        self.endpoint = endpoint  # resolves api_base on first use (e.g. starts the local LLM)
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.max_tokens = max_tokens
+        self.extra_body = extra_body or {}
+        self.cache = cache
+        self.breaker = breaker or CircuitBreaker()
+        self.transport = transport
+        self._limit = asyncio.Semaphore(concurrency)
+
+    @cached_property
+    def _instructor(self) -> Any:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
+        import instructor
+        import litellm
+
+        litellm.suppress_debug_info = True
+        return instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
+
+    def _call_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "temperature": 0.0,
+            "max_tokens": self.max_tokens,
+            "timeout": self.timeout_s,
+            "num_retries": 0,  # retries are ours, with backoff and the breaker
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        if self.extra_body:
+            kwargs["extra_body"] = self.extra_body
+        if self.transport is not None:
+            from openai import AsyncOpenAI
+
+            kwargs["client"] = AsyncOpenAI(
+                api_key=self.api_key or "unused",
+                base_url=self.api_base,
+                http_client=httpx.AsyncClient(transport=self.transport),
+            )
+        return kwargs
+
+    async def complete(
+        self, messages: list[dict[str, str]], response_model: type[BaseModel], cache_key: str | None = None
+    ) -> CallResult:
+        """Parsed answer for ``messages``; raises :class:`LLMError` after retries or when the breaker is open."""
+        if cache_key and self.cache and (hit := self.cache.get(cache_key)) is not None:
+            try:
+                return CallResult(response_model.model_validate(hit["answer"]), Usage(), cached=True)
+            except ValueError:
+                log.warning("ignoring an unreadable LLM cache entry")
+        if not self.breaker.allow():
+            raise LLMError("circuit_open", "too many consecutive LLM failures; waiting before trying again")
+        if self.api_base is None and self.endpoint is not None:
+            try:
+                self.api_base = await asyncio.to_thread(self.endpoint)
+            except Exception as exc:  # a missing package or a server that will not start
+                self.breaker.record(False)
+                raise LLMError("unavailable", str(exc)) from exc
+        last: LLMError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            try:
+                async with self._limit:
+                    result = await asyncio.wait_for(self._once(messages, response_model), self.timeout_s)
+            except LLMError as exc:
+                last = exc
+            except TimeoutError:
+                last = LLMError("timeout", f"no answer within {self.timeout_s:.0f}s")
+            except Exception as exc:  # provider errors come in many types; all mean "try again"
+                last = LLMError(_reason(exc), type(exc).__name__)
+            else:
+                self.breaker.record(True)
+                if cache_key and self.cache:
+                    self.cache.put(cache_key, {"answer": result.parsed.model_dump(mode="json")})
+                return result
+            log.warning("LLM call failed (attempt %d): %s", attempt + 1, last.reason)
+        self.breaker.record(False)
+        assert last is not None
+        raise last
+
+    async def _once(self, messages: list[dict[str, str]], response_model: type[BaseModel]) -> CallResult:
+        parsed, raw = await self._instructor.chat.completions.create_with_completion(
+            messages=messages, response_model=response_model, max_retries=1, **self._call_kwargs()
+        )
+        return CallResult(parsed, _usage(raw), cached=False)
+
+
+def _reason(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Retry" in name or "Validation" in name or "JSON" in name:
+        return "invalid_output"
+    if "Timeout" in name:
+        return "timeout"
+    if "Connection" in name or "APIConnection" in name:
+        return "unreachable"
+    return "provider_error"
+
+
+def _usage(raw: Any) -> Usage:
+    usage = getattr(raw, "usage", None)
+    out = Usage(
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+    try:
+        import litellm
+
+        out.cost_usd = float(litellm.completion_cost(completion_response=raw))
+    except Exception:  # unknown models have no price in litellm's map; tokens are still recorded
+        out.cost_usd = None
+    return out
