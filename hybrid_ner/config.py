@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=2, ge=0, le=10)
     llm_concurrency: int = Field(default=4, ge=1, le=64)
-    llm_max_tokens: int = Field(default=384, ge=16, le=8192)
+    llm_max_tokens: int = Field(default=256, ge=16, le=8192, description="Bounds the answer (and runaway loops).")
     llm_cache: bool = Field(default=True, description="Cache LLM answers on disk under data_dir/llm_cache.")
     llm_score: float = Field(default=0.8, ge=0.0, le=1.0, description="Prior score of an exactly grounded LLM entity.")
     threads: int = Field(default=1, ge=1, description="Torch intra-op threads; one per process is fastest here.")

@@ -199,7 +199,7 @@ class LLMClient:
                 if cache_key and self.cache:
                     self.cache.put(cache_key, {"answer": result.parsed.model_dump(mode="json")})
                 return result
-            log.warning("LLM call failed (attempt %d): %s", attempt + 1, last.reason)
+            log.warning("LLM call failed (attempt %d): %s", attempt + 1, last)  # codes and type names, never text
         self.breaker.record(False)
         assert last is not None
         raise last
@@ -211,14 +211,20 @@ class LLMClient:
         return CallResult(parsed, _usage(raw), cached=False)
 
 
-def _reason(exc: Exception) -> str:
-    name = type(exc).__name__
-    if "Retry" in name or "Validation" in name or "JSON" in name:
-        return "invalid_output"
-    if "Timeout" in name:
+def _reason(exc: BaseException) -> str:
+    """A short reason code from the exception and its causes (instructor wraps provider errors)."""
+    names = []
+    seen: BaseException | None = exc
+    while seen is not None and len(names) < 8:
+        names.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    joined = " ".join(names)
+    if "Timeout" in joined:
         return "timeout"
-    if "Connection" in name or "APIConnection" in name:
+    if "Connection" in joined:
         return "unreachable"
+    if any(k in joined for k in ("Validation", "JSON", "Incomplete", "Retry")):
+        return "invalid_output"
     return "provider_error"
 
 

@@ -20,8 +20,11 @@ class TaggedSentence:
     tags: list[str]
 
 
-def read_conll(path: Path) -> list[TaggedSentence]:
-    """Read ``token [POS ...] tag`` lines; blank lines and -DOCSTART- separate sentences."""
+def read_conll(path: Path, skipped: list[str] | None = None) -> list[TaggedSentence]:
+    """Read ``token [POS ...] tag`` lines; blank lines and -DOCSTART- separate sentences.
+
+    A malformed line raises, unless ``skipped`` is given: then it is recorded there and skipped.
+    """
     out: list[TaggedSentence] = []
     words: list[str] = []
     tags: list[str] = []
@@ -39,7 +42,11 @@ def read_conll(path: Path) -> list[TaggedSentence]:
                 flush()
                 continue
             if len(parts) < 2:
-                raise ValueError(f"{path}:{lineno}: expected 'token ... tag', got {line.strip()!r}")
+                message = f"{path}:{lineno}: expected 'token ... tag', got {line.strip()!r}"
+                if skipped is None:
+                    raise ValueError(message)
+                skipped.append(message)
+                continue
             words.append(parts[0])
             tags.append(parts[-1])
     flush()
