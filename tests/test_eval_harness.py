@@ -125,7 +125,7 @@ def test_unknown_strategy_and_label_list_valid_names(data, tmp_path):
     settings = Settings(data_dir=tmp_path)
     with pytest.raises(ValueError, match="valid strategies: local, llm, cascade, schema, rules"):
         run_eval(config(data, tmp_path, strategies=["best"]), settings, extractor=LOCAL)
-    with pytest.raises(ValueError, match="labels in mini.conll: LOC, MISC, ORG, PER"):
+    with pytest.raises(ValueError, match=r"labels in mini\.conll: LOC, MISC, ORG, PER"):
         run_eval(config(data, tmp_path, holdout_label="DRUG"), settings, extractor=LOCAL)
 
 

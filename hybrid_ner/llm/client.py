@@ -213,7 +213,7 @@ class LLMClient:
 
 def _reason(exc: BaseException) -> str:
     """A short reason code from the exception and its causes (instructor wraps provider errors)."""
-    names = []
+    names: list[str] = []
     seen: BaseException | None = exc
     while seen is not None and len(names) < 8:
         names.append(type(seen).__name__)
