@@ -112,6 +112,21 @@ def extract(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
+) -> None:
+    """Start the REST service and the playground page."""
+    import uvicorn
+
+    from hybrid_ner.service.app import configure_logging, create_app
+
+    configure_logging()
+    typer.echo(f"hybrid-ner: playground http://{host}:{port}/  API docs http://{host}:{port}/docs", err=True)
+    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+
+
 @app.command("train-ner")
 def train_ner_cmd(
     train: Annotated[Path, typer.Option(help="Training data: CoNLL BIO file or JSONL spans.", exists=True)],

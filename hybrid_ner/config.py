@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     llm_score: float = Field(default=0.8, ge=0.0, le=1.0, description="Prior score of an exactly grounded LLM entity.")
     threads: int = Field(default=1, ge=1, description="Torch intra-op threads; one per process is fastest here.")
 
+    # REST service
+    admin_keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated admin API keys.")
+    admin_keys_file: Path | None = Field(
+        default=None, description="File of admin keys, one per line (raw or sha256:HEX)."
+    )
+    read_keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated keys for the data endpoints.")
+    require_read_key: bool = Field(default=False, description="Make the data endpoints require a key too.")
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    max_texts: int = Field(default=64, ge=1, description="Texts per batch request.")
+    max_chars: int = Field(default=100_000, ge=1, description="Characters per text.")
+    batch_window_ms: float = Field(default=4.0, ge=0.0, description="Micro-batching window for the local model.")
+    max_batch: int = Field(default=32, ge=1, description="Texts per micro-batch.")
+    cache_size: int = Field(default=2048, ge=0, description="Result cache entries (0 disables it).")
+    cache_ttl_s: float = Field(default=600.0, gt=0)
+
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{(self.data_dir / 'hybrid_ner.sqlite3').resolve()}"

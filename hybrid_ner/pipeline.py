@@ -165,7 +165,8 @@ class Pipeline:
 
         if router.needs_local(the_schema):
             try:
-                local = await asyncio.to_thread(self.extractor.extract, batch)
+                batched = getattr(self.extractor, "aextract", None)  # the service's micro-batcher
+                local = await batched(batch) if batched else await asyncio.to_thread(self.extractor.extract, batch)
             except (HybridNERError, ImportError, OSError) as exc:
                 log.error("local NER unavailable: %s", type(exc).__name__)
                 return self._rules_only(docs, rules, f"local_model_unavailable: {exc}")

@@ -213,6 +213,16 @@ class SchemaStore:
             {"version": r.version, "created_at": r.created_at.isoformat(), "created_by": r.created_by} for r in rows
         ]
 
+    def delete(self, name: str) -> int:
+        """Remove every version of ``name``; returns how many were removed."""
+        from sqlalchemy import delete
+
+        from kb.models import SchemaVersionRow
+
+        with self._sessions.begin() as s:
+            result = s.execute(delete(SchemaVersionRow).where(SchemaVersionRow.name == name))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def put(self, schema: Schema, *, base_version: int | None, author: str = "") -> Schema:
         """Store ``schema`` as the next version.
 

@@ -24,6 +24,14 @@ import httpx
 from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
+# Third-party loggers that can echo prompts, documents or model answers at some level. Request text must never
+# reach a log, so they are held to CRITICAL; this module logs reason codes and exception type names instead.
+TEXT_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "instructor", "httpcore")
+
+
+def silence_text_loggers() -> None:
+    for name in TEXT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class LLMError(Exception):
@@ -129,7 +137,9 @@ class LLMClient:
         self.cache = cache
         self.breaker = breaker or CircuitBreaker()
         self.transport = transport
-        self._limit = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self._limits: dict[int, asyncio.Semaphore] = {}
+        silence_text_loggers()
 
     @cached_property
     def _instructor(self) -> Any:
@@ -138,6 +148,7 @@ class LLMClient:
         import litellm
 
         litellm.suppress_debug_info = True
+        silence_text_loggers()  # again after import: litellm sets its loggers' levels when it loads
         return instructor.from_litellm(litellm.acompletion, mode=instructor.Mode.JSON_SCHEMA)
 
     def _call_kwargs(self) -> dict[str, Any]:
@@ -186,7 +197,7 @@ class LLMClient:
             if attempt:
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
             try:
-                async with self._limit:
+                async with self._limit():
                     result = await asyncio.wait_for(self._once(messages, response_model), self.timeout_s)
             except LLMError as exc:
                 last = exc
@@ -203,6 +214,13 @@ class LLMClient:
         self.breaker.record(False)
         assert last is not None
         raise last
+
+    def _limit(self) -> asyncio.Semaphore:
+        """The concurrency bound for the running event loop (the CLI and the eval harness run several loops)."""
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._limits:
+            self._limits = {loop: asyncio.Semaphore(self.concurrency)}
+        return self._limits[loop]
 
     async def _once(self, messages: list[dict[str, str]], response_model: type[BaseModel]) -> CallResult:
         parsed, raw = await self._instructor.chat.completions.create_with_completion(

@@ -1,0 +1,134 @@
+"""The service over real HTTP: uvicorn on 127.0.0.1 in a subprocess, headless Chromium, and schemathesis."""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ADMIN = "http-admin-key"
+SECRET = "Qwertyuiop Zanzibarian visited Berlin."
+CLI = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    state = tmp_path_factory.mktemp("server")
+    port = free_port()
+    log_path = state / "server.log"
+    env = {
+        **os.environ,
+        "HNER_DATA_DIR": str(state),
+        "HNER_ADMIN_KEYS": ADMIN,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail("server exited:\n" + log_path.read_text())
+        time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail("server did not become ready:\n" + log_path.read_text())
+    yield base, log_path
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_extract_and_admin_over_http(server):
+    base, _ = server
+    r = httpx.post(base + "/v1/extract", json={"text": "Angela Merkel visited Paris."})
+    assert r.status_code == 200 and r.headers["x-request-id"]
+    assert {e["label"] for e in r.json()["entities"]} >= {"PER", "LOC"}
+    assert httpx.get(base + "/v1/admin/schemas/default").status_code == 401
+    assert httpx.get(base + "/v1/admin/schemas/default", headers={"X-API-Key": ADMIN}).status_code == 200
+    assert httpx.get(base + "/docs").status_code == 200
+
+
+def test_concurrent_requests_are_micro_batched(server):
+    base, _ = server
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            texts = [f"Company {i} hired Angela Merkel in Berlin on day {i}." for i in range(24)]
+            return await asyncio.gather(*(client.post("/v1/extract", json={"text": t}) for t in texts))
+
+    responses = asyncio.run(burst())
+    assert all(r.status_code == 200 for r in responses)
+    metrics = httpx.get(base + "/metrics").text
+    count = next(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("hner_microbatch_texts_count")
+    )
+    total = next(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("hner_microbatch_texts_sum")
+    )
+    assert total >= 24
+    assert count < total  # at least one batch held more than one request
+
+
+def test_logs_are_structured_and_never_hold_request_text(server):
+    base, log_path = server
+    httpx.post(base + "/v1/extract", json={"text": SECRET})
+    httpx.post(base + "/v1/extract", json={"texts": [SECRET, 5]})
+    httpx.post(base + "/v1/extract", content=SECRET.encode(), headers={"content-type": "text/plain"})
+    time.sleep(0.3)
+    lines = [line for line in log_path.read_text().splitlines() if line.startswith("{")]
+    assert lines and all(json.loads(line)["level"] for line in lines)
+    assert "Zanzibarian" not in log_path.read_text()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by .ci/run")
+def test_playground_in_headless_chromium(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = server
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-quic",
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.fill("#text", "Angela Merkel met Emmanuel Macron in Paris. <b>not markup</b>")
+        page.click("#run")
+        page.wait_for_selector("mark.ent", timeout=30_000)
+        labels = page.eval_on_selector_all("mark.ent", "els => els.map(e => e.dataset.label)")
+        texts = page.eval_on_selector_all("mark.ent", "els => els.map(e => e.firstChild.textContent)")
+        assert "PER" in labels and "Paris" in texts
+        assert page.locator("#output b").count() == 0  # the input's markup stays text
+        page.click("mark.ent >> nth=0")
+        assert '"decision"' in page.inner_text("#detail-body")
+        page.screenshot(path=str(tmp_path / "playground.png"))
+        browser.close()
