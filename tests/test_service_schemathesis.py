@@ -2,8 +2,8 @@
 
 import pytest
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
