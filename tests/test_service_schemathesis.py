@@ -34,7 +34,7 @@ def test_api_conforms_to_its_schema(tmp_path_factory):
 
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case):
+        def check(case, excluded=excluded):
             case.call_and_validate(headers={"X-API-Key": ADMIN}, excluded_checks=excluded)
 
         check()
