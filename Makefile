@@ -9,7 +9,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run test lint unit bench train eval-smoke clean
+.PHONY: install run demo test lint unit bench load-bench train eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job: the REST service and playground on the embedded defaults (SQLite in ./data, the shipped model,
+# the bundled local LLM started on demand). It prints the URL.
 run: $(STAMP)
+	$(BIN)/hybrid-ner serve --host 127.0.0.1 --port 8000
+
+demo: $(STAMP)
 	$(BIN)/hybrid-ner extract "$(DEMO_TEXT)"
 
 lint: $(STAMP)
@@ -43,6 +48,9 @@ eval-smoke: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports
+
+load-bench: $(STAMP)
+	$(BIN)/python -m eval.load_bench --data $(CONLL_DIR)/dev.txt --clients 32 --seconds 60 --out eval/reports
 
 train: $(STAMP)
 	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner

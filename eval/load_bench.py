@@ -1,0 +1,159 @@
+"""Load benchmark for the REST service: concurrent clients on loopback, bounded in time and count.
+
+Run: ``python -m eval.load_bench --data PATH/dev.txt [--clients 32] [--seconds 60] [--out eval/reports]``.
+It starts ``hybrid-ner serve`` on a free loopback port with a fresh data directory, then runs
+(1) cold: unique ~25-word texts on the local path, (2) warm: 80% of requests repeat a small pool,
+(3) the cold run again, to see whether the server's RSS grows between identical runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from hybrid_ner.ner.data import read_tagged
+
+MAX_REQUESTS = 200_000  # a hard bound on any phase, whatever the duration
+
+
+def texts_from(path: Path, words: int = 25) -> list[str]:
+    stream = [w for s in read_tagged(path) for w in s.words]
+    return [" ".join(stream[i : i + words]) for i in range(0, len(stream) - words, words)]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], str]) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    counter = iter(range(MAX_REQUESTS))
+    deadline = time.monotonic() + seconds
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            n = next(counter, None)
+            if n is None:
+                return
+            started = time.perf_counter()
+            try:
+                r = await http.post("/v1/extract", json={"text": pick(n)})
+                if r.status_code != 200:
+                    errors[str(r.status_code)] = errors.get(str(r.status_code), 0) + 1
+            except httpx.HTTPError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    started = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+    wall = time.perf_counter() - started
+    q = np.percentile(latencies, [50, 95, 99]) if latencies else [0, 0, 0]
+    return {
+        "requests": len(latencies),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "rps": len(latencies) / wall,
+        "p50_ms": float(q[0]),
+        "p95_ms": float(q[1]),
+        "p99_ms": float(q[2]),
+    }
+
+
+def start_server(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cli = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
+    env = {**os.environ, "HNER_DATA_DIR": str(state), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("the service did not become ready")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, required=True, help="CoNLL file to cut ~25-word texts from.")
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--out", type=Path, default=Path("eval/reports"))
+    args = ap.parse_args(argv)
+    texts = texts_from(args.data)
+    rng = random.Random(7)
+    pool = texts[:50]
+
+    def cold(n: int) -> str:
+        return f"{texts[n % len(texts)]} ({n})"  # unique per request: every one misses the cache
+
+    def warm(n: int) -> str:
+        return rng.choice(pool) if rng.random() < 0.8 else cold(n)
+
+    with tempfile.TemporaryDirectory() as state:
+        proc, base = start_server(Path(state))
+        try:
+            results: dict[str, Any] = {"cold": asyncio.run(phase(base, args.clients, args.seconds, cold))}
+            results["rss_after_cold_mb"] = rss_mb(proc.pid)
+            results["warm_80pct_repeats"] = asyncio.run(phase(base, args.clients, args.seconds, warm))
+            results["cold_again"] = asyncio.run(phase(base, args.clients, args.seconds, cold))
+            results["rss_after_second_cold_mb"] = rss_mb(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    results.update({"clients": args.clients, "seconds": args.seconds, "words_per_text": 25})
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "load.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = [
+        f"# Load benchmark: {args.clients} clients x {args.seconds:.0f} s per phase, loopback, ~25-word texts",
+        "",
+        "| phase | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("cold", "warm_80pct_repeats", "cold_again"):
+        r = results[name]
+        rows.append(
+            f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+            f"| {r['p99_ms']:.1f} |"
+        )
+    rows += [
+        "",
+        f"Server RSS after the first cold run: {results['rss_after_cold_mb']:.0f} MB; "
+        f"after the second: {results['rss_after_second_cold_mb']:.0f} MB.",
+        "",
+    ]
+    (args.out / "load.md").write_text("\n".join(rows))
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
