@@ -20,9 +20,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The bundled KB (GeoNames, ISO 3166-2, airports) and its index, built once into ./data.
+KB_STAMP := data/.kb-default
+$(KB_STAMP): $(STAMP)
+	$(BIN)/hybrid-ner kb build-default
+	touch $(KB_STAMP)
+
 # The main job: the REST service and playground on the embedded defaults (SQLite in ./data, the shipped model,
-# the bundled local LLM started on demand). It prints the URL.
-run: $(STAMP)
+# the bundled KB, the bundled local LLM started on demand). It prints the URL.
+run: $(STAMP) $(KB_STAMP)
 	$(BIN)/hybrid-ner serve --host 127.0.0.1 --port 8000
 
 demo: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -161,6 +162,131 @@ def train_ner_cmd(
         config = train_ner(args, progress=report)
     dev_m = config.metrics["dev"]
     typer.echo(json.dumps({"out": str(out), "dev_f1": dev_m["f1"], "dev_ece": dev_m["ece"], "history": args.history}))
+
+
+kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: build, load, index.")
+app.add_typer(kb_app, name="kb")
+
+
+def _bar(label: str, total: int | None = None) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)
+    )
+
+
+def _index(pipeline: Any) -> None:
+    """Bring the dense index up to date with the KB (a full build the first time)."""
+    from linking.embedder import Embedder
+    from linking.index import DenseIndex
+
+    index = DenseIndex(pipeline.kb, Embedder(), pipeline.settings.data_dir / "index")
+    if index.load():
+        index.refresh()
+        typer.echo(f"index: {index.size()} entries (updated incrementally)", err=True)
+        return
+    with _bar("embedding KB entries") as bar:
+        task = bar.add_task("embed", total=pipeline.kb.count())
+        index.build(progress=lambda n: bar.advance(task, n))
+    typer.echo(f"index: {index.size()} entries built", err=True)
+
+
+@kb_app.command("build-default")
+def kb_build_default(
+    min_population: Annotated[
+        int, typer.Option(help="Smallest city population to include (500 gives ~270k entities).")
+    ] = 15000,
+    index: Annotated[bool, typer.Option(help="Also build the dense index.")] = True,
+) -> None:
+    """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports); idempotent."""
+    from hybrid_ner.pipeline import Pipeline
+    from kb.loaders import build_default
+
+    pipeline = Pipeline(settings=get_settings())
+    with _bar("loading default KB") as bar:
+        task = bar.add_task("load", total=None)
+        report = build_default(pipeline.kb, min_population, progress=lambda n: bar.advance(task, n))
+    typer.echo(json.dumps({"loaded": report.loaded, "skipped": report.skipped, "entities": pipeline.kb.count()}))
+    if index:
+        _index(pipeline)
+
+
+@kb_app.command("load")
+def kb_load(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL, CSV, or a Wikidata JSON dump (.json, .json.gz, .json.bz2).", exists=True, dir_okay=False
+        ),
+    ],
+    index: Annotated[bool, typer.Option(help="Also update the dense index.")] = True,
+) -> None:
+    """Load entities from a file by its type; re-running it does not duplicate anything."""
+    from hybrid_ner.pipeline import Pipeline
+    from kb.loaders import load_file
+
+    pipeline = Pipeline(settings=get_settings())
+    with _bar(f"loading {file.name}") as bar:
+        task = bar.add_task("load", total=None)
+        report = load_file(pipeline.kb, file, progress=lambda n: bar.advance(task, n))
+    for error in report.errors:
+        typer.echo(error, err=True)
+    typer.echo(json.dumps({"loaded": report.loaded, "skipped": report.skipped, "entities": pipeline.kb.count()}))
+    if index:
+        _index(pipeline)
+
+
+@app.command()
+def link(
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file",
+            "-f",
+            help='JSONL of {"id", "text", "spans": [{"start", "end", "label"?}]}.',
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Link given spans to the KB; one JSON line out per line in."""
+    from hybrid_ner.pipeline import Pipeline
+
+    pipeline = Pipeline(settings=get_settings())
+    failed = 0
+    for lineno, raw in _lines(file):
+        rid, text, error = _parse_line(raw, lineno)
+        spans: list[tuple[int, int, str | None]] = []
+        if text is not None:
+            try:
+                row = json.loads(raw)
+                spans = [(int(s["start"]), int(s["end"]), s.get("label")) for s in row["spans"]]
+                if any(not 0 <= a < b <= len(text) for a, b, _ in spans):
+                    raise ValueError("every span must lie inside the text")
+            except (ValueError, KeyError, TypeError) as exc:
+                error = f"line {lineno}: bad spans ({exc})"
+        if error is not None:
+            failed += 1
+            _emit({"id": rid, "error": error}, sys.stdout)
+            typer.echo(f"{file}:{error}", err=True)
+            continue
+        assert text is not None
+        links = asyncio.run(pipeline.alink([(text, spans)]))[0]
+        out = [
+            {
+                "start": a,
+                "end": b,
+                "kb_id": lk.kb_id,
+                "score": lk.score,
+                "candidates": [c.model_dump() for c in lk.candidates],
+            }
+            for (a, b, _), lk in zip(spans, links, strict=True)
+        ]
+        _emit({"id": rid, "links": out}, sys.stdout)
+    if failed:
+        raise typer.Exit(code=1)
 
 
 eval_app = typer.Typer(no_args_is_help=True, help="Offline evaluation: compare router strategies, gate regressions.")

@@ -7,12 +7,13 @@ import concurrent.futures
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_ner.config import Settings, get_settings
-from hybrid_ner.datamodel import Decision, Entity, Result, Source, Span
+from hybrid_ner.datamodel import Decision, Entity, Link, Result, Source, Span
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.llm.extractor import LLMExtractor, Region, RegionResult
 from hybrid_ner.protocols import Extractor
@@ -21,6 +22,10 @@ from hybrid_ner.routing import Granularity, RoutingPlan, get_router
 from hybrid_ner.rules import RulesExtractor
 from hybrid_ner.schemas import DEFAULT_SCHEMA, Schema, SchemaError, SchemaStore, default_schema
 from hybrid_ner.text import split_sentences
+from kb.store import KBStore
+
+if TYPE_CHECKING:
+    from linking.resolver import Resolver
 
 log = logging.getLogger(__name__)
 FUZZY_DISCOUNT = 0.75
@@ -90,6 +95,7 @@ class Pipeline:
         extractor: Extractor | None = None,
         llm: LLMExtractor | None = None,
         store: SchemaStore | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.schema = schema
@@ -98,6 +104,9 @@ class Pipeline:
         self._extractor = extractor
         self._llm = llm
         self._store = store
+        self._sessions: sessionmaker[Session] | None = None
+        self._resolver = resolver
+        self._kb: KBStore | None = resolver.store if resolver else None
 
     @property
     def extractor(self) -> Extractor:
@@ -112,13 +121,57 @@ class Pipeline:
         return self._llm
 
     @property
-    def store(self) -> SchemaStore:
-        if self._store is None:
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the configured database, migrated on first use."""
+        if self._sessions is None:
             from kb.db import open_db
 
-            _, sessions = open_db(self.settings.database_url)
-            self._store = SchemaStore(sessions)
+            _, self._sessions = open_db(self.settings.database_url)
+        return self._sessions
+
+    @property
+    def store(self) -> SchemaStore:
+        if self._store is None:
+            self._store = SchemaStore(self.sessions)
         return self._store
+
+    @property
+    def kb(self) -> KBStore:
+        if self._kb is None:
+            self._kb = KBStore(self.sessions)
+        return self._kb
+
+    @property
+    def resolver(self) -> Resolver | None:
+        """The entity linker, once the KB has entities (``None`` before)."""
+        if self._resolver is None and self.kb.count() > 0:
+            from linking.resolver import Resolver
+
+            self._resolver = Resolver.open(self.kb, self.settings.data_dir)
+        return self._resolver
+
+    async def alink(self, items: Sequence[tuple[str, Sequence[tuple[int, int, str | None]]]]) -> list[list[Link]]:
+        """Links for given spans: one list per (text, spans) item; all NIL when no KB is loaded."""
+        resolver = self.resolver
+        if resolver is None:
+            return [[Link() for _ in spans] for _, spans in items]
+        return await asyncio.to_thread(resolver.link, items)
+
+    async def _annotate(self, texts: Sequence[str], results: list[Result], link: bool | None) -> None:
+        """Link entities (when a KB is loaded, or ``link`` asks), then apply the override list."""
+        from linking.overrides import apply_overrides
+
+        resolver = self.resolver if link is not False else None
+        rules = await asyncio.to_thread(self.kb.overrides)
+        for text, result in zip(texts, results, strict=True):
+            entities = result.entities
+            if resolver is not None and entities:
+                spans = [(e.span.start, e.span.end, e.span.label) for e in entities]
+                links = (await asyncio.to_thread(resolver.link, [(text, spans)]))[0]
+                entities = [e.model_copy(update={"link": lk}) for e, lk in zip(entities, links, strict=True)]
+            elif link:
+                entities = [e.model_copy(update={"link": Link()}) for e in entities]
+            result.entities = apply_overrides(rules, text, entities) if rules else entities
 
     def resolve_schema(self, schema: Schema | str | None = None, version: int | None = None) -> Schema:
         """The schema object for a request: given, stored by name (and version), or the default."""
@@ -135,10 +188,15 @@ class Pipeline:
             raise SchemaError(f"the schema store is unavailable: {type(exc).__name__}") from exc
 
     def extract(
-        self, texts: str | Sequence[str], *, schema: Schema | str | None = None, strategy: str | None = None
+        self,
+        texts: str | Sequence[str],
+        *,
+        schema: Schema | str | None = None,
+        strategy: str | None = None,
+        link: bool | None = None,
     ) -> list[Result]:
         """One :class:`Result` per text (a single string counts as a batch of one)."""
-        coro = self.aextract(texts, schema=schema, strategy=strategy)
+        coro = self.aextract(texts, schema=schema, strategy=strategy, link=link)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -153,7 +211,9 @@ class Pipeline:
         schema: Schema | str | None = None,
         strategy: str | None = None,
         schema_version: int | None = None,
+        link: bool | None = None,
     ) -> list[Result]:
+        """Extract, route, merge; then link (``link``: None = when a KB is loaded) and apply overrides."""
         batch = [texts] if isinstance(texts, str) else list(texts)
         for i, t in enumerate(batch):
             if not isinstance(t, str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.db import Base
@@ -27,3 +27,72 @@ class SchemaVersionRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class KBEntityRow(Base):
+    """A knowledge-base entity; ``id`` is the stable external id (``Q90``, ``geonames:2988507``)."""
+
+    __tablename__ = "kb_entities"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    prior: Mapped[float] = mapped_column(Float, default=0.0)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_seq: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class AliasRow(Base):
+    """A surface form of an entity: ``norm`` is the lookup key, ``raw`` the form as written."""
+
+    __tablename__ = "kb_aliases"
+    __table_args__ = (UniqueConstraint("entity_id", "norm", name="uq_alias_entity_norm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_id: Mapped[str] = mapped_column(String(200), ForeignKey("kb_entities.id", ondelete="CASCADE"), index=True)
+    norm: Mapped[str] = mapped_column(String(500), index=True)
+    raw: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(64), default="")
+
+
+class OverrideRow(Base):
+    """A policy rule applied after linking: force a link, block, flag for review, or redact."""
+
+    __tablename__ = "kb_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pattern: Mapped[str] = mapped_column(String(500))
+    match: Mapped[str] = mapped_column(String(16))  # exact | normalized | regex
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    context: Mapped[str | None] = mapped_column(String(500), nullable=True)  # regex over the sentence
+    action: Mapped[str] = mapped_column(String(16))  # force_link | block | review | redact
+    kb_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    drop_entity: Mapped[bool] = mapped_column(default=False)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class AuditRow(Base):
+    """Who changed what, when, with the state before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(200))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class MetaRow(Base):
+    """Small counters, e.g. the KB version that keys derived indexes."""
+
+    __tablename__ = "kb_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Anything that falls back to the default data dir (the CLI in a subprocess, say) writes to a scratch folder.
+os.environ.setdefault("HNER_DATA_DIR", tempfile.mkdtemp(prefix="hner-test-"))
 
 from pathlib import Path
 

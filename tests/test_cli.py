@@ -14,8 +14,8 @@ pytestmark = pytest.mark.integration
 CLI = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
 
 
-def run_cli(*args, input_text=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+def run_cli(*args, input_text=None, env=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, input=input_text, timeout=300)
 
 

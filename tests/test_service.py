@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -198,3 +199,73 @@ def test_raw_text_never_reaches_the_logs(tmp_path, local_ner, caplog):
     logged = "\n".join(rec.getMessage() + json.dumps(getattr(rec, "fields", {})) for rec in caplog.records)
     assert "request" in logged
     assert "Quibblesworth" not in logged
+
+
+KB_ROWS = [
+    {
+        "id": "geonames:2988507",
+        "name": "Paris",
+        "types": ["city"],
+        "prior": 2138551,
+        "description": "city in Ile-de-France, France, population 2,138,551",
+    },
+    {
+        "id": "geonames:4717560",
+        "name": "Paris",
+        "types": ["city"],
+        "prior": 24171,
+        "description": "city in Texas, United States, population 24,171",
+    },
+]
+
+
+def test_kb_admin_link_annotate_and_overrides(client):
+    assert client.put("/v1/admin/kb/entities", json=KB_ROWS).status_code == 401
+    r = client.put("/v1/admin/kb/entities", json=KB_ROWS, headers=admin())
+    assert r.status_code == 200 and r.json()["upserted"] == 2
+    text = "Angela Merkel flew to Paris, France."
+    linked = client.post("/v1/link", json={"text": text, "spans": [{"start": 22, "end": 27, "label": "LOC"}]}).json()
+    assert linked["links"][0]["kb_id"] == "geonames:2988507" and linked["links"][0]["candidates"]
+    bad = client.post("/v1/link", json={"items": [{"text": "x", "spans": [{"start": 0, "end": 5}]}]}).json()
+    assert bad["results"][0]["error"]["code"] == "invalid_item"
+    ann = client.post("/v1/annotate", json={"text": text}).json()
+    by_text = {e["text"]: e for e in ann["entities"]}
+    assert by_text["Paris"]["link"]["kb_id"] == "geonames:2988507"
+    assert by_text["Angela Merkel"]["link"]["kb_id"] is None
+    # an override: rejected with an unknown id, then stored, audited, and applied on the next request
+    unknown = client.post(
+        "/v1/admin/overrides", json={"pattern": "Paris", "action": "force_link", "kb_id": "nope"}, headers=admin()
+    )
+    assert unknown.status_code == 404 and client.get("/v1/admin/overrides", headers=admin()).json() == []
+    bad_regex = client.post(
+        "/v1/admin/overrides", json={"pattern": "(", "match": "regex", "action": "review"}, headers=admin()
+    )
+    assert bad_regex.status_code == 422 and "invalid regex" in bad_regex.text
+    rule = client.post(
+        "/v1/admin/overrides",
+        json={"pattern": "Paris", "action": "force_link", "kb_id": "geonames:4717560"},
+        headers=admin(),
+    )
+    assert rule.status_code == 201
+    again = {e["text"]: e for e in client.post("/v1/annotate", json={"text": text}).json()["entities"]}
+    assert again["Paris"]["link"]["kb_id"] == "geonames:4717560" and again["Paris"]["source"] == "override"
+    rid = rule.json()["id"]
+    assert client.delete(f"/v1/admin/overrides/{rid}", headers=admin()).status_code == 204
+    log = client.get("/v1/admin/audit", headers=admin()).json()
+    assert [(r["object_type"], r["action"]) for r in log[:2]] == [("override", "delete"), ("override", "create")]
+    assert any(r["object_type"] == "entity" for r in log)
+    assert client.get("/v1/admin/audit", headers=admin(READER)).status_code == 403
+
+
+def test_bulk_import_job(client):
+    body = "\n".join(json.dumps(r) for r in KB_ROWS) + "\nnot json\n"
+    r = client.post("/v1/admin/kb/import", content=body, headers={**admin(), "content-type": "application/x-ndjson"})
+    assert r.status_code == 202
+    job = r.json()
+    for _ in range(100):
+        job = client.get(f"/v1/admin/kb/jobs/{job['id']}", headers=admin()).json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["loaded"] == 2 and job["skipped"] == 1
+    assert client.get("/v1/admin/kb/entities/geonames:4717560", headers=admin()).json()["name"] == "Paris"

@@ -30,7 +30,8 @@ def test_api_conforms_to_its_schema(tmp_path_factory):
     for operation in operations:
         # Schema bodies have rules JSON Schema cannot state (example spans inside their text, labels defined,
         # unique type names), so a JSON-valid schema may still be rejected there with a clear 422.
-        excluded = [positive_data_acceptance] if "/admin/schemas" in operation.path else []
+        semantic = ("/v1/admin/schemas", "/v1/admin/overrides", "/v1/link")  # also: regexes compile, spans fit
+        excluded = [positive_data_acceptance] if operation.path.startswith(semantic) else []
         _checker(operation, excluded)()
 
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
@@ -31,6 +31,8 @@ from hybrid_ner.service.auth import HEADER, KeyRing, Role
 from hybrid_ner.service.batching import MicroBatcher
 from hybrid_ner.service.cache import ResultCache
 from hybrid_ner.service.metrics import Metrics
+from kb.store import EntityIn
+from linking.overrides import Override, OverrideIn
 
 log = logging.getLogger("hybrid_ner.service")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -128,6 +130,71 @@ class DryRunRequest(BaseModel):
     strategy: str | None = None
 
 
+class SpanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    label: str | None = Field(default=None, max_length=64)
+
+
+class LinkItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    spans: list[SpanIn] = Field(max_length=500)
+
+
+class LinkRequest(BaseModel):
+    """One text with its spans, or a batch of them in ``items``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["text"], "properties": {"text": {"type": "string"}}},
+                {"required": ["items"], "properties": {"items": {"type": "array"}}},
+            ],
+            "examples": [{"text": "Paris is in France.", "spans": [{"start": 0, "end": 5, "label": "LOC"}]}],
+        },
+    )
+
+    text: str | None = None
+    spans: list[SpanIn] = Field(default_factory=list, max_length=500)
+    items: list[LinkItem] | None = None
+
+    @model_validator(mode="after")
+    def _one_input(self) -> LinkRequest:
+        if (self.text is None) == (self.items is None):
+            raise ValueError("give exactly one of 'text' (with 'spans') or 'items'")
+        return self
+
+
+class LinkOut(BaseModel):
+    start: int
+    end: int
+    kb_id: str | None
+    score: float
+    nil: bool
+    candidates: list[dict[str, Any]]
+
+
+class LinkResponse(BaseModel):
+    links: list[LinkOut]
+
+
+class LinkBatchResponse(BaseModel):
+    results: list[LinkResponse | ErrorItem]
+
+
+class ImportJob(BaseModel):
+    id: str
+    status: str
+    loaded: int = 0
+    skipped: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
 class SchemaSummary(BaseModel):
     name: str
     version: int
@@ -217,6 +284,7 @@ class Service:
         self.metrics = Metrics()
         self.batcher: MicroBatcher | None = None
         self.model_error: str | None = None
+        self.jobs: dict[str, ImportJob] = {}
 
     def load_model(self) -> None:
         """Load the local model behind the micro-batcher; a failure leaves the service up but not ready."""
@@ -332,7 +400,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     Read = Depends(reader)
     Admin = Depends(admin)
 
-    async def run_extract(body: ExtractRequest) -> ExtractResponse | BatchResponse:
+    async def run_extract(body: ExtractRequest, link: bool | None = None) -> ExtractResponse | BatchResponse:
         try:
             schema = svc.pipeline.resolve_schema(body.schema_name, body.schema_version)
         except SchemaError as exc:
@@ -372,7 +440,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
                 todo.append(i)
         if todo:
             try:
-                results = await svc.pipeline.aextract([texts[i] for i in todo], schema=schema, strategy=strategy)
+                results = await svc.pipeline.aextract(
+                    [texts[i] for i in todo], schema=schema, strategy=strategy, link=link
+                )
             except ValueError as exc:
                 raise _unprocessable(("body",), str(exc)) from None
             for i, result in zip(todo, results, strict=True):
@@ -409,6 +479,194 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
             s = svc.store.get(name)
             out.append(SchemaSummary(name=name, version=s.version or 1, labels=s.labels))
         return out
+
+    @app.post(
+        "/v1/annotate",
+        response_model=ExtractResponse | BatchResponse,
+        response_model_exclude_none=True,
+        responses={**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown schema"}},
+        tags=["data"],
+        dependencies=[Json, Read],
+    )
+    async def annotate(body: ExtractRequest) -> ExtractResponse | BatchResponse:
+        """Extract and link in one call: every entity gets ``link`` (``kb_id`` null for NIL)."""
+        return await run_extract(body, link=True)
+
+    @app.post(
+        "/v1/link",
+        response_model=LinkResponse | LinkBatchResponse,
+        tags=["data"],
+        dependencies=[Json, Read],
+        responses=ERRORS,
+    )
+    async def link(body: LinkRequest) -> LinkResponse | LinkBatchResponse:
+        """Link given spans to KB ids, with top candidates and scores; NIL when nothing fits."""
+        items = [LinkItem(text=body.text, spans=body.spans)] if body.text is not None else list(body.items or [])
+        if len(items) > svc.settings.max_texts:
+            raise _unprocessable(("body", "items"), f"at most {svc.settings.max_texts} items per request")
+        outputs: list[LinkResponse | ErrorItem | None] = [None] * len(items)
+        good = []
+        for i, item in enumerate(items):
+            bad = [sp for sp in item.spans if not sp.start < sp.end <= len(item.text)]
+            if len(item.text) > svc.settings.max_chars or bad:
+                reason = "span outside the text" if bad else f"text is longer than {svc.settings.max_chars} characters"
+                outputs[i] = ErrorItem(error=ItemError(code="invalid_item", message=reason))
+            else:
+                good.append(i)
+        linked = await svc.pipeline.alink(
+            [(items[i].text, [(sp.start, sp.end, sp.label) for sp in items[i].spans]) for i in good]
+        )
+        for i, links in zip(good, linked, strict=True):
+            outputs[i] = LinkResponse(
+                links=[
+                    LinkOut(
+                        start=sp.start,
+                        end=sp.end,
+                        kb_id=lk.kb_id,
+                        score=lk.score,
+                        nil=lk.nil,
+                        candidates=[c.model_dump() for c in lk.candidates],
+                    )
+                    for sp, lk in zip(items[i].spans, links, strict=True)
+                ]
+            )
+        if body.text is not None:
+            if isinstance(outputs[0], ErrorItem):
+                raise _unprocessable(("body",), outputs[0].error.message)
+            assert isinstance(outputs[0], LinkResponse)
+            return outputs[0]
+        return LinkBatchResponse(results=[o for o in outputs if o is not None])
+
+    # ------------------------------------------------------------ admin: KB, overrides, audit
+
+    @app.put("/v1/admin/kb/entities", tags=["admin"], dependencies=[Json, Admin], responses=ERRORS)
+    def upsert_entities(entities: Annotated[list[EntityIn], Body(max_length=1000)], request: Request) -> dict[str, int]:
+        """Create or replace entities (audited); they are linkable on the next request."""
+        n = svc.pipeline.kb.upsert(entities, source="api", actor=_who(request))
+        return {"upserted": n, "kb_version": svc.pipeline.kb.version()}
+
+    @app.get(
+        "/v1/admin/kb/entities/{entity_id}",
+        tags=["admin"],
+        dependencies=[Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def get_entity(entity_id: str) -> dict[str, Any]:
+        found = svc.pipeline.kb.get([entity_id])
+        if entity_id not in found:
+            raise HTTPException(404, f"no entity {entity_id!r}")
+        return vars(found[entity_id])
+
+    @app.delete(
+        "/v1/admin/kb/entities/{entity_id}",
+        status_code=204,
+        tags=["admin"],
+        dependencies=[Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def delete_entity(entity_id: str, request: Request) -> Response:
+        if not svc.pipeline.kb.delete_entity(entity_id, actor=_who(request)):
+            raise HTTPException(404, f"no entity {entity_id!r}")
+        return Response(status_code=204)
+
+    @app.post(
+        "/v1/admin/kb/import",
+        response_model=ImportJob,
+        status_code=202,
+        tags=["admin"],
+        dependencies=[Admin],
+        responses=ERRORS,
+        openapi_extra={
+            "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
+        },
+    )
+    async def import_jsonl(request: Request) -> ImportJob:
+        """Bulk JSONL import (lines as for ``hybrid-ner kb load``) as a background job; poll its status."""
+        import asyncio
+
+        from kb.loaders import load_rows, read_jsonl_lines
+
+        body = await request.body()
+        job = ImportJob(id=uuid.uuid4().hex[:12], status="running")
+        svc.jobs[job.id] = job
+
+        def work() -> None:
+            try:
+                report = load_rows(svc.pipeline.kb, read_jsonl_lines(body.splitlines()), "import", "api")
+                job.loaded, job.skipped, job.errors, job.status = report.loaded, report.skipped, report.errors, "done"
+            except Exception as exc:  # the job reports it; the server keeps running
+                job.status, job.errors = "failed", [type(exc).__name__]
+
+        asyncio.get_running_loop().run_in_executor(None, work)
+        return job
+
+    @app.get(
+        "/v1/admin/kb/jobs/{job_id}",
+        response_model=ImportJob,
+        tags=["admin"],
+        dependencies=[Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def import_status(job_id: str) -> ImportJob:
+        if job_id not in svc.jobs:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return svc.jobs[job_id]
+
+    @app.get(
+        "/v1/admin/overrides", response_model=list[Override], tags=["admin"], dependencies=[Admin], responses=ERRORS
+    )
+    def list_overrides() -> list[Override]:
+        return svc.pipeline.kb.overrides()
+
+    @app.post(
+        "/v1/admin/overrides",
+        response_model=Override,
+        status_code=201,
+        tags=["admin"],
+        dependencies=[Json, Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def create_override(rule: OverrideIn, request: Request) -> Override:
+        """Add a policy rule; it applies from the next request. An unknown ``kb_id`` is rejected (404)."""
+        try:
+            saved: Override = svc.pipeline.kb.save_override(rule, actor=_who(request))
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        svc.cache.clear()
+        return saved
+
+    @app.put(
+        "/v1/admin/overrides/{rule_id}",
+        response_model=Override,
+        tags=["admin"],
+        dependencies=[Json, Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def update_override(rule_id: int, rule: OverrideIn, request: Request) -> Override:
+        try:
+            saved: Override = svc.pipeline.kb.save_override(rule, actor=_who(request), rule_id=rule_id)
+        except (LookupError, KeyError) as exc:
+            raise HTTPException(404, str(exc).strip("'\"")) from None
+        svc.cache.clear()
+        return saved
+
+    @app.delete(
+        "/v1/admin/overrides/{rule_id}",
+        status_code=204,
+        tags=["admin"],
+        dependencies=[Admin],
+        responses={**ERRORS, 404: {"model": ErrorResponse}},
+    )
+    def delete_override(rule_id: int, request: Request) -> Response:
+        if not svc.pipeline.kb.delete_override(rule_id, actor=_who(request)):
+            raise HTTPException(404, f"no override {rule_id}")
+        svc.cache.clear()
+        return Response(status_code=204)
+
+    @app.get("/v1/admin/audit", tags=["admin"], dependencies=[Admin], responses=ERRORS)
+    def audit(limit: Annotated[int, Query(ge=1, le=1000)] = 100, kind: str | None = None) -> list[dict[str, Any]]:
+        """The audit log, newest first: who changed what, when, before and after."""
+        return svc.pipeline.kb.audit_log(limit, kind)
 
     # ------------------------------------------------------------ admin: schemas
 

@@ -1,0 +1,165 @@
+"""Entity-linking benchmark on ELEVANT files, scored by their ``score_el.py``, beside the peers in PEERS.md.
+
+``python -m eval.el_bench --el-dir ../shared/data/el --kb-dir runs/linking/kb0 --out eval/reports``
+
+Per benchmark: gold-span disambiguation accuracy (our links on the gold spans), and end-to-end
+P/R/F1 with our own NER spans (local model, then linking), both scored by the shipped scorer;
+candidate recall@k comes from ``linking.train``. The KB is ELEVANT's kb.jsonl, loaded by ``linking.train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hybrid_ner.config import Settings
+from hybrid_ner.pipeline import Pipeline
+from linking.train import open_resolver
+
+BENCHMARKS = (
+    "msnbc",
+    "msnbc-updated",
+    "reuters-128",
+    "rss-500",
+    "oke-2015-train",
+    "oke-2015-eval",
+    "oke-2016-train",
+    "derczynski",
+    "spotlight",
+    "news-fair",
+    "wiki-fair",
+)
+
+
+def peers(peers_md: Path) -> dict[str, dict[str, Any]]:
+    """Per benchmark: best peer DisAcc det (and who), ReFinED F1 and F1 nc."""
+    out: dict[str, dict[str, Any]] = {}
+    section = None
+    for line in peers_md.read_text().splitlines():
+        head = re.match(r"## (\S+)\s+\(", line)
+        if head:
+            section = head.group(1)
+            out[section] = {"best_disacc_det": 0.0, "best_by": ""}
+            continue
+        if section is None or not line.startswith("| ") or line.startswith("| system") or "---" in line:
+            continue
+        cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+        system = cells[0].split(" ")[0]
+        if system == "oracle" or len(cells) < 7:
+            continue
+        det = float(cells[6])
+        if det > out[section]["best_disacc_det"]:
+            out[section].update(best_disacc_det=det, best_by=system)
+        if system == "refined":
+            out[section].update(refined_f1=float(cells[3]), refined_f1_nc=float(cells[4]))
+    return out
+
+
+def score(scorer: Path, benchmark: Path, predictions: list[dict[str, Any]]) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
+        fh.write("".join(json.dumps(p) + "\n" for p in predictions))
+    out = subprocess.run(
+        [sys.executable, str(scorer), str(benchmark), fh.name, "--json"], capture_output=True, text=True, check=True
+    )
+    Path(fh.name).unlink()
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def run(el_dir: Path, kb_dir: Path, names: list[str]) -> dict[str, Any]:
+    resolver = open_resolver(kb_dir, str(el_dir / "kb.jsonl"))
+    pipeline = Pipeline("default", "local", settings=Settings(data_dir=kb_dir / "state"), resolver=resolver)
+    results: dict[str, Any] = {}
+    for name in names:
+        path = el_dir / f"{name}.benchmark.jsonl"
+        articles = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        gold_items = [
+            (a["text"], [(lab["span"][0], lab["span"][1], None) for lab in a["labels"] if lab.get("parent") is None])
+            for a in articles
+        ]
+        gold_links = resolver.link(gold_items)
+        gold_preds = [
+            {
+                "id": a["id"],
+                "predictions": [
+                    {"span": [s, e], "entity_id": lk.kb_id} for (s, e, _), lk in zip(spans, links, strict=True)
+                ],
+            }
+            for a, (_, spans), links in zip(articles, gold_items, gold_links, strict=True)
+        ]
+        e2e = asyncio.run(pipeline.aextract([a["text"] for a in articles], link=True))
+        e2e_preds = [
+            {
+                "id": a["id"],
+                "predictions": [
+                    {"span": [e.span.start, e.span.end], "entity_id": e.link.kb_id}
+                    for e in r.entities
+                    if e.link is not None
+                ],
+            }
+            for a, r in zip(articles, e2e, strict=True)
+        ]
+        scorer = el_dir / "score_el.py"
+        results[name] = {"gold_span": score(scorer, path, gold_preds), "end_to_end": score(scorer, path, e2e_preds)}
+        print(
+            name,
+            json.dumps(
+                {
+                    k: round(v["disamb_acc"], 4) if k == "gold_span" else round(v["nocoref"]["F1"], 4)
+                    for k, v in results[name].items()
+                }
+            ),
+            flush=True,
+        )
+    return results
+
+
+def report(results: dict[str, Any], peer: dict[str, dict[str, Any]], recall: dict[str, Any]) -> str:
+    rows = [
+        "# Entity linking on ELEVANT benchmarks (KB: ELEVANT kb.jsonl, 54,218 entities, no aliases)",
+        "",
+        "Scored with `score_el.py`. Gold-span accuracy: our link on each gold span (compare with the peers'",
+        "*DisAcc det*, their accuracy on mentions they detected). End-to-end: our NER spans then linking",
+        "(compare with ReFinED's F1 / F1 nc; we do no coreference). Candidate recall@30 over known gold mentions.",
+        "",
+        "| benchmark | gold-span acc | best peer DisAcc det | e2e P | e2e R | e2e F1 nc | ReFinED F1 nc | recall@30 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        p = peer.get(name, {})
+        nc = r["end_to_end"]["nocoref"]
+        rec = recall.get(f"{name}.benchmark.jsonl", {}).get("recall@30")
+        rows.append(
+            f"| {name} | {100 * r['gold_span']['disamb_acc']:.1f} | {p.get('best_disacc_det', float('nan')):.1f} "
+            f"({p.get('best_by', '')}) | {100 * nc['P']:.1f} | {100 * nc['R']:.1f} | **{100 * nc['F1']:.1f}** "
+            f"| {p.get('refined_f1_nc', float('nan')):.1f} | {'' if rec is None else f'{100 * rec:.1f}'} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--el-dir", type=Path, required=True)
+    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb0"))
+    ap.add_argument("--recall", type=Path, help="JSON printed by linking.train (candidate recall@k)")
+    ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    ap.add_argument("--out", type=Path, default=Path("eval/reports"))
+    args = ap.parse_args()
+    results = run(args.el_dir, args.kb_dir, [b for b in args.benchmarks.split(",") if b])
+    recall = json.loads(args.recall.read_text()) if args.recall else {}
+    text = report(results, peers(args.el_dir / "PEERS.md"), recall)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "linking.md").write_text(text)
+    (args.out / "linking.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

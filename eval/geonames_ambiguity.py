@@ -1,0 +1,81 @@
+"""A linking set of ambiguous GeoNames place names in context sentences, in ELEVANT's JSONL format.
+
+``python -m eval.geonames_ambiguity --out DIR`` writes ``geonames-dev.jsonl`` and ``geonames-test.jsonl``.
+Every name is shared by several places in the bundled KB (Springfield, Paris, Santa Cruz, ...); each
+sentence mentions one place with a clue a reader would use (its state or region, or its country).
+Dev and test use disjoint names, so fitting on dev never sees a test name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from kb.loaders import default_entities
+from kb.store import normalize
+
+TEMPLATES = (
+    "Officials in {name}, {where}, announced a new budget on Monday.",
+    "The festival in {name} ({where}) drew thousands of visitors this year.",
+    "She grew up in {name}, a city in {where}, before moving abroad.",
+    "Flooding closed several roads around {name} in {where} overnight.",
+)
+GEO = "Q27096213"  # ELEVANT's "Geographic Entity" type
+
+
+def build(
+    min_population: int = 15000, per_name: int = 6, seed: int = 7
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    rng = random.Random(seed)
+    groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for e in default_entities(min_population):
+        if e.types == ["city"]:
+            where = e.description.removeprefix("city in ").rsplit(", population", 1)[0]
+            groups[normalize(e.name)].append((e.id, e.name, where))
+    dev: list[dict[str, object]] = []
+    test: list[dict[str, object]] = []
+    for norm, places in sorted(groups.items()):
+        distinct = {w for _, _, w in places}
+        if len(places) < 2 or len(distinct) < len(places):
+            continue  # unambiguous, or two places the context cannot tell apart
+        target = test if int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 2 else dev
+        for kb_id, name, where in rng.sample(places, min(per_name, len(places))):
+            parts = where.split(", ")
+            clue = rng.choice(
+                [where, parts[-1]]
+                if len(parts) > 1 and sum(w.endswith(parts[-1]) for _, _, w in places) == 1
+                else [where]
+            )
+            text = rng.choice(TEMPLATES).format(name=name, where=clue)
+            start = text.index(name)
+            target.append(
+                {
+                    "id": len(target),
+                    "text": text,
+                    "evaluation_span": [0, len(text)],
+                    "labels": [
+                        {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
+                    ],
+                }
+            )
+    return dev, test
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("runs/geonames"))
+    ap.add_argument("--min-population", type=int, default=15000)
+    args = ap.parse_args()
+    dev, test = build(args.min_population)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("geonames-dev.jsonl", dev), ("geonames-test.jsonl", test)):
+        (args.out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps({"dev": len(dev), "test": len(test)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Dense retrieval over KB entries with FAISS: derived data, cached on disk, updated incrementally.
+
+The index is keyed by embedder name and KB version. A base index (flat for small
+KBs, HNSW for large ones) holds the entries as of its build; entities written
+since then are embedded into a small flat *delta* index on the next query, and
+their stale base vectors are masked. So an entity added through the API is
+linkable on the next request, without a full rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.store import KBStore
+from linking.embedder import Embedder
+
+log = logging.getLogger(__name__)
+HNSW_ABOVE = 100_000  # entries; below this an exact flat index is fast enough (ENVIRONMENT.md: ~13 ms at 204k)
+
+
+class DenseIndex:
+    def __init__(self, store: KBStore, embedder: Embedder, directory: Path) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.directory = directory
+        self._lock = threading.Lock()
+        self.base: Any = None
+        self.base_ids: list[str] = []
+        self.base_version = -1
+        self.delta_ids: list[str] = []
+        self.delta_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
+        self.delta_version = -1
+        self.stale: set[int] = set()
+        self.base_vectors: np.ndarray = np.zeros((0, embedder.dim), dtype=np.float16)
+        self.positions: dict[str, int] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.embedder.name.replace("/", "_")
+
+    def size(self) -> int:
+        return len(self.base_ids) + len(self.delta_ids)
+
+    def build(self, progress: Callable[[int], None] | None = None) -> None:
+        """Embed every entity and write a fresh base index to disk."""
+        import faiss
+
+        version = self.store.version()
+        ids: list[str] = []
+        chunks: list[np.ndarray] = []
+        for batch in self.store.changed_since(-1):
+            ids += [e.id for e in batch]
+            chunks.append(self.embedder.encode([e.text() for e in batch]))
+            if progress:
+                progress(len(batch))
+        vectors = np.vstack(chunks) if chunks else np.zeros((0, self.embedder.dim), dtype=np.float32)
+        index = self._new_index(len(ids))
+        if len(ids):
+            index.add(vectors)
+        self.path.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(index, str(self.path / "base.faiss"))
+        np.save(self.path / "base_vectors.npy", vectors.astype(np.float16))
+        (self.path / "base.json").write_text(json.dumps({"version": version, "ids": ids}))
+        self._set_base(index, ids, version, np.load(self.path / "base_vectors.npy", mmap_mode="r"))
+
+    def _new_index(self, n: int) -> Any:
+        import faiss
+
+        if n >= HNSW_ABOVE:
+            index = faiss.IndexHNSWFlat(self.embedder.dim, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efSearch = 64
+            return index
+        return faiss.IndexFlatIP(self.embedder.dim)
+
+    def _set_base(self, index: Any, ids: list[str], version: int, vectors: np.ndarray) -> None:
+        self.base, self.base_ids, self.base_version, self.base_vectors = index, ids, version, vectors
+        self.positions = {eid: i for i, eid in enumerate(ids)}
+        self.delta_ids, self.delta_vectors, self.delta_version, self.stale = [], self.delta_vectors[:0], version, set()
+
+    def load(self) -> bool:
+        """Load the cached base index if one exists for this embedder."""
+        import faiss
+
+        meta = self.path / "base.json"
+        if not meta.is_file():
+            return False
+        data = json.loads(meta.read_text())
+        vectors = np.load(self.path / "base_vectors.npy", mmap_mode="r")  # memory-mapped: RSS only for what is read
+        self._set_base(faiss.read_index(str(self.path / "base.faiss")), data["ids"], int(data["version"]), vectors)
+        return True
+
+    def refresh(self) -> None:
+        """Bring the delta up to the KB's current version (cheap when nothing changed)."""
+        version = self.store.version()
+        with self._lock:
+            if self.base is None and not self.load():
+                self.build()
+                return
+            if version == self.delta_version:
+                return
+            changed = [e for batch in self.store.changed_since(self.delta_version) for e in batch]
+            self.stale |= {self.positions[e.id] for e in changed if e.id in self.positions}
+            keep = [i for i, eid in enumerate(self.delta_ids) if eid not in {e.id for e in changed}]
+            vectors = self.embedder.encode([e.text() for e in changed])
+            self.delta_ids = [self.delta_ids[i] for i in keep] + [e.id for e in changed]
+            self.delta_vectors = np.vstack([self.delta_vectors[keep], vectors])
+            self.delta_version = version
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these entities (fresh delta vectors win over stale base ones)."""
+        out: dict[str, np.ndarray] = {}
+        delta = {eid: i for i, eid in enumerate(self.delta_ids)}
+        for eid in ids:
+            if eid in delta:
+                out[eid] = self.delta_vectors[delta[eid]]
+            elif eid in self.positions and self.positions[eid] not in self.stale:
+                out[eid] = np.asarray(self.base_vectors[self.positions[eid]], dtype=np.float32)
+        return out
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        """Top-``k`` (entity id, cosine) per query row, over base and delta."""
+        self.refresh()
+        out: list[list[tuple[str, float]]] = [[] for _ in range(len(queries))]
+        if len(queries) == 0:
+            return out
+        if self.base is not None and self.base_ids:
+            scores, idx = self.base.search(queries, k + len(self.stale))
+            for row in range(len(queries)):
+                out[row] = [
+                    (self.base_ids[j], float(s))
+                    for s, j in zip(scores[row], idx[row], strict=True)
+                    if j >= 0 and j not in self.stale
+                ][:k]
+        if self.delta_ids:
+            sims = queries @ self.delta_vectors.T
+            for row in range(len(queries)):
+                top = np.argsort(-sims[row])[:k]
+                out[row] = sorted(
+                    out[row] + [(self.delta_ids[j], float(sims[row, j])) for j in top], key=lambda x: -x[1]
+                )[:k]
+        return out

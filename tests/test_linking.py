@@ -1,0 +1,141 @@
+"""Linking with the real embedder, a real FAISS index and a small KB in SQLite."""
+
+import json
+
+import pytest
+
+from hybrid_ner.config import Settings
+from hybrid_ner.pipeline import Pipeline
+from kb.db import open_db
+from kb.store import EntityIn, KBStore
+from linking.embedder import Embedder
+from linking.index import DenseIndex
+from linking.overrides import OverrideIn
+from linking.resolver import Resolver, context_of
+from tests.test_cli import run_cli
+
+pytestmark = pytest.mark.integration
+
+KB = [
+    {
+        "id": "geonames:2988507",
+        "name": "Paris",
+        "types": ["city"],
+        "prior": 2138551,
+        "description": "city in Ile-de-France, France, population 2,138,551",
+    },
+    {
+        "id": "geonames:4717560",
+        "name": "Paris",
+        "types": ["city"],
+        "prior": 24171,
+        "description": "city in Texas, United States, population 24,171",
+    },
+    {
+        "id": "geonames:4250542",
+        "name": "Springfield",
+        "types": ["city"],
+        "prior": 116565,
+        "description": "city in Illinois, United States, population 116,565",
+    },
+    {
+        "id": "geonames:4951788",
+        "name": "Springfield",
+        "types": ["city"],
+        "prior": 153606,
+        "description": "city in Massachusetts, United States, population 153,606",
+    },
+    {
+        "id": "org:siemens",
+        "name": "Siemens",
+        "aliases": ["Siemens AG"],
+        "types": ["Organization", "company"],
+        "description": "German technology company",
+        "prior": 1000,
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder()
+
+
+@pytest.fixture()
+def kb(tmp_path, embedder):
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    store = KBStore(sessions)
+    store.upsert([EntityIn(**e) for e in KB])
+    return store, Resolver(store, embedder, DenseIndex(store, embedder, tmp_path / "index"))
+
+
+def test_context_window():
+    text = "a " * 200 + "Paris" + " b" * 200
+    ctx = context_of(text, 400, 405, width=20)
+    assert "Paris" in ctx and len(ctx) <= 45
+
+
+def test_links_have_candidates_scores_and_nil(kb):
+    _, resolver = kb
+    text = "Siemens AG opened a plant in Paris, the French capital. Zorblaxian Quux was there."
+    spans = [(0, 10, "ORG"), (29, 34, "LOC"), (56, 71, "PER")]
+    siemens, paris, unknown = resolver.link([(text, spans)])[0]
+    assert siemens.kb_id == "org:siemens" and not siemens.nil
+    assert paris.kb_id == "geonames:2988507"
+    assert {c.kb_id for c in paris.candidates} >= {"geonames:2988507", "geonames:4717560"}
+    assert paris.candidates[0].score >= paris.candidates[-1].score
+    assert unknown.kb_id is None and unknown.nil  # nothing in the KB fits a made-up name
+
+
+def test_entity_added_later_is_linkable_without_rebuild(kb, tmp_path):
+    store, resolver = kb
+    text = "Qarthville is a town."
+    assert resolver.link([(text, [(0, 10, "LOC")])])[0][0].nil
+    base_before = resolver.index.base_version
+    store.upsert(
+        [EntityIn(id="x:qarth", name="Qarthville", types=["city"], description="town in Westeros", prior=5000)]
+    )
+    link = resolver.link([(text, [(0, 10, "LOC")])])[0][0]
+    assert link.kb_id == "x:qarth"
+    assert resolver.index.base_version == base_before  # served from the delta index, no full rebuild
+
+
+def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, tmp_path):
+    store, resolver = kb
+    pipeline = Pipeline(settings=Settings(data_dir=tmp_path), extractor=local_ner, resolver=resolver)
+    text = "Angela Merkel visited Siemens in Paris."
+    first = {e.span.text: e for e in pipeline.extract(text)[0].entities}
+    assert first["Paris"].link.kb_id == "geonames:2988507"
+    assert first["Angela Merkel"].link is not None and first["Angela Merkel"].link.nil
+    store.save_override(OverrideIn(pattern="Paris", action="force_link", kb_id="geonames:4717560"), actor="test")
+    store.save_override(OverrideIn(pattern="Angela Merkel", action="redact"), actor="test")
+    second = {e.span.start: e for e in pipeline.extract(text)[0].entities}
+    assert second[31].link.kb_id == "geonames:4717560" and second[31].source == "override"
+    assert second[0].span.text == "█" * len("Angela Merkel") and second[0].decision.redacted
+
+
+def test_cli_kb_load_and_link(tmp_path):
+    kb_file = tmp_path / "kb.jsonl"
+    kb_file.write_text("\n".join(json.dumps(e) for e in KB) + "\n")
+    env_dir = tmp_path / "state"
+    for _ in range(2):  # idempotent
+        proc = run_cli("kb", "load", str(kb_file), env={"HNER_DATA_DIR": str(env_dir)})
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout.strip().splitlines()[-1])["entities"] == len(KB)
+    links_in = tmp_path / "in.jsonl"
+    text = "Springfield, Illinois is the capital of the state."
+    links_in.write_text(
+        json.dumps({"id": 1, "text": text, "spans": [{"start": 0, "end": 11, "label": "LOC"}]})
+        + "\n"
+        + json.dumps({"id": 2, "text": "x", "spans": [{"start": 0, "end": 9}]})
+        + "\n"
+    )
+    proc = run_cli("link", "--file", str(links_in), env={"HNER_DATA_DIR": str(env_dir)})
+    assert proc.returncode == 1  # line 2 has a span outside its text
+    first, second = (json.loads(line) for line in proc.stdout.splitlines())
+    assert first["id"] == 1 and first["links"][0]["kb_id"] == "geonames:4250542"
+    assert first["links"][0]["candidates"][0]["kb_id"] == "geonames:4250542"
+    assert "error" in second and "line 2" in second["error"]
+    proc = run_cli("extract", "Siemens opened an office in Paris.", env={"HNER_DATA_DIR": str(env_dir)})
+    ents = json.loads(proc.stdout)["entities"]
+    assert all("link" in e for e in ents) and any(e["link"]["kb_id"] == "org:siemens" for e in ents)
