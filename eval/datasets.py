@@ -111,7 +111,7 @@ def _elevant_label(type_field: str) -> str:
 
 
 def read_elevant_docs(path: Path) -> Dataset:
-    """ELEVANT articles: root, non-optional labels; NIL/NO_MAPPING links become ``kb_id=None``."""
+    """ELEVANT articles: root, non-optional labels; ``<NIL>``/``<NO_MAPPING>`` links become ``kb_id=None``."""
 
     def parse(row: dict[str, object], lineno: int) -> Document:
         text = row["text"]
@@ -124,7 +124,7 @@ def read_elevant_docs(path: Path) -> Dataset:
             if lab["type"] in ("DATETIME", "QUANTITY"):
                 continue
             s, t = _checked(text, int(lab["span"][0]), int(lab["span"][1]))
-            qid = lab["entity_id"] if str(lab["entity_id"]).startswith("Q") else None
+            qid = None if str(lab["entity_id"]).startswith("<") else str(lab["entity_id"])  # <NIL>, <NO_MAPPING>
             ents.append(GoldEntity(s, t, _elevant_label(str(lab["type"])), qid))
         span = row.get("evaluation_span")
         ev = (int(span[0]), int(span[1])) if isinstance(span, list) else None

@@ -1,8 +1,10 @@
 """A linking set of ambiguous GeoNames place names in context sentences, in ELEVANT's JSONL format.
 
 ``python -m eval.geonames_ambiguity --out DIR`` writes ``geonames-dev.jsonl`` and ``geonames-test.jsonl``.
-Every name is shared by several places in the bundled KB (Springfield, Paris, Santa Cruz, ...); each
-sentence mentions one place with a clue a reader would use (its state or region, or its country).
+Every name is shared by several places in the bundled KB (Springfield, Paris, Santa Cruz, ...); most
+sentences mention one place with a clue a reader would use (its state, or its country), drawing places in
+proportion to their population as real text would; where one place is far larger than its namesakes, a
+sentence with no clue at all refers to it, as a reader would assume.
 Dev and test use disjoint names, so fitting on dev never sees a test name.
 """
 
@@ -18,6 +20,8 @@ from pathlib import Path
 from kb.loaders import default_entities
 from kb.store import normalize
 
+# No clue at all: a reader takes the best-known place, so these test the prior.
+PLAIN = ("Tourists flocked to {name} this summer.", "The conference will be held in {name} next year.")
 TEMPLATES = (
     "Officials in {name}, {where}, announced a new budget on Monday.",
     "The festival in {name} ({where}) drew thousands of visitors this year.",
@@ -32,10 +36,12 @@ def build(
 ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     rng = random.Random(seed)
     groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    population: dict[str, float] = {}
     for e in default_entities(min_population):
         if e.types == ["city"]:
             where = e.description.removeprefix("city in ").rsplit(", population", 1)[0]
             groups[normalize(e.name)].append((e.id, e.name, where))
+            population[e.id] = e.prior
     dev: list[dict[str, object]] = []
     test: list[dict[str, object]] = []
     for norm, places in sorted(groups.items()):
@@ -43,26 +49,23 @@ def build(
         if len(places) < 2 or len(distinct) < len(places):
             continue  # unambiguous, or two places the context cannot tell apart
         target = test if int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 2 else dev
-        for kb_id, name, where in rng.sample(places, min(per_name, len(places))):
+        by_size = sorted(places, key=lambda p: -population[p[0]])
+        if population[by_size[0][0]] >= 3 * population[by_size[1][0]]:  # a clearly best-known place
+            _add(target, rng.choice(PLAIN).format(name=by_size[0][1]), by_size[0][1], by_size[0][0])
+        # Real text mentions a place about as often as it is big: draw the places by population.
+        drawn = rng.choices(places, weights=[population[p[0]] for p in places], k=per_name)
+        for kb_id, name, where in dict.fromkeys(drawn):
             parts = where.split(", ")
-            clue = rng.choice(
-                [where, parts[-1]]
-                if len(parts) > 1 and sum(w.endswith(parts[-1]) for _, _, w in places) == 1
-                else [where]
-            )
-            text = rng.choice(TEMPLATES).format(name=name, where=clue)
-            start = text.index(name)
-            target.append(
-                {
-                    "id": len(target),
-                    "text": text,
-                    "evaluation_span": [0, len(text)],
-                    "labels": [
-                        {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
-                    ],
-                }
-            )
+            country_is_enough = len(parts) > 1 and sum(w.endswith(parts[-1]) for _, _, w in places) == 1
+            clue = rng.choice([where, parts[-1]] if country_is_enough else [where])
+            _add(target, rng.choice(TEMPLATES).format(name=name, where=clue), name, kb_id)
     return dev, test
+
+
+def _add(rows: list[dict[str, object]], text: str, name: str, kb_id: str) -> None:
+    start = text.index(name)
+    label = {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
+    rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": [label]})
 
 
 def main() -> None:

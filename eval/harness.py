@@ -367,6 +367,7 @@ def run_eval(
         runs[(strategy, threshold)] = result
     local = runs[("local", None)]
     summaries = [summarize(r, docs) for (s, _), r in runs.items() if s in config.strategies]
+    linking = linking_metrics(base, docs) if dataset.has_links and base.resolver is not None else None
     return {
         "dataset": dataset.name,
         "path": str(config.data),
@@ -385,4 +386,27 @@ def run_eval(
         "runs": summaries,
         "router_quality": router_quality(local, docs, sorted(set(ROUTER_GRID) | set(config.thresholds))),
         "reliability": reliability(local, docs),
+        "linking": linking,
     }
+
+
+def linking_metrics(pipeline: Pipeline, docs: Sequence[Document]) -> dict[str, Any]:
+    """Candidate recall@k and accuracy on the gold spans, and end-to-end linking P/R/F1 with our own spans."""
+    from linking.train import evaluate
+
+    resolver = pipeline.resolver
+    assert resolver is not None
+    gold = [(d.text, e.start, e.end, e.label, e.kb_id) for d in docs for e in d.entities]
+    on_gold = evaluate(resolver, gold)
+    results = asyncio.run(pipeline.aextract([d.text for d in docs], strategy="local", link=True))
+    want = {(d.id, e.start, e.end, e.kb_id) for d in docs for e in d.entities if e.kb_id}
+    got = {
+        (d.id, e.span.start, e.span.end, e.link.kb_id)
+        for d, r in zip(docs, results, strict=True)
+        for e in r.entities
+        if e.link is not None and e.link.kb_id and _in_span(d, e.span.start, e.span.end)
+    }
+    hit = len(want & got)
+    p = hit / len(got) if got else 0.0
+    r = hit / len(want) if want else 0.0
+    return {**on_gold, "e2e_precision": p, "e2e_recall": r, "e2e_f1": 2 * p * r / (p + r) if p + r else 0.0}

@@ -67,6 +67,19 @@ def markdown(report: dict[str, Any]) -> str:
         )
     rel = report["reliability"]
     lines += ["", f"Local confidence ECE: {rel['ece']:.4f}.", ""]
+    if report.get("linking"):
+        lk = report["linking"]
+        lines += [
+            "## Linking (the KB in the configured database)",
+            "",
+            "| known gold mentions | candidate recall | recall@1 | recall@5 | recall@30 | gold-span accuracy "
+            "| end-to-end P | R | F1 |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {lk['known']} | {lk['candidate_recall']:.3f} | {lk['recall@1']:.3f} | {lk['recall@5']:.3f} "
+            f"| {lk['recall@30']:.3f} | {lk['gold_span_accuracy']:.3f} | {lk['e2e_precision']:.3f} "
+            f"| {lk['e2e_recall']:.3f} | **{lk['e2e_f1']:.3f}** |",
+            "",
+        ]
     lines += [f"![{p}]({p})" for p in PLOTS]
     return "\n".join(lines) + "\n"
 

@@ -23,11 +23,13 @@ WEIGHTS = Path(__file__).resolve().parent / "weights.json"
 FEATURES = (
     "bias",
     "context_sim",
+    "context_gap",
     "mention_sim",
+    "mention_gap",
     "alias_hit",
     "string_sim",
-    "prior",
-    "prior_rank",
+    "alias_prior_rank",
+    "alias_most_popular",
     "type_fit",
     "type_clash",
 )
@@ -86,19 +88,28 @@ def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float]:
 def features(
     mention: Mention, cands: Sequence[Candidate], entities: dict[str, EntityRecord], vectors: dict[str, np.ndarray]
 ) -> np.ndarray:
+    """One row per candidate. The *gap* features compare a candidate with the best one for the same mention,
+    and the prior only counts among candidates whose alias matches, so popularity never outranks the name."""
     norm = normalize(mention.text)
-    priors = [math.log1p(entities[c.kb_id].prior) if c.kb_id in entities else 0.0 for c in cands]
-    top = max(priors) if priors else 0.0
-    rows = []
-    for c, prior in zip(cands, priors, strict=True):
-        e = entities.get(c.kb_id)
+    ctx, men = [], []
+    for c in cands:
         vec = vectors.get(c.kb_id)
-        ctx = float(mention.context_vector @ vec) if vec is not None and mention.context_vector is not None else 0.0
-        men = float(mention.vector @ vec) if vec is not None and mention.vector is not None else c.dense
+        has = vec is not None
+        ctx.append(float(mention.context_vector @ vec) if has and mention.context_vector is not None else 0.0)
+        men.append(float(mention.vector @ vec) if has and mention.vector is not None else c.dense)
+    priors = [math.log1p(entities[c.kb_id].prior) if c.kb_id in entities else 0.0 for c in cands]
+    alias_top = max((p for p, c in zip(priors, cands, strict=True) if c.alias_hit), default=0.0)
+    rows = []
+    for i, c in enumerate(cands):
+        e = entities.get(c.kb_id)
         name = normalize(e.name) if e else ""
         sim = SequenceMatcher(None, norm, name, autojunk=False).ratio() if name else 0.0
         fit, clash = type_fit(mention.label, e.types if e else [])
-        rows.append([1.0, ctx, men, float(c.alias_hit), sim, prior / 20.0, prior / top if top else 0.0, fit, clash])
+        rank = priors[i] / alias_top if c.alias_hit and alias_top else 0.0
+        most = float(c.alias_hit and alias_top > 0 and priors[i] == alias_top)
+        rows.append(
+            [1.0, ctx[i], ctx[i] - max(ctx), men[i], men[i] - max(men), float(c.alias_hit), sim, rank, most, fit, clash]
+        )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
 
 

@@ -50,7 +50,7 @@ def _prepare(
 
 
 def fit(sets: Sequence[tuple[Resolver, Sequence[GoldMention]]]) -> LogisticReranker:
-    """One logistic regression over the candidates of every set; then the NIL threshold with the best accuracy."""
+    """One logistic regression over the candidates of every set; then the NIL threshold with the best InKB F1."""
     from sklearn.linear_model import LogisticRegression
 
     prepared = [(_prepare(resolver, gold), gold) for resolver, gold in sets]
@@ -67,13 +67,22 @@ def fit(sets: Sequence[tuple[Resolver, Sequence[GoldMention]]]) -> LogisticReran
     for (mentions, cands, entities, vectors), gold in prepared:
         ranked = reranker.rerank(mentions, cands, entities, vectors)
         pairs += [(r[0] if r else None, g[4]) for r, g in zip(ranked, gold, strict=True)]
-    best_t, best_acc = 0.5, -1.0
+    best_t, best_f1 = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        acc = float(np.mean([((top.kb_id if top and top.score >= t else None) == want) for top, want in pairs]))
-        if acc > best_acc:
-            best_t, best_acc = float(t), acc
+        f1 = inkb_f1([(top.kb_id if top and top.score >= t else None, want) for top, want in pairs])
+        if f1 > best_f1:
+            best_t, best_f1 = float(t), f1
     reranker.nil_threshold = best_t
     return reranker
+
+
+def inkb_f1(pairs: Sequence[tuple[str | None, str | None]]) -> float:
+    """Linking F1 as ELEVANT counts it on given spans: a link on a NIL mention, or a wrong link, is a false positive;
+    a known mention left NIL, or linked wrongly, is a false negative."""
+    tp = sum(1 for got, want in pairs if got is not None and got == want)
+    fp = sum(1 for got, want in pairs if got is not None and got != want)
+    fn = sum(1 for got, want in pairs if want is not None and got != want)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
 def evaluate(resolver: Resolver, gold: Sequence[GoldMention], ks: Sequence[int] = (1, 5, 10, 30)) -> dict[str, Any]:

@@ -139,3 +139,26 @@ def test_cli_kb_load_and_link(tmp_path):
     proc = run_cli("extract", "Siemens opened an office in Paris.", env={"HNER_DATA_DIR": str(env_dir)})
     ents = json.loads(proc.stdout)["entities"]
     assert all("link" in e for e in ents) and any(e["link"]["kb_id"] == "org:siemens" for e in ents)
+
+
+def test_eval_run_reports_linking_metrics_when_the_dataset_has_links(tmp_path):
+    from eval.harness import EvalConfig, run_eval
+    from tests.fakes import FakeExtractor
+
+    settings = Settings(data_dir=tmp_path / "state")
+    _, sessions = open_db(settings.database_url)
+    KBStore(sessions).upsert([EntityIn(**e) for e in KB])
+    text = "Siemens AG built a plant in Paris, France."
+    labels = [
+        {"id": 0, "span": [0, 10], "entity_id": "org:siemens", "name": "Siemens", "type": "Q43229"},
+        {"id": 1, "span": [28, 33], "entity_id": "geonames:2988507", "name": "Paris", "type": "Q27096213"},
+    ]
+    path = tmp_path / "tiny.benchmark.jsonl"
+    path.write_text(json.dumps({"id": 1, "text": text, "evaluation_span": [0, len(text)], "labels": labels}) + "\n")
+    local = FakeExtractor([("Siemens AG", "ORG", 0.99), ("Paris", "LOC", 0.99)])
+    report = run_eval(
+        EvalConfig(data=path, fmt=None, strategies=["local"], thresholds=[], out=tmp_path), settings, extractor=local
+    )
+    lk = report["linking"]
+    assert lk["known"] == 2 and lk["candidate_recall"] == 1.0
+    assert lk["gold_span_accuracy"] == 1.0 and lk["e2e_f1"] == 1.0

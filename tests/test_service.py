@@ -11,6 +11,7 @@ from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.service.app import create_app
 from tests.fakes import FakeLLMTransport, answer_with, fake_llm
+from tests.test_linking import KB
 
 pytestmark = pytest.mark.integration
 
@@ -201,22 +202,7 @@ def test_raw_text_never_reaches_the_logs(tmp_path, local_ner, caplog):
     assert "Quibblesworth" not in logged
 
 
-KB_ROWS = [
-    {
-        "id": "geonames:2988507",
-        "name": "Paris",
-        "types": ["city"],
-        "prior": 2138551,
-        "description": "city in Ile-de-France, France, population 2,138,551",
-    },
-    {
-        "id": "geonames:4717560",
-        "name": "Paris",
-        "types": ["city"],
-        "prior": 24171,
-        "description": "city in Texas, United States, population 24,171",
-    },
-]
+KB_ROWS = KB[:2]  # the two places called Paris
 
 
 def test_kb_admin_link_annotate_and_overrides(client):

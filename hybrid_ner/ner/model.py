@@ -162,8 +162,8 @@ def load_model(directory: Path) -> tuple[CaseAwareTokenClassifier, Any, NERConfi
 def quantize_int8(model: CaseAwareTokenClassifier) -> None:
     """Dynamic per-channel int8 for the encoder's linear layers, in place (CPU inference only).
 
-    On one CPU thread this runs about 2.5x faster than fp32 for a CoNLL test F1
-    cost of about 0.2 points (measured by ``eval.ner_bench``); the head stays fp32.
+    On one CPU thread a single short request runs about 2.5x faster than fp32, for a
+    CoNLL test F1 cost of about 0.1 points (``eval.ner_bench``); the head stays fp32.
     """
     import warnings
 
