@@ -91,7 +91,10 @@ def peak_rss_mb(model_dir: Path) -> float:
         "m = LocalNER(Path(sys.argv[1])); m.extract(['Angela Merkel met Emmanuel Macron in Paris.']);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "OMP_NUM_THREADS", "HF_HUB_OFFLINE")}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True, env=env
+    )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 

@@ -240,7 +240,9 @@ class Pipeline:
         by_doc: dict[int, list[RegionResult]] = {}
         for res in region_results:
             by_doc.setdefault(res.region.text_index, []).append(res)
-        return [self._merge(doc, by_doc.get(i, []), the_schema, rules, router.name) for i, doc in enumerate(docs)]
+        results = [self._merge(doc, by_doc.get(i, []), the_schema, rules, router.name) for i, doc in enumerate(docs)]
+        await self._annotate(batch, results, link)
+        return results
 
     def _rules_only(self, docs: list[_Doc], rules: RulesExtractor, reason: str) -> list[Result]:
         found = rules.extract([d.text for d in docs], reason="fallback: " + reason.split(":")[0])

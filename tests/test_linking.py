@@ -77,9 +77,13 @@ def test_context_window():
 
 def test_links_have_candidates_scores_and_nil(kb):
     _, resolver = kb
-    text = "Siemens AG opened a plant in Paris, the French capital. Zorblaxian Quux was there."
-    spans = [(0, 10, "ORG"), (29, 34, "LOC"), (56, 71, "PER")]
-    siemens, paris, unknown = resolver.link([(text, spans)])[0]
+    texts = [
+        "Siemens AG reported higher quarterly profits.",
+        "The new plant is in Paris, the French capital.",
+        "Zorblaxian Quux was there.",
+    ]
+    items = [(texts[0], [(0, 10, "ORG")]), (texts[1], [(20, 25, "LOC")]), (texts[2], [(0, 15, "PER")])]
+    (siemens,), (paris,), (unknown,) = resolver.link(items)
     assert siemens.kb_id == "org:siemens" and not siemens.nil
     assert paris.kb_id == "geonames:2988507"
     assert {c.kb_id for c in paris.candidates} >= {"geonames:2988507", "geonames:4717560"}
@@ -110,7 +114,7 @@ def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, t
     store.save_override(OverrideIn(pattern="Paris", action="force_link", kb_id="geonames:4717560"), actor="test")
     store.save_override(OverrideIn(pattern="Angela Merkel", action="redact"), actor="test")
     second = {e.span.start: e for e in pipeline.extract(text)[0].entities}
-    assert second[31].link.kb_id == "geonames:4717560" and second[31].source == "override"
+    assert second[33].link.kb_id == "geonames:4717560" and second[33].source == "override"
     assert second[0].span.text == "█" * len("Angela Merkel") and second[0].decision.redacted
 
 
@@ -148,13 +152,25 @@ def test_eval_run_reports_linking_metrics_when_the_dataset_has_links(tmp_path):
     settings = Settings(data_dir=tmp_path / "state")
     _, sessions = open_db(settings.database_url)
     KBStore(sessions).upsert([EntityIn(**e) for e in KB])
-    text = "Siemens AG built a plant in Paris, France."
-    labels = [
-        {"id": 0, "span": [0, 10], "entity_id": "org:siemens", "name": "Siemens", "type": "Q43229"},
-        {"id": 1, "span": [28, 33], "entity_id": "geonames:2988507", "name": "Paris", "type": "Q27096213"},
+    docs = [
+        ("Siemens AG reported higher profits.", [0, 10], "org:siemens", "Q43229"),
+        ("The plant is in Paris, France.", [16, 21], "geonames:2988507", "Q27096213"),
     ]
     path = tmp_path / "tiny.benchmark.jsonl"
-    path.write_text(json.dumps({"id": 1, "text": text, "evaluation_span": [0, len(text)], "labels": labels}) + "\n")
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": i,
+                    "text": t,
+                    "evaluation_span": [0, len(t)],
+                    "labels": [{"id": 0, "span": span, "entity_id": kb_id, "name": "", "type": typ}],
+                }
+            )
+            + "\n"
+            for i, (t, span, kb_id, typ) in enumerate(docs)
+        )
+    )
     local = FakeExtractor([("Siemens AG", "ORG", 0.99), ("Paris", "LOC", 0.99)])
     report = run_eval(
         EvalConfig(data=path, fmt=None, strategies=["local"], thresholds=[], out=tmp_path), settings, extractor=local

@@ -151,6 +151,7 @@ def load_model(directory: Path) -> tuple[CaseAwareTokenClassifier, Any, NERConfi
     model = CaseAwareTokenClassifier(encoder, config)
     state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
+    del state  # the fp32 copies are in the model now; drop these before anything else allocates
     if unexpected or set(missing) - {FROZEN_KEY}:
         raise ModelArtifactError(
             f"weights in {directory} do not fit the model: missing={missing} unexpected={unexpected}"
