@@ -102,8 +102,9 @@ def test_hostile_inputs_cannot_break_labels_or_grounding(local_ner, llm, setting
     schema = Schema.model_validate({**SHOP, "types": [*SHOP["types"], PRODUCT]})
     for strategy in ("llm", "schema"):
         result = Pipeline(schema, strategy, settings=settings, extractor=local_ner, llm=llm).extract(text)[0]
+        # Labels stay within the schema (never "ADMIN") and every span is text that is really there; a name that
+        # does occur in the text (even inside the injected JSON) may be found, with a schema label.
         assert_grounded(text, result, {"PERSON", "ORG", "PRODUCT"})
-        assert "Donald Duck" not in {e.span.text for e in result.entities}
 
 
 def test_unreachable_llm_degrades_to_local_results(local_ner, tmp_path):

@@ -202,6 +202,7 @@ class SchemaSummary(BaseModel):
 
 
 SchemaName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # SQL integer range: larger ids cannot exist
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
@@ -642,7 +643,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         dependencies=[Json, Admin],
         responses={**ERRORS, 404: {"model": ErrorResponse}},
     )
-    def update_override(rule_id: int, rule: OverrideIn, request: Request) -> Override:
+    def update_override(rule_id: RuleId, rule: OverrideIn, request: Request) -> Override:
         try:
             saved: Override = svc.pipeline.kb.save_override(rule, actor=_who(request), rule_id=rule_id)
         except (LookupError, KeyError) as exc:
@@ -657,7 +658,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         dependencies=[Admin],
         responses={**ERRORS, 404: {"model": ErrorResponse}},
     )
-    def delete_override(rule_id: int, request: Request) -> Response:
+    def delete_override(rule_id: RuleId, request: Request) -> Response:
         if not svc.pipeline.kb.delete_override(rule_id, actor=_who(request)):
             raise HTTPException(404, f"no override {rule_id}")
         svc.cache.clear()
