@@ -17,17 +17,17 @@ import pytest
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-CONLL_SAMPLE = """Peter NNP B-PER
-Blackburn NNP I-PER
+CONLL_SAMPLE = """Maria NNP B-PER
+Fernandes NNP I-PER
 visited VBD O
 Berlin NNP B-LOC
 . . O
 
 The DT O
-European NNP B-ORG
-Commission NNP I-ORG
+Atlantic NNP B-ORG
+Federation NNP I-ORG
 backed VBD O
-German JJ B-MISC
+Danish JJ B-MISC
 farmers NNS O
 . . O
 

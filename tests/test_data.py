@@ -8,7 +8,7 @@ from hybrid_ner.ner.data import read_conll, read_jsonl_spans, read_tagged
 def test_read_conll(conll_file):
     data = read_conll(conll_file)
     assert len(data) == 40
-    assert data[0].words == ["Peter", "Blackburn", "visited", "Berlin", "."]
+    assert data[0].words == ["Maria", "Fernandes", "visited", "Berlin", "."]
     assert data[0].tags == ["B-PER", "I-PER", "O", "B-LOC", "O"]
 
 

@@ -10,13 +10,13 @@ from eval.harness import EvalConfig, holdout_schema, router_quality, run_eval
 from hybrid_ner.config import Settings
 from tests.fakes import FakeExtractor, FakeLLMTransport, answer_with, fake_llm
 
-CONLL = """Peter NNP B-PER
-Blackburn NNP I-PER
+CONLL = """Maria NNP B-PER
+Fernandes NNP I-PER
 visited VBD O
 Berlin NNP B-LOC
 . . O
 
-German JJ B-MISC
+Danish JJ B-MISC
 farmers NNS O
 met VBD O
 Siemens NNP B-ORG
@@ -32,8 +32,8 @@ def data(tmp_path):
     return path
 
 
-# The fake local model: right on PER and LOC, wrong label on Siemens (low confidence), misses German.
-LOCAL = FakeExtractor([("Peter Blackburn", "PER", 0.98), ("Berlin", "LOC", 0.9), ("Siemens", "LOC", 0.4)])
+# The fake local model: right on PER and LOC, wrong label on Siemens (low confidence), misses Danish.
+LOCAL = FakeExtractor([("Maria Fernandes", "PER", 0.98), ("Berlin", "LOC", 0.9), ("Siemens", "LOC", 0.4)])
 
 
 def config(data, out, **kw):
@@ -91,7 +91,7 @@ def test_run_scores_escalation_and_router_quality(data, tmp_path):
     assert q[0.5]["router_precision"] == 1.0 and q[0.5]["error_recall"] == 1.0
     assert q[0.95]["router_precision"] == pytest.approx(0.5)
     assert q[0.5]["oracle_f1_span"] == pytest.approx(2 * (15 / 15) * (15 / 20) / (1 + 15 / 20))
-    assert q[0.5]["oracle_f1_sentence"] == 1.0  # the escalated sentence also holds the missed "German"
+    assert q[0.5]["oracle_f1_sentence"] == 1.0  # the escalated sentence also holds the missed "Danish"
     # a second run is served from the cache: no new LLM requests
     n = len(transport.requests)
     again = run_eval(config(data, tmp_path / "out"), settings, extractor=LOCAL, llm=fake_llm(transport))
@@ -134,6 +134,6 @@ def test_holdout_schema_has_no_local_mapping_and_examples_from_unevaluated_docs(
     schema = holdout_schema(ds, "MISC", exclude={"1", "3"}, seed=1)
     misc = schema.get_type("MISC")
     assert misc.local_labels == [] and misc.description
-    assert misc.examples and all(ex.text.startswith("German") for ex in misc.examples)
+    assert misc.examples and all(ex.text.startswith("Danish") for ex in misc.examples)
     assert schema.get_type("PER").local_labels == ["PER"]
     assert router_quality.__doc__

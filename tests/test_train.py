@@ -36,6 +36,6 @@ def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
     assert config.labels == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
     assert config.temperature > 0 and "dev" in config.metrics
     model = LocalNER(out)
-    text = "Peter Blackburn visited Berlin ."
+    text = "Maria Fernandes visited Berlin ."
     for e in model.extract([text])[0]:
         assert text[e.span.start : e.span.end] == e.span.text
