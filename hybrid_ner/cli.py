@@ -168,7 +168,7 @@ kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: build, load, in
 app.add_typer(kb_app, name="kb")
 
 
-def _bar(label: str, total: int | None = None) -> Any:
+def _bar(label: str) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

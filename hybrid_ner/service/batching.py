@@ -40,8 +40,6 @@ class MicroBatcher:
         self.max_batch = max_batch
         self._queue: asyncio.Queue[_Job] | None = None
         self._worker: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.batched_texts = 0
 
     @property
     def labels(self) -> list[str]:
@@ -81,8 +79,6 @@ class MicroBatcher:
 
     async def _serve(self, jobs: list[_Job]) -> None:
         texts = [t for job in jobs for t in job.texts]
-        self.batches += 1
-        self.batched_texts += len(texts)
         if self.on_batch is not None:
             self.on_batch(len(texts))
         try:
