@@ -89,11 +89,16 @@ def _checked(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _text(row: dict[str, object]) -> str:
+    text = row["text"]
+    if not isinstance(text, str):
+        raise TypeError("'text' must be a string")
+    return text
+
+
 def read_jsonl_docs(path: Path) -> Dataset:
     def parse(row: dict[str, object], lineno: int) -> Document:
-        text = row["text"]
-        if not isinstance(text, str):
-            raise TypeError("'text' must be a string")
+        text = _text(row)
         ents = []
         for e in row.get("entities", []) or []:  # type: ignore[attr-defined]
             s, t = _checked(text, int(e["start"]), int(e["end"]))
@@ -114,9 +119,7 @@ def read_elevant_docs(path: Path) -> Dataset:
     """ELEVANT articles: root, non-optional labels; ``<NIL>``/``<NO_MAPPING>`` links become ``kb_id=None``."""
 
     def parse(row: dict[str, object], lineno: int) -> Document:
-        text = row["text"]
-        if not isinstance(text, str):
-            raise TypeError("'text' must be a string")
+        text = _text(row)
         ents = []
         for lab in row["labels"]:  # type: ignore[attr-defined]
             if lab.get("parent") is not None or lab.get("optional") or lab.get("desc"):

@@ -742,7 +742,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         if svc.batcher is None:
             problems.append(f"model not loaded ({svc.model_error or 'loading'})")
         try:
-            with svc.store._sessions() as session:
+            with svc.pipeline.sessions() as session:
                 session.execute(sql_text("SELECT 1"))
         except SQLAlchemyError as exc:
             problems.append(f"database unreachable ({type(exc).__name__})")
