@@ -392,12 +392,13 @@ def run_eval(
 
 def linking_metrics(pipeline: Pipeline, docs: Sequence[Document]) -> dict[str, Any]:
     """Candidate recall@k and accuracy on the gold spans, and end-to-end linking P/R/F1 with our own spans."""
-    from linking.train import evaluate
+    from linking.rerank import LogisticReranker
+    from linking.train import evaluate, prepare
 
     resolver = pipeline.resolver
-    assert resolver is not None
+    assert resolver is not None and isinstance(resolver.reranker, LogisticReranker)
     gold = [(d.text, e.start, e.end, e.label, e.kb_id) for d in docs for e in d.entities]
-    on_gold = evaluate(resolver, gold)
+    on_gold = evaluate(resolver.reranker, prepare(resolver, gold))
     results = asyncio.run(pipeline.aextract([d.text for d in docs], strategy="local", link=True))
     want = {(d.id, e.start, e.end, e.kb_id) for d in docs for e in d.entities if e.kb_id}
     got = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,74 @@ from kb.models import AliasRow, AuditRow, KBEntityRow, MetaRow, OverrideRow
 KB_VERSION = "kb_version"
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_WORD = re.compile(r"[^\W_]+")
+_QID = re.compile(r"Q(\d+)")
+DERIVED = "derived"  # alias source of lookup keys the store derives itself (hidden from entity records)
+# Words that name a company's legal form, cut from the end of a name ("General Electric Co." → general electric).
+_ORG_SUFFIXES = frozenset(
+    [
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "cos",
+        "ltd",
+        "limited",
+        "plc",
+        "llc",
+        "lp",
+        "ag",
+        "sa",
+        "nv",
+        "bv",
+        "gmbh",
+        "spa",
+        "se",
+        "group",
+        "holdings",
+    ]
+)
+_NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
+_ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
+_PERSON_TYPES = ("person", "human")
+_TITLES = frozenset(
+    {
+        "president",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "professor",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "gov",
+        "governor",
+        "sen",
+        "senator",
+        "rep",
+        "gen",
+        "general",
+        "judge",
+        "justice",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "pope",
+        "chancellor",
+        "minister",
+        "secretary",
+        "chairman",
+        "coach",
+        "mayor",
+    }
+)
+_QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$|,.*$")
 
 
 def normalize(text: str) -> str:
@@ -24,6 +93,65 @@ def normalize(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _EDGE_PUNCT.sub("", _SPACES.sub(" ", stripped.casefold()).strip())
+
+
+def words(text: str) -> list[str]:
+    """The normalized words of a text, punctuation dropped."""
+    return _WORD.findall(normalize(text))
+
+
+def lookup_keys(text: str) -> set[str]:
+    """Looser keys for a surface form: punctuation dropped ("W.R. Grace" → w r grace), dotted initials
+    joined ("N.J." → nj), a leading "the" and trailing legal-form words cut ("Volkswagen AG" → volkswagen),
+    a title ("President Bush" → bush) and what follows a comma ("Boston, Massachusetts" → boston)."""
+    ws = words(text)
+    keys = {" ".join(ws)}
+    if "," in text:  # "Boston, Massachusetts" → boston
+        keys.add(" ".join(words(text.split(",", 1)[0])))
+    if len(ws) > 1 and ws[0] in _TITLES:  # "President Bush" → bush
+        keys.add(" ".join(ws[1:]))
+    if len(ws) > 1 and all(len(w) == 1 for w in ws):
+        keys.add("".join(ws))
+    if len(ws) > 1 and ws[0] == "the":
+        ws = ws[1:]
+        keys.add(" ".join(ws))
+    while len(ws) > 1 and (ws[-1] in _ORG_SUFFIXES or ws[-1] == "and"):
+        ws = ws[:-1]
+        keys.add(" ".join(ws))
+    return keys - {""}
+
+
+def derived_keys(name: str, types: Sequence[str]) -> set[str]:
+    """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
+    Exchange" → nyse), and for people the surname ("Nick Saban" → saban)."""
+    from kb.gazetteer import alternates
+
+    keys = lookup_keys(name)
+    for other in alternates().get(normalize(name), ()):
+        keys |= lookup_keys(other)
+    head = _QUALIFIER.sub("", name).strip()  # "Washington, D.C." → Washington; "Mercury (planet)" → Mercury
+    if head and head != name:
+        keys |= lookup_keys(head)
+    ws = words(head or name)
+    if len(ws) > 1 and ws[-1] == "city":  # "New York City" → new york
+        keys.add(" ".join(ws[:-1]))
+    content = [w for w in ws if w not in _ACRONYM_STOP]
+    if len(content) > 1 and all(w.isalpha() for w in content):
+        keys.add("".join(w[0] for w in content))
+    if any(t in " ".join(types).lower() for t in _PERSON_TYPES):
+        given = [w for w in ws if w not in _NAME_SUFFIXES]
+        if len(given) > 1 and len(given[-1]) > 2:
+            keys.add(given[-1])
+    return keys
+
+
+def popularity(entity_id: str, prior: float) -> float:
+    """Higher is better known: the KB's prior when it has one; else, for Wikidata ids, the item number
+    (low numbers were created first, from the most-linked Wikipedia articles)."""
+    if prior > 0:
+        return math.log1p(prior)
+    qid = _QID.fullmatch(entity_id)
+    return -math.log10(int(qid.group(1))) if qid else 0.0
 
 
 class EntityIn(BaseModel):
@@ -120,6 +248,8 @@ class KBStore:
                     if norm and norm not in seen:
                         seen.add(norm)
                         alias_rows.append({"entity_id": e.id, "norm": norm, "raw": raw[:500], "source": source})
+                for key in sorted(derived_keys(e.name, e.types) - seen):
+                    alias_rows.append({"entity_id": e.id, "norm": key[:500], "raw": key[:500], "source": DERIVED})
             if alias_rows:
                 s.execute(insert(AliasRow), alias_rows)
         return len(by_id)
@@ -152,22 +282,32 @@ class KBStore:
             for chunk in _chunks(wanted, 500):
                 rows = s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk))).all()
                 aliases: dict[str, list[str]] = {}
-                for a in s.scalars(select(AliasRow).where(AliasRow.entity_id.in_(chunk))):
+                for a in s.scalars(select(AliasRow).where(AliasRow.entity_id.in_(chunk), AliasRow.source != DERIVED)):
                     aliases.setdefault(a.entity_id, []).append(a.raw)
                 out.update({r.id: _record(r, aliases.get(r.id, [])) for r in rows})
         return out
 
     def by_alias(self, forms: Iterable[str]) -> dict[str, list[str]]:
         """Normalized form → entity ids that have it as an alias."""
-        norms = list({normalize(f) for f in forms} - {""})
-        out: dict[str, list[str]] = {}
+        return self._lookup({normalize(f) for f in forms}, AliasRow.source != DERIVED)
+
+    def by_key(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        """Lookup key (see ``lookup_keys``) → entity ids found by it, aliases and derived keys alike,
+        best known first."""
+        return self._lookup(set(keys), None)
+
+    def _lookup(self, norms: set[str], where: Any) -> dict[str, list[str]]:
+        found: dict[str, list[tuple[float, str]]] = {}
         with self._sessions() as s:
-            for chunk in _chunks(norms, 500):
-                for norm, entity_id in s.execute(
-                    select(AliasRow.norm, AliasRow.entity_id).where(AliasRow.norm.in_(chunk))
-                ):
-                    out.setdefault(norm, []).append(entity_id)
-        return out
+            for chunk in _chunks(sorted(norms - {""}), 500):
+                q = (
+                    select(AliasRow.norm, AliasRow.entity_id, KBEntityRow.prior)
+                    .join(KBEntityRow, KBEntityRow.id == AliasRow.entity_id)
+                    .where(AliasRow.norm.in_(chunk))
+                )
+                for norm, entity_id, prior in s.execute(q if where is None else q.where(where)):
+                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id))
+        return {norm: [i for _, i in sorted(hits, key=lambda h: (-h[0], h[1]))] for norm, hits in found.items()}
 
     def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""

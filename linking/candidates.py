@@ -1,14 +1,15 @@
-"""Candidate generation: exact/normalized alias lookup in SQL, united with dense FAISS retrieval."""
+"""Candidate generation: alias and lookup-key hits in SQL, the longer forms of a mention in the same
+document, and dense FAISS retrieval; the reranker sees the union."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from kb.store import KBStore, normalize
+from kb.store import KBStore, lookup_keys, normalize, words
 from linking.index import DenseIndex
 
 
@@ -17,16 +18,34 @@ class Mention:
     text: str
     label: str | None
     context: str  # the sentence around the mention
-    vector: np.ndarray | None = None  # mention embedding, filled by the resolver
+    doc: int = 0  # mentions with the same ``doc`` come from one text
+    vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None
+    doc_vector: np.ndarray | None = None  # the other mentions of the document, see ``document_vectors``
+    coherence_vector: np.ndarray | None = None  # the entities they most likely name
+
+
+def embed_mentions(embed: Callable[[list[str]], np.ndarray], mentions: Sequence[Mention]) -> None:
+    """Fill each mention's own and context vectors; one encoder call for all of them."""
+    if not mentions:
+        return
+    vecs = embed([m.text for m in mentions] + [m.context for m in mentions])
+    for i, m in enumerate(mentions):
+        m.vector, m.context_vector = vecs[i], vecs[len(mentions) + i]
 
 
 @dataclass
 class Candidate:
     kb_id: str
-    alias_hit: bool = False
+    alias_hit: bool = False  # the mention's normalized text is one of the entity's aliases
+    key_hit: bool = False  # a looser key matched: punctuation, legal form, acronym or surname
+    doc_hit: bool = False  # a longer mention of the same document ("Donald Trump" for "Trump") names it
     dense: float = 0.0  # cosine of mention and entry
     sources: set[str] = field(default_factory=set)
+
+    @property
+    def named(self) -> bool:
+        return self.alias_hit or self.key_hit or self.doc_hit
 
 
 class CandidateGenerator(Protocol):
@@ -35,29 +54,90 @@ class CandidateGenerator(Protocol):
     def candidates(self, mentions: Sequence[Mention]) -> list[list[Candidate]]: ...
 
 
+def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
+    """For each mention, the other mentions of its document that spell it out: they contain its words
+    in order ("Trump" in "Donald Trump"), or their initials make it ("NYSE")."""
+    forms = [words(m.text) for m in mentions]
+    out: list[list[int]] = [[] for _ in mentions]
+    for i, (m, short) in enumerate(zip(mentions, forms, strict=True)):
+        if not short:
+            continue
+        joined = "".join(short)
+        for j, long in enumerate(forms):
+            if mentions[j].doc != m.doc or len(long) <= len(short):
+                continue
+            n = len(short)
+            inside = any(long[k : k + n] == short for k in range(len(long) - n + 1))
+            acronym = len(short) == 1 and len(joined) > 1 and "".join(w[0] for w in long) == joined
+            if inside or acronym:
+                out[i].append(j)
+    return out
+
+
 class UnionCandidates:
-    """Alias hits (all of them, capped) plus the dense top-k; the reranker sees the union."""
+    """Name hits (aliases, lookup keys, longer forms in the document; best known first, capped) plus the dense top-k."""
 
-    name = "candidates.alias_dense.v1"
+    name = "candidates.alias_dense.v2"
 
-    def __init__(self, store: KBStore, index: DenseIndex, k: int = 30, max_alias: int = 100) -> None:
+    def __init__(self, store: KBStore, index: DenseIndex, k: int = 30, max_named: int = 50) -> None:
         self.store = store
         self.index = index
         self.k = k
-        self.max_alias = max_alias
+        self.max_named = max_named
 
     def candidates(self, mentions: Sequence[Mention]) -> list[list[Candidate]]:
+        keys = [lookup_keys(m.text) for m in mentions]
         alias = self.store.by_alias(m.text for m in mentions)
-        vectors = np.vstack([m.vector for m in mentions if m.vector is not None]) if mentions else np.zeros((0, 384))
-        dense = self.index.search(vectors.astype(np.float32), self.k) if len(vectors) else []
+        by_key = self.store.by_key(k for ks in keys for k in ks)
+        named: list[dict[str, Candidate]] = []
+        for m, ks in zip(mentions, keys, strict=True):
+            found = {e: Candidate(e, alias_hit=True, sources={"alias"}) for e in alias.get(normalize(m.text), [])}
+            for key in sorted(ks):
+                for e in by_key.get(key, []):
+                    found.setdefault(e, Candidate(e, key_hit=True, sources={"key"}))
+            named.append(dict(list(found.items())[: self.max_named]))
+        for i, longer in enumerate(longer_forms(mentions)):
+            for j in longer:
+                for c in [c for c in named[j].values() if c.alias_hit or c.key_hit][: self.max_named]:
+                    hit = named[i].setdefault(c.kb_id, Candidate(c.kb_id))
+                    hit.doc_hit = True
+                    hit.sources.add("doc")
+        vectors = [m.vector for m in mentions if m.vector is not None]
+        dense = self.index.search(np.vstack(vectors).astype(np.float32), self.k) if vectors else []
         out: list[list[Candidate]] = []
-        for i, m in enumerate(mentions):
-            found: dict[str, Candidate] = {}
-            for kb_id in alias.get(normalize(m.text), [])[: self.max_alias]:
-                found[kb_id] = Candidate(kb_id, alias_hit=True, sources={"alias"})
-            for kb_id, score in dense[i] if i < len(dense) else []:
+        for n, found in enumerate(named):
+            for kb_id, score in dense[n] if n < len(dense) else []:
                 c = found.setdefault(kb_id, Candidate(kb_id))
                 c.dense = max(c.dense, score)
                 c.sources.add("dense")
             out.append(list(found.values()))
         return out
+
+
+def _others(mentions: Sequence[Mention], vecs: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+    """Per mention, the normalized sum of ``vecs`` over the other mentions of its document."""
+    sums: dict[int, np.ndarray] = {}
+    for m, v in zip(mentions, vecs, strict=True):
+        if v is not None:
+            sums[m.doc] = sums[m.doc] + v if m.doc in sums else v.copy()
+    out: list[np.ndarray | None] = []
+    for m, v in zip(mentions, vecs, strict=True):
+        rest = sums[m.doc] - v if v is not None else sums.get(m.doc)
+        norm = float(np.linalg.norm(rest)) if rest is not None else 0.0
+        out.append(rest / norm if rest is not None and norm > 1e-6 else None)
+    return out
+
+
+def document_vectors(
+    mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], vectors: dict[str, np.ndarray]
+) -> None:
+    """Tell each mention what the rest of its document is about: the other mentions' text, and the entities
+    they most likely name (their first name hit), so a candidate can be judged by the company it keeps."""
+    anchors = [
+        next((vectors[c.kb_id] for c in cands if c.named and c.kb_id in vectors), m.vector)
+        for m, cands in zip(mentions, candidates, strict=True)
+    ]
+    for m, doc, coherence in zip(
+        mentions, _others(mentions, [m.vector for m in mentions]), _others(mentions, anchors), strict=True
+    ):
+        m.doc_vector, m.coherence_vector = doc, coherence

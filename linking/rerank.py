@@ -7,7 +7,6 @@ The weights are a logistic regression fitted on labelled dev data by
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -16,20 +15,22 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.store import EntityRecord, normalize
+from kb.store import EntityRecord, normalize, popularity
 from linking.candidates import Candidate, Mention
 
 WEIGHTS = Path(__file__).resolve().parent / "weights.json"
 FEATURES = (
-    "bias",
     "context_sim",
-    "context_gap",
     "mention_sim",
-    "mention_gap",
+    "doc_sim",
+    "coherence",
     "alias_hit",
+    "key_hit",
+    "doc_hit",
     "string_sim",
-    "alias_prior_rank",
-    "alias_most_popular",
+    "popularity_rank",
+    "popularity_gap",
+    "named_popularity_rank",
     "type_fit",
     "type_clash",
 )
@@ -60,7 +61,7 @@ TYPE_WORDS = {
 @dataclass
 class Scored:
     kb_id: str
-    score: float
+    score: float  # probability of being the right entity; a mention's list is in rank order
 
 
 class Reranker(Protocol):
@@ -85,47 +86,96 @@ def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float]:
     return float(fits), float(other and not fits)
 
 
+def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    return float(a @ b) if a is not None and b is not None else 0.0
+
+
+def _inverse_ranks(values: Sequence[float]) -> list[float]:
+    """1 for the largest value, 1/2 for the next, ...; ties share a rank."""
+    order = sorted(set(values), reverse=True)
+    return [1.0 / (1 + order.index(v)) for v in values]
+
+
 def features(
     mention: Mention, cands: Sequence[Candidate], entities: dict[str, EntityRecord], vectors: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """One row per candidate. The *gap* features compare a candidate with the best one for the same mention,
-    and the prior only counts among candidates whose alias matches, so popularity never outranks the name."""
+    """One row per candidate. Popularity counts relative to the other candidates (rank, and distance from the
+    best known), so the best-known entity of a name wins only when context does not say otherwise."""
     norm = normalize(mention.text)
-    ctx, men = [], []
+    ctx, men, doc, coh = [], [], [], []
     for c in cands:
         vec = vectors.get(c.kb_id)
-        has = vec is not None
-        ctx.append(float(mention.context_vector @ vec) if has and mention.context_vector is not None else 0.0)
-        men.append(float(mention.vector @ vec) if has and mention.vector is not None else c.dense)
-    priors = [math.log1p(entities[c.kb_id].prior) if c.kb_id in entities else 0.0 for c in cands]
-    alias_top = max((p for p, c in zip(priors, cands, strict=True) if c.alias_hit), default=0.0)
+        ctx.append(_cosine(mention.context_vector, vec))
+        men.append(_cosine(mention.vector, vec) if vec is not None else c.dense)
+        doc.append(_cosine(mention.doc_vector, vec))
+        coh.append(_cosine(mention.coherence_vector, vec))
+    pops = [popularity(c.kb_id, entities[c.kb_id].prior) if c.kb_id in entities else -99.0 for c in cands]
+    pop_rank = _inverse_ranks(pops)
+    named = [i for i, c in enumerate(cands) if c.named]
+    named_rank = dict(zip(named, _inverse_ranks([pops[i] for i in named]), strict=True))
     rows = []
     for i, c in enumerate(cands):
         e = entities.get(c.kb_id)
         name = normalize(e.name) if e else ""
         sim = SequenceMatcher(None, norm, name, autojunk=False).ratio() if name else 0.0
         fit, clash = type_fit(mention.label, e.types if e else [])
-        rank = priors[i] / alias_top if c.alias_hit and alias_top else 0.0
-        most = float(c.alias_hit and alias_top > 0 and priors[i] == alias_top)
         rows.append(
-            [1.0, ctx[i], ctx[i] - max(ctx), men[i], men[i] - max(men), float(c.alias_hit), sim, rank, most, fit, clash]
+            [
+                ctx[i],
+                men[i],
+                doc[i],
+                coh[i],
+                float(c.alias_hit),
+                float(c.key_hit),
+                float(c.doc_hit),
+                sim,
+                pop_rank[i],
+                max(-6.0, pops[i] - max(pops)),
+                named_rank.get(i, 0.0),
+                fit,
+                clash,
+            ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
 
 
-class LogisticReranker:
-    name = "reranker.logistic.v1"
+# What the probability of a link looks at besides its rank score: whether the mention names the entity at all,
+# and whether the NER label fits it. A top candidate found by meaning alone is a weak link.
+CALIBRATION = ("alias_hit", "key_hit", "doc_hit", "string_sim", "type_fit", "type_clash")
+_CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
 
-    def __init__(self, weights: Sequence[float], nil_threshold: float) -> None:
+
+class LogisticReranker:
+    """A linear score ``w·x`` ranks a mention's candidates (fitted on pairs: the right candidate against each
+    wrong one). ``calibration`` turns the score and a few features (``CALIBRATION``) into the probability that
+    the candidate is the right entity: coefficients for the score, then for each feature, then the intercept.
+    The NIL threshold is set on that probability."""
+
+    name = "reranker.logistic.v2"
+
+    def __init__(
+        self, weights: Sequence[float], nil_threshold: float, calibration: Sequence[float] | None = None
+    ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.nil_threshold = nil_threshold
+        default = [1.0] + [0.0] * (len(CALIBRATION) + 1)
+        self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> LogisticReranker:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {data['features']}, not {list(FEATURES)}")
-        return cls(data["weights"], data["nil_threshold"])
+        return cls(data["weights"], data["nil_threshold"], data["calibration"])
+
+    @staticmethod
+    def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])
+
+    def probability(self, rows: np.ndarray) -> np.ndarray:
+        """Per candidate row, the probability that it is the right entity."""
+        z = self.calibration_inputs(rows, rows @ self.weights) @ self.calibration
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def rerank(
         self,
@@ -139,9 +189,8 @@ class LogisticReranker:
             if not cands:
                 out.append([])
                 continue
-            z = features(m, cands, entities, vectors) @ self.weights
-            probs = 1.0 / (1.0 + np.exp(-z))
-            out.append(
-                sorted((Scored(c.kb_id, float(p)) for c, p in zip(cands, probs, strict=True)), key=lambda s: -s.score)
-            )
+            rows = features(m, cands, entities, vectors)
+            order = np.argsort(-(rows @ self.weights), kind="stable")
+            probs = self.probability(rows)
+            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in order])
         return out

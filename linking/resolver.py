@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Entity, Link
-from kb.store import KBStore
-from linking.candidates import CandidateGenerator, Mention, UnionCandidates
+from kb.store import EntityRecord, KBStore
+from linking.candidates import Candidate, CandidateGenerator, Mention, UnionCandidates, document_vectors, embed_mentions
 from linking.embedder import Embedder
 from linking.index import DenseIndex
 from linking.overrides import apply_overrides
@@ -54,14 +56,11 @@ class Resolver:
         embedder = embedder or Embedder()
         return cls(store, embedder, DenseIndex(store, embedder, data_dir / "index"))
 
-    def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Link]]:
-        """One list of links per (text, spans) item, in span order."""
-        mentions = [Mention(text[s:e], label, context_of(text, s, e)) for text, spans in items for s, e, label in spans]
-        if not mentions:
-            return [[] for _ in items]
-        vecs = self.embedder.encode([m.text for m in mentions] + [m.context for m in mentions])
-        for i, m in enumerate(mentions):
-            m.vector, m.context_vector = vecs[i], vecs[len(mentions) + i]
+    def gather(
+        self, mentions: Sequence[Mention]
+    ) -> tuple[list[list[Candidate]], dict[str, EntityRecord], dict[str, np.ndarray]]:
+        """Everything the reranker needs: embedded mentions, their candidates, the candidates' records and vectors."""
+        embed_mentions(self.embedder.encode, mentions)
         cands = self.generator.candidates(mentions)
         ids = list({c.kb_id for cs in cands for c in cs})
         entities = self.store.get(ids)
@@ -70,7 +69,19 @@ class Resolver:
         if missing:  # alias hits outside the dense index's view (e.g. just added): embed them now
             fresh = self.embedder.encode([entities[i].text() for i in missing])
             vectors.update({i: v for i, v in zip(missing, fresh, strict=True)})
-        scored = self.reranker.rerank(mentions, cands, entities, vectors)
+        document_vectors(mentions, cands, vectors)
+        return cands, entities, vectors
+
+    def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Link]]:
+        """One list of links per (text, spans) item, in span order."""
+        mentions = [
+            Mention(text[s:e], label, context_of(text, s, e), doc=d)
+            for d, (text, spans) in enumerate(items)
+            for s, e, label in spans
+        ]
+        if not mentions:
+            return [[] for _ in items]
+        scored = self.reranker.rerank(mentions, *self.gather(mentions))
         threshold = getattr(self.reranker, "nil_threshold", 0.5)
         links = []
         for ranked in scored:

@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eval.datasets import read_dataset
+from hybrid_ner.config import Settings
+from hybrid_ner.pipeline import build_extractor
+from hybrid_ner.protocols import Extractor
 from kb.db import open_db
 from kb.loaders import load_file
 from kb.store import KBStore
-from linking.candidates import Mention
+from linking.candidates import Candidate, Mention
 from linking.embedder import Embedder
 from linking.index import DenseIndex
 from linking.rerank import FEATURES, WEIGHTS, LogisticReranker, features
@@ -29,47 +33,140 @@ from linking.resolver import Resolver, context_of
 GoldMention = tuple[str, int, int, str | None, str | None]  # (text, start, end, label, gold kb id or None for NIL)
 
 
-def gold_mentions(paths: Sequence[Path]) -> list[GoldMention]:
-    out: list[GoldMention] = []
-    for path in paths:
-        for doc in read_dataset(path, "elevant").documents:
-            out += [(doc.text, e.start, e.end, e.label, e.kb_id) for e in doc.entities]
+# Coreference is out of scope: pronouns, and a determiner before a common noun ("the company"), as ELEVANT counts them.
+_PRONOUNS = frozenset(
+    {
+        "i",
+        "my",
+        "me",
+        "myself",
+        "mine",
+        "you",
+        "your",
+        "yourself",
+        "yours",
+        "he",
+        "his",
+        "him",
+        "himself",
+        "she",
+        "her",
+        "herself",
+        "hers",
+        "it",
+        "its",
+        "itself",
+        "we",
+        "our",
+        "us",
+        "ourselves",
+        "ours",
+        "they",
+        "their",
+        "them",
+        "themselves",
+        "theirs",
+    }
+)
+_DETERMINERS = frozenset(["the", "this", "that", "these", "those", "my", "your", "his", "her", "its", "our", "their"])
+
+
+def is_coreference(mention: str) -> bool:
+    first, _, rest = mention.strip().partition(" ")
+    return mention.strip().lower() in _PRONOUNS or (first.lower() in _DETERMINERS and rest[:1].islower())
+
+
+def ner_labels(
+    extractor: Extractor | None, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+) -> list[list[str | None]]:
+    """The label the extractor gives each span (that of an entity it found overlapping it), None where it
+    found nothing or there is no extractor. Benchmarks' own types describe the gold entity: using them
+    as the mention's label would leak the answer."""
+    found = extractor.extract(texts) if extractor is not None else [[] for _ in texts]
+    return [
+        [next((e.span.label for e in ents if e.span.start < end and e.span.end > start), None) for start, end in sp]
+        for ents, sp in zip(found, spans, strict=True)
+    ]
+
+
+def gold_mentions(paths: Sequence[Path], extractor: Extractor | None = None) -> list[GoldMention]:
+    """Labelled mentions of ELEVANT-format files, coreference left out, labelled by ``extractor``."""
+    docs = [doc for path in paths for doc in read_dataset(path, "elevant").documents]
+    kept = [[e for e in doc.entities if not is_coreference(doc.text[e.start : e.end])] for doc in docs]
+    labels = ner_labels(extractor, [d.text for d in docs], [[(e.start, e.end) for e in ents] for ents in kept])
+    return [
+        (doc.text, e.start, e.end, label, e.kb_id)
+        for doc, ents, labs in zip(docs, kept, labels, strict=True)
+        for e, label in zip(ents, labs, strict=True)
+    ]
+
+
+@dataclass
+class Prepared:
+    """Labelled mentions with their candidates and feature rows, computed once and reused by every fit."""
+
+    gold: list[str | None]
+    cands: list[list[Candidate]]
+    rows: list[np.ndarray]
+
+
+def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
+    docs: dict[str, int] = {}
+    mentions = [Mention(t[s:e], lab, context_of(t, s, e), docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
+    cands, entities, vectors = resolver.gather(mentions)
+    rows = [
+        features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))
+        for m, cs in zip(mentions, cands, strict=True)
+    ]
+    return Prepared([g[4] for g in gold], cands, rows)
+
+
+def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, float] | None]:
+    """Each mention's best-ranked candidate and its probability."""
+    out: list[tuple[str, float] | None] = []
+    for cs, x in zip(prepared.cands, prepared.rows, strict=True):
+        best = int(np.argmax(x @ reranker.weights)) if cs else -1
+        out.append((cs[best].kb_id, float(reranker.probability(x[best : best + 1])[0])) if cs else None)
     return out
 
 
-def _prepare(
-    resolver: Resolver, gold: Sequence[GoldMention]
-) -> tuple[list[Mention], list[list[Any]], dict[str, Any], dict[str, np.ndarray]]:
-    mentions = [Mention(t[s:e], lab, context_of(t, s, e)) for t, s, e, lab, _ in gold]
-    vecs = resolver.embedder.encode([m.text for m in mentions] + [m.context for m in mentions])
-    for i, m in enumerate(mentions):
-        m.vector, m.context_vector = vecs[i], vecs[len(mentions) + i]
-    cands = resolver.generator.candidates(mentions)
-    ids = list({c.kb_id for cs in cands for c in cs})
-    return mentions, cands, resolver.store.get(ids), resolver.index.vectors(ids)
-
-
-def fit(sets: Sequence[tuple[Resolver, Sequence[GoldMention]]]) -> LogisticReranker:
-    """One logistic regression over the candidates of every set; then the NIL threshold with the best InKB F1."""
+def fit(sets: Sequence[Prepared]) -> LogisticReranker:
+    """Three steps: the weights, by logistic regression on pairs (right candidate minus each wrong one, and
+    back), which ranks better than classifying candidates one by one; the calibration of each mention's best
+    candidate (its score and ``CALIBRATION`` features) against whether it is right, NIL mentions included;
+    the NIL threshold with the best InKB F1."""
     from sklearn.linear_model import LogisticRegression
 
-    prepared = [(_prepare(resolver, gold), gold) for resolver, gold in sets]
-    xs, ys = [], []
-    for (mentions, cands, entities, vectors), gold in prepared:
-        for m, cs, g in zip(mentions, cands, gold, strict=True):
-            if cs:
-                xs.append(features(m, cs, entities, vectors))
-                ys += [float(c.kb_id == g[4]) for c in cs]
-    x, y = np.vstack(xs), np.array(ys)
-    model = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False, class_weight="balanced").fit(x, y)
-    reranker = LogisticReranker(list(model.coef_[0]), 0.5)
-    pairs = []
-    for (mentions, cands, entities, vectors), gold in prepared:
-        ranked = reranker.rerank(mentions, cands, entities, vectors)
-        pairs += [(r[0] if r else None, g[4]) for r, g in zip(ranked, gold, strict=True)]
+    diffs = []
+    for p in sets:
+        for cs, x, gold in zip(p.cands, p.rows, p.gold, strict=True):
+            ids = [c.kb_id for c in cs]
+            if gold in ids and len(ids) > 1:
+                i = ids.index(gold)
+                diffs.append(x[i] - np.delete(x, i, axis=0))
+    pairs = np.vstack(diffs)
+    ranker = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
+    ranker.fit(np.vstack([pairs, -pairs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
+    reranker = LogisticReranker(list(ranker.coef_[0]), 0.5)
+    tops = [
+        (x[j], cs[j].kb_id, gold)
+        for p in sets
+        for cs, x, gold in zip(p.cands, p.rows, p.gold, strict=True)
+        if cs
+        for j in [int(np.argmax(x @ reranker.weights))]
+    ]
+    rows = np.vstack([row for row, _, _ in tops])
+    calibrator = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
+    calibrator.fit(
+        reranker.calibration_inputs(rows, rows @ reranker.weights),
+        np.array([float(got == want) for _, got, want in tops]),
+    )
+    reranker.calibration = calibrator.coef_[0]
+    probs = reranker.probability(rows)
+    scored = [(got, float(prob), want) for (_, got, want), prob in zip(tops, probs, strict=True)]
     best_t, best_f1 = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        f1 = inkb_f1([(top.kb_id if top and top.score >= t else None, want) for top, want in pairs])
+        f1 = inkb_f1([(got if prob >= t else None, want) for got, prob, want in scored])
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
     reranker.nil_threshold = best_t
@@ -85,26 +182,26 @@ def inkb_f1(pairs: Sequence[tuple[str | None, str | None]]) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def evaluate(resolver: Resolver, gold: Sequence[GoldMention], ks: Sequence[int] = (1, 5, 10, 30)) -> dict[str, Any]:
-    mentions, cands, entities, vectors = _prepare(resolver, gold)
-    ranked = resolver.reranker.rerank(mentions, cands, entities, vectors)
-    threshold = getattr(resolver.reranker, "nil_threshold", 0.5)
-    known = [i for i, g in enumerate(gold) if g[4] is not None]
-    recall = {}
+def evaluate(reranker: LogisticReranker, prepared: Prepared, ks: Sequence[int] = (1, 5, 10, 30)) -> dict[str, Any]:
+    """Candidate recall@k (by reranked order) and gold-span accuracy over the known mentions."""
+    known = [i for i, g in enumerate(prepared.gold) if g is not None]
+    out: dict[str, Any] = {"mentions": len(prepared.gold), "known": len(known)}
+    ranked = [
+        [cs[j].kb_id for j in np.argsort(-(x @ reranker.weights))]
+        for cs, x in zip(prepared.cands, prepared.rows, strict=True)
+    ]
+    out["candidate_recall"] = sum(prepared.gold[i] in ranked[i] for i in known) / max(1, len(known))
     for k in ks:
-        hits = sum(1 for i in known if gold[i][4] in {r.kb_id for r in ranked[i][:k]})
-        recall[f"recall@{k}"] = hits / len(known) if known else 0.0
-    in_candidates = sum(1 for i in known if gold[i][4] in {c.kb_id for c in cands[i]})
-    correct = sum(
-        1 for i in known if ranked[i] and ranked[i][0].score >= threshold and ranked[i][0].kb_id == gold[i][4]
+        out[f"recall@{k}"] = sum(prepared.gold[i] in ranked[i][:k] for i in known) / max(1, len(known))
+    tops = _top(reranker, prepared)
+    hits = [
+        i for i in known if (t := tops[i]) is not None and t[1] >= reranker.nil_threshold and t[0] == prepared.gold[i]
+    ]
+    out["gold_span_accuracy"] = len(hits) / max(1, len(known))
+    out["inkb_f1"] = inkb_f1(
+        [(t[0] if t and t[1] >= reranker.nil_threshold else None, g) for t, g in zip(tops, prepared.gold, strict=True)]
     )
-    return {
-        "mentions": len(gold),
-        "known": len(known),
-        "candidate_recall": in_candidates / len(known) if known else 0.0,
-        **recall,
-        "gold_span_accuracy": correct / len(known) if known else 0.0,
-    }
+    return out
 
 
 def open_resolver(workdir: Path, kb: str) -> Resolver:
@@ -122,6 +219,17 @@ def open_resolver(workdir: Path, kb: str) -> Resolver:
     return Resolver(store, embedder, index, reranker=LogisticReranker([0.0] * len(FEATURES), 0.5))
 
 
+def save(reranker: LogisticReranker, path: Path, fitted_on: Sequence[str]) -> None:
+    data = {
+        "features": list(FEATURES),
+        "weights": [round(float(w), 6) for w in reranker.weights],
+        "nil_threshold": round(reranker.nil_threshold, 4),
+        "calibration": [round(float(v), 6) for v in reranker.calibration],
+        "fitted_on": list(fitted_on),
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument(
@@ -135,29 +243,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--workdir", type=Path, default=Path("runs/linking"))
     ap.add_argument("--out", type=Path, default=WEIGHTS)
     args = ap.parse_args(argv)
-    sets = []
+    extractor = build_extractor(Settings())
+    fit_sets, eval_sets = [], {}
     for i, (kb, fit_files, eval_files) in enumerate(args.set):
         resolver = open_resolver(args.workdir / f"kb{i}", kb)
-        split = [[Path(p) for p in files.split(",") if p] for files in (fit_files, eval_files)]
-        sets.append((resolver, gold_mentions(split[0]), split[1]))
-    reranker = fit([(r, g) for r, g, _ in sets])
-    args.out.write_text(
-        json.dumps(
-            {
-                "features": list(FEATURES),
-                "weights": [round(float(w), 6) for w in reranker.weights],
-                "nil_threshold": round(reranker.nil_threshold, 4),
-                "fitted_on": [p for _, f, _ in args.set for p in f.split(",")],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    report = {}
-    for resolver, _, eval_files in sets:
-        resolver.reranker = reranker
-        report.update({p.name: evaluate(resolver, gold_mentions([p])) for p in eval_files})
-    print(json.dumps(report, indent=2))
+        fit_sets.append(prepare(resolver, gold_mentions([Path(p) for p in fit_files.split(",") if p], extractor)))
+        for p in (p for p in eval_files.split(",") if p):
+            eval_sets[Path(p).name] = prepare(resolver, gold_mentions([Path(p)], extractor))
+    reranker = fit(fit_sets)
+    save(reranker, args.out, [p for _, f, _ in args.set for p in f.split(",") if p])
+    print(json.dumps({name: evaluate(reranker, p) for name, p in eval_sets.items()}, indent=2))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb.db import open_db
 from kb.loaders import load_file
-from kb.store import EntityIn, KBStore, normalize
+from kb.store import EntityIn, KBStore, derived_keys, lookup_keys, normalize, popularity
 from linking.overrides import Override, OverrideIn, apply_overrides
 
 ENTITIES = [
@@ -55,6 +55,68 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
     assert sorted(store.by_alias(["paris"])["paris"]) == ["Q830149", "Q90"]
     assert store.by_alias(["city of light"]) == {"city of light": ["Q90"]}
     assert store.get(["Q90"])["Q90"].description == "capital of France"
+
+
+def test_lookup_keys_loosen_a_surface_form():
+    assert "nj" in lookup_keys("N.J.")
+    assert "volkswagen" in lookup_keys("Volkswagen AG")
+    assert "new york times" in lookup_keys("The New York Times")
+    assert "bush" in lookup_keys("President Bush")
+    assert "boston" in lookup_keys("Boston, Massachusetts")
+    assert lookup_keys("...") == set()
+
+
+def test_derived_keys_of_an_entity():
+    assert "nyse" in derived_keys("New York Stock Exchange", [])
+    assert {"united states", "us", "usa"} <= derived_keys("United States of America", ["Geographic Entity"])
+    assert {"fl", "fla"} <= derived_keys("Florida", [])  # postal and AP abbreviations, from the ``us`` package
+    assert "washington" in derived_keys("Washington, D.C.", [])
+    assert "mercury" in derived_keys("Mercury (planet)", [])
+    assert "saban" in derived_keys("Nick Saban", ["Person"])
+    assert "saban" not in derived_keys("Nick Saban", ["city"])  # surnames only for people
+    assert "miller" in derived_keys("James C. Miller III", ["human"])
+
+
+def test_popularity_prefers_the_prior_then_older_wikidata_items():
+    assert popularity("Q90", 0) > popularity("Q830149", 0)
+    assert popularity("Q830149", 10) > popularity("Q90", 0)
+    assert popularity("geonames:1", 0) == 0.0
+
+
+def test_derived_keys_find_entities_but_are_not_aliases(store):
+    store.upsert(
+        [
+            EntityIn(id="Q1384", name="New York", types=["state"]),
+            EntityIn(id="Q60", name="New York City", types=["city"]),
+            EntityIn(id="Q246", name="Volkswagen AG"),
+        ]
+    )
+    assert store.by_key(["volkswagen"]) == {"volkswagen": ["Q246"]}
+    assert store.by_alias(["volkswagen"]) == {}  # a derived key is not an alias
+    assert store.get(["Q246"])["Q246"].aliases == ["Volkswagen AG"]
+    assert store.by_key(["new york"])["new york"] == ["Q60", "Q1384"]  # the older Wikidata item first
+
+
+def test_migration_backfills_derived_keys(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+
+    from kb.db import MIGRATIONS
+
+    engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    store = KBStore(sessions)
+    store.upsert([EntityIn(id="Q13677", name="New York Stock Exchange")])
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0002")
+    assert store.by_key(["nyse"]) == {}  # a database from before derived keys
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert store.by_key(["nyse"]) == {"nyse": ["Q13677"]}
+    engine.dispose()
 
 
 def test_csv_and_wikidata_dumps(store, tmp_path):

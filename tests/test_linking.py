@@ -8,6 +8,7 @@ from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
 from kb.db import open_db
 from kb.store import EntityIn, KBStore
+from linking.candidates import Mention, longer_forms
 from linking.embedder import Embedder
 from linking.index import DenseIndex
 from linking.overrides import OverrideIn
@@ -73,6 +74,27 @@ def test_context_window():
     text = "a " * 200 + "Paris" + " b" * 200
     ctx = context_of(text, 400, 405, width=20)
     assert "Paris" in ctx and len(ctx) <= 45
+
+
+def test_longer_forms_spell_out_a_mention_in_its_own_document():
+    texts = [("Donald Trump", 0), ("Trump", 0), ("NYSE", 0), ("New York Stock Exchange", 0), ("Trump", 1)]
+    mentions = [Mention(t, None, t, doc=d) for t, d in texts]
+    assert longer_forms(mentions) == [[], [0], [3], [], []]
+
+
+def test_a_surname_links_to_the_person_named_in_full_earlier(kb):
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="Q100", name="Tom Grenville", types=["Person"]),
+            EntityIn(id="Q200", name="Ada Grenville", types=["Person"]),
+        ]
+    )
+    text = "Ada Grenville opened the meeting. Later that day, Grenville left for Paris."
+    full, short = resolver.link([(text, [(0, 13, "PER"), (50, 59, "PER")])])[0]
+    assert full.kb_id == "Q200"
+    assert short.kb_id == "Q200"  # not the better-known Tom Grenville: the document says which one
+    assert {c.kb_id for c in short.candidates} >= {"Q100", "Q200"}
 
 
 def test_links_have_candidates_scores_and_nil(kb):
