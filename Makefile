@@ -1,15 +1,18 @@
+comma := ,
 # Two commands do the whole set-up (see README): `make run` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONLL_DIR ?= ../shared/data/conll2003
+EL_DIR ?= ../shared/data/el
+EL_FIT := $(subst $() ,$(comma),$(foreach b,msnbc reuters-128 rss-500 oke-2015-train oke-2015-eval derczynski spotlight news-fair wiki-fair,$(EL_DIR)/$(b).benchmark.jsonl))
 # One thread per process: torch collapses under CPU contention with more (ENVIRONMENT.md).
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench load-bench train eval-smoke clean
+.PHONY: install run demo test lint unit bench load-bench link-train link-bench train eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +60,22 @@ bench: $(STAMP)
 
 load-bench: $(STAMP)
 	$(BIN)/python -m eval.load_bench --data $(CONLL_DIR)/dev.txt --clients 32 --seconds 60 --out eval/reports
+
+# Linking. Scratch KBs live in runs/linking: kb0 = ELEVANT's kb.jsonl, kb1 = the bundled KB.
+runs/geonames/geonames-dev.jsonl: $(STAMP)
+	$(BIN)/python -m eval.geonames_ambiguity --out runs/geonames
+
+# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks and the GeoNames dev set.
+link-train: runs/geonames/geonames-dev.jsonl
+	$(BIN)/python -m linking.train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
+		--set default runs/geonames/geonames-dev.jsonl runs/geonames/geonames-test.jsonl
+
+# ELEVANT benchmarks beside the peers (each scored by a reranker fitted on the others), then latency per mention.
+link-bench: runs/geonames/geonames-dev.jsonl
+	$(BIN)/python -m eval.el_bench --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --out eval/reports \
+		--extra-fit default runs/geonames/geonames-dev.jsonl --extra-kb-dir runs/linking/kb1
+	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
+		--out eval/reports/link_latency.json
 
 train: $(STAMP)
 	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner

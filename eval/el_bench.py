@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ner.config import Settings
+from hybrid_ner.datamodel import Link
 from hybrid_ner.pipeline import Pipeline, build_extractor
 from linking.rerank import LogisticReranker
 from linking.train import Prepared, evaluate, fit, gold_mentions, ner_labels, open_resolver, prepare
@@ -113,15 +114,20 @@ def run(
             for a, sp, labs in zip(articles, spans, labels, strict=True)
         ]
         gold_links = resolver.link(gold_items)
-        gold_preds = [
-            {
-                "id": a["id"],
-                "predictions": [
-                    {"span": [s, e], "entity_id": lk.kb_id} for (s, e, _), lk in zip(spans, links, strict=True)
-                ],
-            }
-            for a, (_, spans), links in zip(articles, gold_items, gold_links, strict=True)
-        ]
+        # As linked (NIL below the threshold), and the best candidate whatever its score: the peers'
+        # DisAcc det counts only mentions they linked, which is the second.
+        gold_preds, forced_preds = (
+            [
+                {
+                    "id": a["id"],
+                    "predictions": [
+                        {"span": [s, e], "entity_id": pick(lk)} for (s, e, _), lk in zip(spans, links, strict=True)
+                    ],
+                }
+                for a, (_, spans), links in zip(articles, gold_items, gold_links, strict=True)
+            ]
+            for pick in (_linked, _best)
+        )
         e2e = asyncio.run(pipeline.aextract([a["text"] for a in articles], link=True))
         e2e_preds = [
             {
@@ -135,39 +141,55 @@ def run(
             for a, r in zip(articles, e2e, strict=True)
         ]
         scorer = el_dir / "score_el.py"
-        results[name] = {"gold_span": score(scorer, path, gold_preds), "end_to_end": score(scorer, path, e2e_preds)}
+        results[name] = {
+            "gold_span": score(scorer, path, gold_preds),
+            "gold_span_best": score(scorer, path, forced_preds),
+            "end_to_end": score(scorer, path, e2e_preds),
+        }
+        r = results[name]
         print(
             name,
-            json.dumps(
-                {
-                    k: round(v["disamb_acc"], 4) if k == "gold_span" else round(v["nocoref"]["F1"], 4)
-                    for k, v in results[name].items()
-                }
-            ),
+            f"acc {r['gold_span']['disamb_acc']:.4f} best {r['gold_span_best']['disamb_acc']:.4f}",
+            f"e2e F1 nc {r['end_to_end']['nocoref']['F1']:.4f}",
             flush=True,
         )
     return results, recall
 
 
+def _linked(link: Link) -> str | None:
+    return link.kb_id
+
+
+def _best(link: Link) -> str | None:
+    return link.candidates[0].kb_id if link.candidates else None
+
+
 def report(results: dict[str, Any], peer: dict[str, dict[str, Any]], recall: dict[str, Any]) -> str:
     rows = [
-        "# Entity linking on ELEVANT benchmarks (KB: ELEVANT kb.jsonl, 54,218 entities, no aliases)",
+        "# Entity linking on ELEVANT benchmarks (KB: ELEVANT kb.jsonl, 54,218 entities, no aliases or descriptions)",
         "",
-        "Scored with `score_el.py`. Gold-span accuracy: our link on each gold span (compare with the peers'",
-        "*DisAcc det*, their accuracy on mentions they detected). End-to-end: our NER spans then linking",
-        "(compare with ReFinED's F1 / F1 nc; we do no coreference). Candidate recall@30 over known gold mentions.",
+        "Scored with `score_el.py`. Each benchmark is linked by a reranker fitted on the *other* benchmarks",
+        "(leave one group out: msnbc with msnbc-updated, the three OKE files together) plus the GeoNames dev set,",
+        "so no number here is in-sample. NER labels come from our own model, never from the gold.",
         "",
-        "| benchmark | gold-span acc | best peer DisAcc det | e2e P | e2e R | e2e F1 nc | ReFinED F1 nc | recall@30 |",
-        "|---|---|---|---|---|---|---|---|",
+        "- *best cand. acc*: our best-ranked candidate on each gold span, NIL not allowed; compare with the peers'",
+        "  *DisAcc det* (accuracy on the mentions they linked). *linked acc*: the same with our NIL threshold.",
+        "- *e2e*: our NER spans, then linking; compare F1 nc with ReFinED's (we do no coreference).",
+        "- *recall@30*: gold entity among our 30 best-ranked candidates (known, non-coreference gold mentions).",
+        "",
+        "| benchmark | best cand. acc | linked acc | best peer DisAcc det | e2e P | e2e R | e2e F1 nc "
+        "| ReFinED F1 nc | recall@30 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         p = peer.get(name, {})
         nc = r["end_to_end"]["nocoref"]
         rec = recall.get(name, {}).get("recall@30")
         rows.append(
-            f"| {name} | {100 * r['gold_span']['disamb_acc']:.1f} | {p.get('best_disacc_det', float('nan')):.1f} "
-            f"({p.get('best_by', '')}) | {100 * nc['P']:.1f} | {100 * nc['R']:.1f} | **{100 * nc['F1']:.1f}** "
-            f"| {p.get('refined_f1_nc', float('nan')):.1f} | {'' if rec is None else f'{100 * rec:.1f}'} |"
+            f"| {name} | **{100 * r['gold_span_best']['disamb_acc']:.1f}** | {100 * r['gold_span']['disamb_acc']:.1f} "
+            f"| {p.get('best_disacc_det', float('nan')):.1f} ({p.get('best_by', '')}) | {100 * nc['P']:.1f} "
+            f"| {100 * nc['R']:.1f} | **{100 * nc['F1']:.1f}** | {p.get('refined_f1_nc', float('nan')):.1f} "
+            f"| {'' if rec is None else f'{100 * rec:.1f}'} |"
         )
     return "\n".join(rows) + "\n"
 

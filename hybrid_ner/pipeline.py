@@ -114,6 +114,11 @@ class Pipeline:
             self._extractor = build_extractor(self.settings)
         return self._extractor
 
+    @extractor.setter
+    def extractor(self, extractor: Extractor) -> None:
+        """Swap the local extractor, e.g. for the service's micro-batcher wrapping it."""
+        self._extractor = extractor
+
     @property
     def llm(self) -> LLMExtractor:
         if self._llm is None:

@@ -276,38 +276,49 @@ class KBStore:
             return s.get(KBEntityRow, entity_id) is not None
 
     def get(self, ids: Iterable[str]) -> dict[str, EntityRecord]:
+        """Records by id (plain column reads, no ORM objects: this is on every link's path)."""
         wanted = list(dict.fromkeys(ids))
+        e, a = KBEntityRow, AliasRow
         out: dict[str, EntityRecord] = {}
         with self._sessions() as s:
             for chunk in _chunks(wanted, 500):
-                rows = s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk))).all()
                 aliases: dict[str, list[str]] = {}
-                for a in s.scalars(select(AliasRow).where(AliasRow.entity_id.in_(chunk), AliasRow.source != DERIVED)):
-                    aliases.setdefault(a.entity_id, []).append(a.raw)
-                out.update({r.id: _record(r, aliases.get(r.id, [])) for r in rows})
+                for entity_id, raw in s.execute(
+                    select(a.entity_id, a.raw).where(a.entity_id.in_(chunk), a.source != DERIVED).order_by(a.id)
+                ):
+                    aliases.setdefault(entity_id, []).append(raw)
+                for i, name, types, description, prior in s.execute(
+                    select(e.id, e.name, e.types, e.description, e.prior).where(e.id.in_(chunk))
+                ):
+                    out[i] = EntityRecord(i, name, list(types or []), description, prior, aliases.get(i, []))
         return out
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
+        """Key → (entity id, whether the key is one of its aliases rather than derived), best known first;
+        one query for aliases and derived keys alike."""
+        found: dict[str, list[tuple[float, str, bool]]] = {}
+        with self._sessions() as s:
+            for chunk in _chunks(sorted(set(keys) - {""}), 500):
+                q = (
+                    select(AliasRow.norm, AliasRow.entity_id, AliasRow.source, KBEntityRow.prior)
+                    .join(KBEntityRow, KBEntityRow.id == AliasRow.entity_id)
+                    .where(AliasRow.norm.in_(chunk))
+                )
+                for norm, entity_id, source, prior in s.execute(q):
+                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id, source != DERIVED))
+        return {
+            k: [(i, alias) for _, i, alias in sorted(hits, key=lambda h: (-h[0], h[1]))] for k, hits in found.items()
+        }
 
     def by_alias(self, forms: Iterable[str]) -> dict[str, list[str]]:
         """Normalized form → entity ids that have it as an alias."""
-        return self._lookup({normalize(f) for f in forms}, AliasRow.source != DERIVED)
+        hits = self.lookup(normalize(f) for f in forms)
+        return {k: ids for k, v in hits.items() if (ids := [i for i, alias in v if alias])}
 
     def by_key(self, keys: Iterable[str]) -> dict[str, list[str]]:
         """Lookup key (see ``lookup_keys``) → entity ids found by it, aliases and derived keys alike,
         best known first."""
-        return self._lookup(set(keys), None)
-
-    def _lookup(self, norms: set[str], where: Any) -> dict[str, list[str]]:
-        found: dict[str, list[tuple[float, str]]] = {}
-        with self._sessions() as s:
-            for chunk in _chunks(sorted(norms - {""}), 500):
-                q = (
-                    select(AliasRow.norm, AliasRow.entity_id, KBEntityRow.prior)
-                    .join(KBEntityRow, KBEntityRow.id == AliasRow.entity_id)
-                    .where(AliasRow.norm.in_(chunk))
-                )
-                for norm, entity_id, prior in s.execute(q if where is None else q.where(where)):
-                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id))
-        return {norm: [i for _, i in sorted(hits, key=lambda h: (-h[0], h[1]))] for norm, hits in found.items()}
+        return {k: [i for i, _ in v] for k, v in self.lookup(keys).items()}
 
     def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""

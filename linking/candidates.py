@@ -86,14 +86,14 @@ class UnionCandidates:
         self.max_named = max_named
 
     def candidates(self, mentions: Sequence[Mention]) -> list[list[Candidate]]:
+        norms = [normalize(m.text) for m in mentions]
         keys = [lookup_keys(m.text) for m in mentions]
-        alias = self.store.by_alias(m.text for m in mentions)
-        by_key = self.store.by_key(k for ks in keys for k in ks)
+        hits = self.store.lookup({*norms, *(k for ks in keys for k in ks)})
         named: list[dict[str, Candidate]] = []
-        for m, ks in zip(mentions, keys, strict=True):
-            found = {e: Candidate(e, alias_hit=True, sources={"alias"}) for e in alias.get(normalize(m.text), [])}
+        for norm, ks in zip(norms, keys, strict=True):
+            found = {e: Candidate(e, alias_hit=True, sources={"alias"}) for e, alias in hits.get(norm, []) if alias}
             for key in sorted(ks):
-                for e in by_key.get(key, []):
+                for e, _ in hits.get(key, []):
                     found.setdefault(e, Candidate(e, key_hit=True, sources={"key"}))
             named.append(dict(list(found.items())[: self.max_named]))
         for i, longer in enumerate(longer_forms(mentions)):

@@ -40,3 +40,23 @@ def test_inkb_f1_counts_wrong_links_twice_and_nil_links_once():
 def test_coreference_is_left_out():
     assert is_coreference("he") and is_coreference("the company") and is_coreference("Its")
     assert not is_coreference("The Times") and not is_coreference("Donald Trump")
+
+
+def test_gold_mentions_take_labels_from_the_extractor_and_leave_coreference_out(tmp_path):
+    import json
+
+    from linking.train import gold_mentions
+    from tests.fakes import FakeExtractor
+
+    text = "Ada Grenville met him in Paris and Rome."
+    labels = [
+        {"id": 0, "span": [0, 13], "entity_id": "Q1", "name": "", "type": "Q215627"},
+        {"id": 1, "span": [18, 21], "entity_id": "Q1", "name": "", "type": "Q215627"},  # "him": coreference
+        {"id": 2, "span": [25, 30], "entity_id": "<NIL>", "name": "", "type": "Q27096213"},
+    ]
+    path = tmp_path / "tiny.benchmark.jsonl"
+    path.write_text(json.dumps({"id": 0, "text": text, "evaluation_span": [0, len(text)], "labels": labels}) + "\n")
+    assert gold_mentions([path]) == [(text, 0, 13, None, "Q1"), (text, 25, 30, None, None)]
+    ner = FakeExtractor([("Ada Grenville", "ORG", 0.9), ("Rome", "LOC", 0.9)])
+    # The extractor's label, wrong as it is, not the gold type; spans it found outside the gold are not added.
+    assert gold_mentions([path], ner) == [(text, 0, 13, "ORG", "Q1"), (text, 25, 30, None, None)]

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.datamodel import Result
 from hybrid_ner.errors import HybridNERError
-from hybrid_ner.pipeline import Pipeline, build_extractor
+from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.routing import STRATEGIES, routers
 from hybrid_ner.schemas import NAME_PATTERN, Schema, SchemaConflictError, SchemaError, SchemaStore
 from hybrid_ner.service.auth import HEADER, KeyRing, Role
@@ -290,7 +290,7 @@ class Service:
     def load_model(self) -> None:
         """Load the local model behind the micro-batcher; a failure leaves the service up but not ready."""
         try:
-            extractor = self.pipeline._extractor or build_extractor(self.settings)
+            extractor = self.pipeline.extractor
         except (HybridNERError, ImportError, OSError) as exc:
             self.model_error = f"{type(exc).__name__}: {exc}"
             log.error("model_load_failed", extra={"fields": {"error": type(exc).__name__}})
@@ -299,7 +299,7 @@ class Service:
         self.batcher = MicroBatcher(
             extractor, self.settings.batch_window_ms, self.settings.max_batch, on_batch=self.metrics.batch_size.observe
         )
-        self.pipeline._extractor = self.batcher
+        self.pipeline.extractor = self.batcher
 
     @property
     def store(self) -> SchemaStore:
