@@ -56,22 +56,33 @@ class CandidateGenerator(Protocol):
 
 def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
     """For each mention, the other mentions of its document that spell it out: they contain its words
-    in order ("Trump" in "Donald Trump"), or their initials make it ("NYSE")."""
-    forms = [words(m.text) for m in mentions]
-    out: list[list[int]] = [[] for _ in mentions]
-    for i, (m, short) in enumerate(zip(mentions, forms, strict=True)):
-        if not short:
+    in order ("Trump" in "Donald Trump"), or their initials make it ("NYSE"). One mention stands for all
+    with the same words, and forms are indexed by word and by initials, so a long document stays cheap."""
+    forms = [tuple(words(m.text)) for m in mentions]
+    first: dict[tuple[int, tuple[str, ...]], int] = {}
+    for j, (m, form) in enumerate(zip(mentions, forms, strict=True)):
+        first.setdefault((m.doc, form), j)
+    by_word: dict[tuple[int, str], list[int]] = {}
+    by_initials: dict[tuple[int, str], list[int]] = {}
+    for (doc, form), j in first.items():
+        for w in set(form):
+            by_word.setdefault((doc, w), []).append(j)
+        if len(form) > 1:
+            by_initials.setdefault((doc, "".join(w[0] for w in form)), []).append(j)
+    spelled: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for doc, short in first:
+        n = len(short)
+        if not n:
             continue
-        joined = "".join(short)
-        for j, long in enumerate(forms):
-            if mentions[j].doc != m.doc or len(long) <= len(short):
-                continue
-            n = len(short)
-            inside = any(long[k : k + n] == short for k in range(len(long) - n + 1))
-            acronym = len(short) == 1 and len(joined) > 1 and "".join(w[0] for w in long) == joined
-            if inside or acronym:
-                out[i].append(j)
-    return out
+        found = {
+            j
+            for j in by_word.get((doc, short[0]), ())
+            if len(forms[j]) > n and any(forms[j][k : k + n] == short for k in range(len(forms[j]) - n + 1))
+        }
+        if n == 1 and len(short[0]) > 1:
+            found.update(by_initials.get((doc, short[0]), ()))
+        spelled[doc, short] = sorted(found)
+    return [spelled.get((m.doc, form), []) for m, form in zip(mentions, forms, strict=True)]
 
 
 class UnionCandidates:
