@@ -4,7 +4,7 @@ document, and dense FAISS retrieval; the reranker sees the union."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -40,8 +40,7 @@ class Candidate:
     alias_hit: bool = False  # the mention's normalized text is one of the entity's aliases
     key_hit: bool = False  # a looser key matched: punctuation, legal form, acronym or surname
     doc_hit: bool = False  # a longer mention of the same document ("Donald Trump" for "Trump") names it
-    dense: float = 0.0  # cosine of mention and entry
-    sources: set[str] = field(default_factory=set)
+    dense: float = 0.0  # cosine of mention and entry (0 when dense retrieval did not return it)
 
     @property
     def named(self) -> bool:
@@ -102,17 +101,16 @@ class UnionCandidates:
         hits = self.store.lookup({*norms, *(k for ks in keys for k in ks)})
         named: list[dict[str, Candidate]] = []
         for norm, ks in zip(norms, keys, strict=True):
-            found = {e: Candidate(e, alias_hit=True, sources={"alias"}) for e, alias in hits.get(norm, []) if alias}
+            found = {e: Candidate(e, alias_hit=True) for e, alias in hits.get(norm, []) if alias}
             for key in sorted(ks):
                 for e, _ in hits.get(key, []):
-                    found.setdefault(e, Candidate(e, key_hit=True, sources={"key"}))
+                    found.setdefault(e, Candidate(e, key_hit=True))
             named.append(dict(list(found.items())[: self.max_named]))
         for i, longer in enumerate(longer_forms(mentions)):
             for j in longer:
                 for c in [c for c in named[j].values() if c.alias_hit or c.key_hit][: self.max_named]:
                     hit = named[i].setdefault(c.kb_id, Candidate(c.kb_id))
                     hit.doc_hit = True
-                    hit.sources.add("doc")
         vectors = [m.vector for m in mentions if m.vector is not None]
         dense = self.index.search(np.vstack(vectors).astype(np.float32), self.k) if vectors else []
         out: list[list[Candidate]] = []
@@ -120,7 +118,6 @@ class UnionCandidates:
             for kb_id, score in dense[n] if n < len(dense) else []:
                 c = found.setdefault(kb_id, Candidate(kb_id))
                 c.dense = max(c.dense, score)
-                c.sources.add("dense")
             out.append(list(found.values()))
         return out
 

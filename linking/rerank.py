@@ -92,8 +92,8 @@ def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
 
 def _inverse_ranks(values: Sequence[float]) -> list[float]:
     """1 for the largest value, 1/2 for the next, ...; ties share a rank."""
-    order = sorted(set(values), reverse=True)
-    return [1.0 / (1 + order.index(v)) for v in values]
+    rank = {v: r for r, v in enumerate(sorted(set(values), reverse=True))}
+    return [1.0 / (1 + rank[v]) for v in values]
 
 
 def features(
@@ -172,6 +172,10 @@ class LogisticReranker:
     def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])
 
+    def order(self, rows: np.ndarray) -> np.ndarray:
+        """Candidate rows best first (ties keep candidate order)."""
+        return np.argsort(-(rows @ self.weights), kind="stable")
+
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Per candidate row, the probability that it is the right entity."""
         z = self.calibration_inputs(rows, rows @ self.weights) @ self.calibration
@@ -190,7 +194,6 @@ class LogisticReranker:
                 out.append([])
                 continue
             rows = features(m, cands, entities, vectors)
-            order = np.argsort(-(rows @ self.weights), kind="stable")
             probs = self.probability(rows)
-            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in order])
+            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows)])
         return out

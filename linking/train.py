@@ -125,7 +125,7 @@ def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, floa
     """Each mention's best-ranked candidate and its probability."""
     out: list[tuple[str, float] | None] = []
     for cs, x in zip(prepared.cands, prepared.rows, strict=True):
-        best = int(np.argmax(x @ reranker.weights)) if cs else -1
+        best = int(reranker.order(x)[0]) if cs else -1
         out.append((cs[best].kb_id, float(reranker.probability(x[best : best + 1])[0])) if cs else None)
     return out
 
@@ -153,7 +153,7 @@ def fit(sets: Sequence[Prepared]) -> LogisticReranker:
         for p in sets
         for cs, x, gold in zip(p.cands, p.rows, p.gold, strict=True)
         if cs
-        for j in [int(np.argmax(x @ reranker.weights))]
+        for j in [int(reranker.order(x)[0])]
     ]
     rows = np.vstack([row for row, _, _ in tops])
     calibrator = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
@@ -186,10 +186,7 @@ def evaluate(reranker: LogisticReranker, prepared: Prepared, ks: Sequence[int] =
     """Candidate recall@k (by reranked order) and gold-span accuracy over the known mentions."""
     known = [i for i, g in enumerate(prepared.gold) if g is not None]
     out: dict[str, Any] = {"mentions": len(prepared.gold), "known": len(known)}
-    ranked = [
-        [cs[j].kb_id for j in np.argsort(-(x @ reranker.weights))]
-        for cs, x in zip(prepared.cands, prepared.rows, strict=True)
-    ]
+    ranked = [[cs[j].kb_id for j in reranker.order(x)] for cs, x in zip(prepared.cands, prepared.rows, strict=True)]
     out["candidate_recall"] = sum(prepared.gold[i] in ranked[i] for i in known) / max(1, len(known))
     for k in ks:
         out[f"recall@{k}"] = sum(prepared.gold[i] in ranked[i][:k] for i in known) / max(1, len(known))
