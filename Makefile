@@ -41,6 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hybrid_ner linking kb eval prompts
+	$(BIN)/lint-imports
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration"

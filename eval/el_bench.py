@@ -4,7 +4,7 @@
 
 Per benchmark: gold-span disambiguation accuracy (our links on the gold spans), and end-to-end
 P/R/F1 with our own NER spans (local model, then linking), both scored by the shipped scorer;
-candidate recall@k comes from ``linking.train``. The KB is ELEVANT's kb.jsonl, loaded by ``linking.train``.
+candidate recall@k comes from ``linking.fit``. The KB is ELEVANT's kb.jsonl, loaded by ``eval.link_train``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.link_train import gold_mentions, ner_labels, open_resolver
+from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Link
-from hybrid_ner.pipeline import Pipeline, build_extractor
+from hybrid_ner.pipeline import Pipeline
+from linking.fit import Prepared, evaluate, fit, prepare
 from linking.rerank import LogisticReranker
-from linking.train import Prepared, evaluate, fit, gold_mentions, ner_labels, open_resolver, prepare
 
 BENCHMARKS = (
     "msnbc",

@@ -17,8 +17,8 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+from kb.keys import normalize
 from kb.loaders import default_entities
-from kb.store import normalize
 
 # No clue at all: a reader takes the best-known place, so these test the prior.
 PLAIN = ("Tourists flocked to {name} this summer.", "The conference will be held in {name} next year.")

@@ -356,7 +356,7 @@ def run_eval(
             strategy,
             settings=run_settings,
             extractor=base.extractor,
-            llm=base._llm if strategy == "local" else base.llm,
+            llm=base.components.built("llm") if strategy == "local" else base.llm,
         )
         concurrency = 1 if strategy == "local" else (config.concurrency or settings.llm_concurrency)
         label = f"{strategy}" + (f"@{threshold}" if threshold is not None else "")
@@ -392,8 +392,8 @@ def run_eval(
 
 def linking_metrics(pipeline: Pipeline, docs: Sequence[Document]) -> dict[str, Any]:
     """Candidate recall@k and accuracy on the gold spans, and end-to-end linking P/R/F1 with our own spans."""
+    from linking.fit import evaluate, prepare
     from linking.rerank import LogisticReranker
-    from linking.train import evaluate, prepare
 
     resolver = pipeline.resolver
     assert resolver is not None and isinstance(resolver.reranker, LogisticReranker)

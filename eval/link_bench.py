@@ -1,7 +1,7 @@
 """Linking latency per mention on a KB, one mention per call at one thread, encoding included.
 
 Run: ``python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl``
-(the KB directory holds ``kb.sqlite3`` and ``index/`` as ``linking.train`` builds them; ``default`` is
+(the KB directory holds ``kb.sqlite3`` and ``index/`` as ``eval.link_train`` builds them; ``default`` is
 built there when it is empty). The baseline, timed in the same run on the same mentions, is the embedder
 alone encoding the mention and its context: the floor any context-aware linker pays here. The report
 gives p50/p95 of both, the ratio, and the process's peak RSS.
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from eval.datasets import read_dataset
+from eval.link_train import open_resolver
 from linking.rerank import LogisticReranker
 from linking.resolver import context_of
-from linking.train import open_resolver
 
 
 def percentiles(times: list[float]) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """The one data model every package and interface returns.
 
 Offsets are character offsets into the caller's original string (Python ``str``
-indices, end exclusive), so ``text == input[start:end]`` always holds.
+indices, end exclusive), so ``text == input[start:end]`` holds for every entity
+except a redacted one, whose text is masked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Source(StrEnum):
     LLM = "llm"
     RULES = "rules"
     OVERRIDE = "override"
+    GIVEN = "given"  # a span the caller gave to link (``/v1/link``, ``hybrid-ner link``)
 
 
 class Span(BaseModel):
@@ -67,16 +69,25 @@ class Decision(BaseModel):
 
 
 class Candidate(BaseModel):
-    """One KB candidate with its score."""
+    """One KB candidate with its score and the name of the entity it points at."""
 
     kb_id: str
+    name: str | None = None
     score: float
 
 
 class Link(BaseModel):
-    """The KB link of an entity; ``nil`` is true (and ``kb_id`` null) when nothing fits."""
+    """The KB link of an entity; ``nil`` is true (and ``kb_id`` null) when nothing fits.
+
+    ``candidates`` are sorted by descending score. ``name``, ``description``, ``types`` and ``url`` describe the
+    linked entity where the KB knows them, so a person can see what the link points at.
+    """
 
     kb_id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    types: list[str] | None = None
+    url: str | None = None
     score: float = 0.0
     candidates: list[Candidate] = Field(default_factory=list)
     nil: bool = True
@@ -87,6 +98,13 @@ class Link(BaseModel):
             raise ValueError("nil must be true exactly when kb_id is null")
         return self
 
+    def to_output(self) -> dict[str, Any]:
+        """JSON form: descriptive fields only where known; ``kb_id`` always present (null for NIL)."""
+        out = self.model_dump(exclude_none=True)
+        out.setdefault("kb_id", None)
+        out["candidates"] = [c.model_dump(exclude_none=True) for c in self.candidates]
+        return out
+
 
 class Entity(BaseModel):
     """An extracted entity: its span plus score, source, decision and optional link."""
@@ -96,6 +114,7 @@ class Entity(BaseModel):
     source: Source
     decision: Decision
     link: Link | None = None
+    redacted: bool = Field(default=False, description="An override masked the text; offsets still say where.")
 
     def to_output(self) -> dict[str, Any]:
         """Flat JSON form used by the CLI and the REST service."""
@@ -109,7 +128,9 @@ class Entity(BaseModel):
             "decision": self.decision.model_dump(exclude_none=True),
         }
         if self.link is not None:
-            out["link"] = self.link.model_dump()
+            out["link"] = self.link.to_output()
+        if self.redacted:
+            out["redacted"] = True
         return out
 
 

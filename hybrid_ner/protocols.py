@@ -1,4 +1,8 @@
-"""The narrow seams between components. Concrete classes are registered by name."""
+"""The narrow seams between components. Concrete classes are registered by versioned name and chosen by settings.
+
+Other seams live beside their implementations: ``Router`` (``hybrid_ner.routing``), ``LLMBackend``
+(``hybrid_ner.llm.backend``), ``CandidateGenerator`` and ``Reranker`` (``linking``), ``KBStore`` (``kb.store``).
+"""
 
 from __future__ import annotations
 
@@ -22,3 +26,11 @@ class Extractor(Protocol):
     def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
         """One list of entities per input text, in order."""
         ...
+
+
+@runtime_checkable
+class AsyncExtractor(Extractor, Protocol):
+    """An extractor that can also be awaited, e.g. the service's micro-batcher, which gathers concurrent
+    requests into one model call. The pipeline's local stage awaits it instead of using a worker thread."""
+
+    async def aextract(self, texts: Sequence[str]) -> list[list[Entity]]: ...

@@ -40,6 +40,7 @@ class RoutingPlan:
     ask: dict[tuple[int, int], set[str]] = field(default_factory=dict)
     llm_only: set[str] = field(default_factory=set)
     use_rules: bool = False
+    rules_reason: str = "pattern match"
 
     def ask_for(self, sentence: tuple[int, int], labels: set[str]) -> None:
         if labels:

@@ -8,17 +8,20 @@ write names the version it was based on, and a stale write is a conflict.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_ner.errors import HybridNERError
 
+log = logging.getLogger(__name__)
 DEFAULT_SCHEMA = "default"
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]*$"
 
@@ -246,3 +249,20 @@ class SchemaStore:
         except IntegrityError as exc:
             raise SchemaConflictError(f"schema {schema.name!r} was changed concurrently; reload and retry") from exc
         return schema.model_copy(update={"version": new_version})
+
+
+def resolve_schema(
+    store: Callable[[], SchemaStore], chosen: Schema | str | None, default_name: str, version: int | None = None
+) -> Schema:
+    """The schema for a request: given as an object, stored by name (and version), or the default. When the
+    store is down, only the built-in default can still be served."""
+    if isinstance(chosen, Schema):
+        return chosen
+    name = chosen or default_name
+    try:
+        return store().get(name, version)
+    except SQLAlchemyError as exc:
+        if name == DEFAULT_SCHEMA and version is None:
+            log.warning("schema store unavailable (%s); using the built-in default schema", type(exc).__name__)
+            return default_schema()
+        raise SchemaError(f"the schema store is unavailable: {type(exc).__name__}") from exc

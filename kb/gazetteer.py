@@ -13,7 +13,7 @@ def alternates() -> dict[str, frozenset[str]]:
     import pycountry
     import us
 
-    from kb.store import normalize
+    from kb.keys import normalize
 
     groups: list[set[str]] = []
     for c in pycountry.countries:

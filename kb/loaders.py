@@ -18,7 +18,8 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from kb.store import EntityIn, KBStore
+from kb.records import EntityIn
+from kb.store import KBStore
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -136,8 +137,14 @@ def reader_for(path: Path) -> Callable[[Path], Iterator[Row]]:
 
 
 def load_rows(
-    store: KBStore, rows: Iterable[Row], where: str, source: str, progress: Progress | None = None
+    store: KBStore,
+    rows: Iterable[Row],
+    where: str,
+    source: str,
+    progress: Progress | None = None,
+    actor: str | None = None,
 ) -> LoadReport:
+    """Upsert valid rows in batches, skipping and counting bad ones; with ``actor`` every write is audited."""
     report = LoadReport()
     batch: list[EntityIn] = []
     for lineno, entity, error in rows:
@@ -146,12 +153,12 @@ def load_rows(
             continue
         batch.append(entity)
         if len(batch) >= BATCH:
-            report.loaded += store.upsert(batch, source)
+            report.loaded += store.upsert(batch, source, actor)
             if progress:
                 progress(len(batch))
             batch = []
     if batch:
-        report.loaded += store.upsert(batch, source)
+        report.loaded += store.upsert(batch, source, actor)
         if progress:
             progress(len(batch))
     return report

@@ -90,9 +90,25 @@ class AuditRow(Base):
 
 
 class MetaRow(Base):
-    """Small counters, e.g. the KB version that keys derived indexes."""
+    """Small counters (the KB and override versions that key caches and indexes) and the database's identity."""
 
     __tablename__ = "kb_meta"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ImportJobRow(Base):
+    """A bulk import run in the background; in SQL so any worker or machine can report its status."""
+
+    __tablename__ = "kb_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    actor: Mapped[str] = mapped_column(String(128))
+    loaded: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

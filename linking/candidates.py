@@ -9,7 +9,9 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.store import KBStore, lookup_keys, normalize, words
+from hybrid_ner.registry import Registry
+from kb.keys import lookup_keys, normalize, words
+from kb.store import KBStore
 from linking.index import DenseIndex
 
 
@@ -48,9 +50,15 @@ class Candidate:
 
 
 class CandidateGenerator(Protocol):
+    """Per mention, the KB entities worth ranking (unordered; the reranker orders them)."""
+
     name: str
 
     def candidates(self, mentions: Sequence[Mention]) -> list[list[Candidate]]: ...
+
+
+# Factories take (store, dense index); ``HNER_CANDIDATES`` names the one the service uses.
+candidate_generators: Registry[CandidateGenerator] = Registry("candidate generator")
 
 
 def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
@@ -84,6 +92,7 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
     return [spelled.get((m.doc, form), []) for m, form in zip(mentions, forms, strict=True)]
 
 
+@candidate_generators.register("candidates.alias_dense.v2")
 class UnionCandidates:
     """Name hits (aliases, lookup keys, longer forms in the document; best known first, capped) plus the dense top-k."""
 

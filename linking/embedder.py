@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hybrid_ner.ner.model import BASE_PACKAGE, base_encoder_path
+from hybrid_ner.packages import BASE_PACKAGE, base_encoder_path
 
 
 class Embedder:

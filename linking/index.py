@@ -1,10 +1,11 @@
 """Dense retrieval over KB entries with FAISS: derived data, cached on disk, updated incrementally.
 
-The index is keyed by embedder name and KB version. A base index (flat for small
-KBs, HNSW for large ones) holds the entries as of its build; entities written
-since then are embedded into a small flat *delta* index on the next query, and
-their stale base vectors are masked. So an entity added through the API is
-linkable on the next request, without a full rebuild.
+The index lives under ``<directory>/<database id>/<embedder>/``: it is keyed by the identity of the database it
+was built from (see ``kb.meta``), by the embedder and by the KB version. An index whose recorded database or
+version does not fit the database it is opened on is rebuilt, with a warning that says why. A base index (flat
+for small KBs, HNSW for large ones) holds the entries as of its build; entities written since then are embedded
+into a small flat *delta* index on the next query, and their stale base vectors are masked. So an entity added
+through the API is linkable on the next request, without a full rebuild.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class DenseIndex:
     def __init__(self, store: KBStore, embedder: Embedder, directory: Path) -> None:
         self.store = store
         self.embedder = embedder
+        self.database_id = store.identity()
+        if not self.database_id:
+            raise ValueError("the database has no identity (kb_meta.database_id): run its migrations first")
         self.directory = directory
         self._lock = threading.Lock()
         self.base: Any = None
@@ -46,7 +50,7 @@ class DenseIndex:
 
     @property
     def path(self) -> Path:
-        return self.directory / self.embedder.name.replace("/", "_")
+        return self.directory / self.database_id / self.embedder.name.replace("/", "_")
 
     def size(self) -> int:
         return len(self.base_ids) + len(self.delta_ids)
@@ -68,7 +72,8 @@ class DenseIndex:
         self.path.mkdir(parents=True, exist_ok=True)
         faiss.write_index(index, str(self.path / "base.faiss"))
         np.save(self.path / "base_vectors.npy", vectors.astype(np.float16))
-        (self.path / "base.json").write_text(json.dumps({"version": version, "ids": ids}))
+        meta = {"database_id": self.database_id, "embedder": self.embedder.name, "version": version, "ids": ids}
+        (self.path / "base.json").write_text(json.dumps(meta))
         self._set_base(index, ids, version, np.load(self.path / "base_vectors.npy", mmap_mode="r"))
 
     def _new_index(self, vectors: np.ndarray) -> Any:
@@ -90,13 +95,17 @@ class DenseIndex:
         self.delta_ids, self.delta_vectors, self.delta_version, self.stale = [], self.delta_vectors[:0], version, set()
 
     def load(self) -> bool:
-        """Load the cached base index if one exists for this embedder."""
+        """Load the cached base index if one exists for this database and embedder and still fits them."""
         import faiss
 
         meta = self.path / "base.json"
         if not meta.is_file():
             return False
         data = json.loads(meta.read_text())
+        problem = self._mismatch(data)
+        if problem:
+            log.warning("dense index at %s not used: %s; rebuilding it", self.path, problem)
+            return False
         vectors = np.load(self.path / "base_vectors.npy", mmap_mode="r")  # memory-mapped: RSS only for what is read
         index = faiss.read_index(str(self.path / "base.faiss"))
         if (len(vectors) >= HNSW_ABOVE) != isinstance(index, faiss.IndexHNSWFlat):  # built under another size rule
@@ -105,11 +114,26 @@ class DenseIndex:
         self._set_base(index, data["ids"], int(data["version"]), vectors)
         return True
 
+    def _mismatch(self, meta: dict[str, Any]) -> str | None:
+        """Why an index on disk does not describe this database (None when it does)."""
+        if meta.get("database_id") != self.database_id:
+            return f"built from database {meta.get('database_id')!r}, not {self.database_id!r}"
+        if meta.get("embedder") != self.embedder.name:
+            return f"built with embedder {meta.get('embedder')!r}, not {self.embedder.name!r}"
+        if int(meta.get("version", -1)) > self.store.version():
+            return f"built at KB version {meta['version']}, newer than the database's {self.store.version()}"
+        return None
+
     def refresh(self) -> None:
         """Bring the delta up to the KB's current version (cheap when nothing changed)."""
         version = self.store.version()
         with self._lock:
             if self.base is None and not self.load():
+                log.warning(
+                    "building the dense index for database %s (first use; `hybrid-ner kb index` does this "
+                    "ahead of time)",
+                    self.database_id,
+                )
                 self.build()
                 return
             if version == self.delta_version:

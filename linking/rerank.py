@@ -15,7 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.store import EntityRecord, normalize, popularity
+from hybrid_ner.registry import Registry
+from kb.keys import normalize, popularity
+from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
 
 WEIGHTS = Path(__file__).resolve().parent / "weights.json"
@@ -61,11 +63,15 @@ TYPE_WORDS = {
 @dataclass
 class Scored:
     kb_id: str
-    score: float  # probability of being the right entity; a mention's list is in rank order
+    score: float  # probability of being the right entity; a mention's list is best first
 
 
 class Reranker(Protocol):
+    """Orders a mention's candidates by the probability that each is the right entity, best first; below
+    ``nil_threshold`` the best one is not linked."""
+
     name: str
+    nil_threshold: float
 
     def rerank(
         self,
@@ -74,6 +80,10 @@ class Reranker(Protocol):
         entities: dict[str, EntityRecord],
         vectors: dict[str, np.ndarray],
     ) -> list[list[Scored]]: ...
+
+
+# Factories take no arguments; ``HNER_RERANKER`` names the one the service uses.
+rerankers: Registry[Reranker] = Registry("reranker")
 
 
 def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float]:
@@ -172,9 +182,11 @@ class LogisticReranker:
     def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])
 
-    def order(self, rows: np.ndarray) -> np.ndarray:
-        """Candidate rows best first (ties keep candidate order)."""
-        return np.argsort(-(rows @ self.weights), kind="stable")
+    def order(self, rows: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
+        """Candidate rows best first: by the probability of being right (the score a link reports, so candidate
+        lists read in score order), ties by the rank score, then by candidate order."""
+        probs = self.probability(rows) if probs is None else probs
+        return np.lexsort((np.arange(len(rows)), -(rows @ self.weights), -probs))
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Per candidate row, the probability that it is the right entity."""
@@ -195,5 +207,8 @@ class LogisticReranker:
                 continue
             rows = features(m, cands, entities, vectors)
             probs = self.probability(rows)
-            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows)])
+            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)])
         return out
+
+
+rerankers.register(LogisticReranker.name)(LogisticReranker.load)

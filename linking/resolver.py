@@ -1,20 +1,20 @@
-"""The resolver: mentions in, links out (candidates → rerank → NIL → overrides)."""
+"""The resolver: mentions in, links out (candidates → rerank → NIL). Policy (overrides) is applied by the caller,
+after linking, on every path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
-from hybrid_ner.datamodel import Entity, Link
-from kb.store import EntityRecord, KBStore
-from linking.candidates import Candidate, CandidateGenerator, Mention, UnionCandidates, document_vectors, embed_mentions
+from hybrid_ner.datamodel import Link
+from kb.records import EntityRecord
+from kb.store import KBStore
+from linking.candidates import Candidate, CandidateGenerator, Mention, document_vectors, embed_mentions
 from linking.embedder import Embedder
 from linking.index import DenseIndex
-from linking.overrides import apply_overrides
-from linking.rerank import LogisticReranker, Reranker
+from linking.rerank import Reranker
 
 TOP_K = 5
 SpanIn = tuple[int, int, str | None]  # (start, end, label)
@@ -32,6 +32,20 @@ def context_of(text: str, start: int, end: int, width: int = 200) -> str:
     return text[lo:hi]
 
 
+def describe(link: Link, record: EntityRecord | None) -> Link:
+    """The link with what the KB says about its entity: name, description, types and public page."""
+    if record is None:
+        return link
+    return link.model_copy(
+        update={
+            "name": record.name or None,
+            "description": record.description or None,
+            "types": record.types or None,
+            "url": record.url,
+        }
+    )
+
+
 class Resolver:
     """Links spans to KB ids; ``nil`` when the best candidate scores below the reranker's NIL threshold."""
 
@@ -40,21 +54,16 @@ class Resolver:
         store: KBStore,
         embedder: Embedder,
         index: DenseIndex,
-        candidates: CandidateGenerator | None = None,
-        reranker: Reranker | None = None,
+        candidates: CandidateGenerator,
+        reranker: Reranker,
         top_k: int = TOP_K,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.index = index
-        self.generator = candidates or UnionCandidates(store, index)
-        self.reranker = reranker or LogisticReranker.load()
+        self.generator = candidates
+        self.reranker = reranker
         self.top_k = top_k
-
-    @classmethod
-    def open(cls, store: KBStore, data_dir: Path, embedder: Embedder | None = None) -> Resolver:
-        embedder = embedder or Embedder()
-        return cls(store, embedder, DenseIndex(store, embedder, data_dir / "index"))
 
     def gather(
         self, mentions: Sequence[Mention]
@@ -73,7 +82,7 @@ class Resolver:
         return cands, entities, vectors
 
     def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Link]]:
-        """One list of links per (text, spans) item, in span order."""
+        """One list of links per (text, spans) item, in span order; candidates best first."""
         mentions = [
             Mention(text[s:e], label, context_of(text, s, e), doc=d)
             for d, (text, spans) in enumerate(items)
@@ -81,15 +90,20 @@ class Resolver:
         ]
         if not mentions:
             return [[] for _ in items]
-        scored = self.reranker.rerank(mentions, *self.gather(mentions))
-        threshold = getattr(self.reranker, "nil_threshold", 0.5)
+        cands, entities, vectors = self.gather(mentions)
+        scored = self.reranker.rerank(mentions, cands, entities, vectors)
         links = []
         for ranked in scored:
-            top = [LinkCandidate(kb_id=c.kb_id, score=round(c.score, 4)) for c in ranked[: self.top_k]]
-            if ranked and ranked[0].score >= threshold:
-                links.append(Link(kb_id=ranked[0].kb_id, score=round(ranked[0].score, 4), candidates=top, nil=False))
+            top = [
+                LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
+                for c in ranked[: self.top_k]
+            ]
+            best = round(ranked[0].score, 4) if ranked else 0.0
+            if ranked and ranked[0].score >= self.reranker.nil_threshold:
+                link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False)
+                links.append(describe(link, entities.get(ranked[0].kb_id)))
             else:
-                links.append(Link(kb_id=None, score=round(ranked[0].score, 4) if ranked else 0.0, candidates=top))
+                links.append(Link(kb_id=None, score=best, candidates=top))
         out: list[list[Link]] = []
         pos = 0
         for _, spans in items:
@@ -97,8 +111,6 @@ class Resolver:
             pos += len(spans)
         return out
 
-    def annotate(self, text: str, entities: list[Entity]) -> list[Entity]:
-        """Add links to extracted entities, then apply the override list (read fresh from SQL)."""
-        links = self.link([(text, [(e.span.start, e.span.end, e.span.label) for e in entities])])[0]
-        linked = [e.model_copy(update={"link": link}) for e, link in zip(entities, links, strict=True)]
-        return apply_overrides(self.store.overrides(), text, linked)
+
+def _name(record: EntityRecord | None) -> str | None:
+    return record.name or None if record is not None else None

@@ -46,7 +46,7 @@ def local_ner():  # type: ignore[no-untyped-def]
 def tokenizer():  # type: ignore[no-untyped-def]
     from transformers import AutoTokenizer
 
-    from hybrid_ner.ner.model import base_encoder_path
+    from hybrid_ner.packages import base_encoder_path
 
     return AutoTokenizer.from_pretrained(str(base_encoder_path()))
 

@@ -9,10 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
+from kb import audit
 from kb.db import open_db
+from kb.keys import derived_keys, lookup_keys, normalize, popularity
 from kb.loaders import load_file
-from kb.store import EntityIn, KBStore, derived_keys, lookup_keys, normalize, popularity
-from linking.overrides import Override, OverrideIn, apply_overrides
+from kb.overrides import Override, OverrideIn, OverrideStore
+from kb.records import EntityIn
+from kb.store import SQLKBStore
+from linking.overrides import apply_overrides
 
 ENTITIES = [
     {
@@ -29,10 +33,15 @@ ENTITIES = [
 
 
 @pytest.fixture()
-def store(tmp_path):
+def sessions(tmp_path):
     engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
-    yield KBStore(sessions)
+    yield sessions
     engine.dispose()
+
+
+@pytest.fixture()
+def store(sessions):
+    return SQLKBStore(sessions)
 
 
 def write_jsonl(path, rows, extra=""):
@@ -104,7 +113,7 @@ def test_migration_backfills_derived_keys(tmp_path):
     from kb.db import MIGRATIONS
 
     engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
-    store = KBStore(sessions)
+    store = SQLKBStore(sessions)
     store.upsert([EntityIn(id="Q13677", name="New York Stock Exchange")])
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -167,19 +176,20 @@ def entity(text, start, end, label="LOC"):
                   decision=Decision(routed="local"), link=Link(kb_id="Q830149", score=0.6, nil=False))  # fmt: skip
 
 
-def test_override_validation_and_audit(store):
+def test_override_validation_and_audit(store, sessions):
     store.upsert([EntityIn(**e) for e in ENTITIES])
+    rules = OverrideStore(sessions)
     with pytest.raises(ValidationError, match="invalid regex"):
         OverrideIn(pattern="(unclosed", match="regex", action="review")
     with pytest.raises(ValidationError, match="force_link needs a kb_id"):
         OverrideIn(pattern="Paris", action="force_link")
     with pytest.raises(LookupError, match="unknown KB id 'Q999'"):
-        store.save_override(OverrideIn(pattern="Paris", action="force_link", kb_id="Q999"), actor="alice")
-    assert store.overrides() == [] and store.audit_log() == []
-    rule = store.save_override(OverrideIn(pattern="Paris", action="force_link", kb_id="Q90"), actor="alice")
-    store.save_override(OverrideIn(pattern="Paris", action="review", priority=5), actor="bob", rule_id=rule.id)
-    store.delete_override(rule.id, actor="carol")
-    log = store.audit_log()
+        rules.save(OverrideIn(pattern="Paris", action="force_link", kb_id="Q999"), actor="alice")
+    assert rules.all() == [] and audit.read(sessions) == []
+    rule = rules.save(OverrideIn(pattern="Paris", action="force_link", kb_id="Q90"), actor="alice")
+    rules.save(OverrideIn(pattern="Paris", action="review", priority=5), actor="bob", rule_id=rule.id)
+    rules.delete(rule.id, actor="carol")
+    log = audit.read(sessions)
     assert [(r["actor"], r["action"]) for r in log] == [("carol", "delete"), ("bob", "update"), ("alice", "create")]
     assert log[1]["before"]["action"] == "force_link" and log[1]["after"]["action"] == "review"
 
@@ -197,7 +207,7 @@ def test_override_actions_and_priority():
     assert len(out) == 2
     assert out[0].link.kb_id == "Q90" and out[0].source == "override"
     assert out[0].decision.override == {"id": 1, "action": "force_link"}
-    assert out[1].span.text == "█" * 8 and out[1].link is None and out[1].decision.redacted is True
+    assert out[1].span.text == "█" * 8 and out[1].link is None and out[1].redacted is True
     review = apply_overrides([Override(id=9, pattern="Paris", action="review")], text, [paris])[0]
     assert review.decision.review is True and review.link.kb_id == "Q830149"
     blocked = apply_overrides([Override(id=5, pattern="Paris", action="block", label="PER")], text, [paris])[0]

@@ -4,15 +4,15 @@ import json
 
 import pytest
 
+from hybrid_ner.components import build_resolver
 from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
 from kb.db import open_db
-from kb.store import EntityIn, KBStore
+from kb.overrides import OverrideIn
+from kb.records import EntityIn
+from kb.store import SQLKBStore
 from linking.candidates import Mention, longer_forms
-from linking.embedder import Embedder
-from linking.index import DenseIndex
-from linking.overrides import OverrideIn
-from linking.resolver import Resolver, context_of
+from linking.resolver import context_of
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
@@ -57,17 +57,14 @@ KB = [
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder():
-    return Embedder()
-
-
 @pytest.fixture()
-def kb(tmp_path, embedder):
-    _, sessions = open_db(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    store = KBStore(sessions)
+def kb(tmp_path):
+    """The small KB in the database the settings name, and the linker the settings build for it."""
+    settings = Settings(data_dir=tmp_path)
+    _, sessions = open_db(settings.database_url)
+    store = SQLKBStore(sessions)
     store.upsert([EntityIn(**e) for e in KB])
-    return store, Resolver(store, embedder, DenseIndex(store, embedder, tmp_path / "index"))
+    return store, build_resolver(settings, store)
 
 
 def test_context_window():
@@ -133,11 +130,13 @@ def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, t
     first = {e.span.text: e for e in pipeline.extract(text)[0].entities}
     assert first["Paris"].link.kb_id == "geonames:2988507"
     assert first["Angela Merkel"].link is not None and first["Angela Merkel"].link.nil
-    store.save_override(OverrideIn(pattern="Paris", action="force_link", kb_id="geonames:4717560"), actor="test")
-    store.save_override(OverrideIn(pattern="Angela Merkel", action="redact"), actor="test")
+    rules = pipeline.overrides
+    rules.save(OverrideIn(pattern="Paris", action="force_link", kb_id="geonames:4717560"), actor="test")
+    rules.save(OverrideIn(pattern="Angela Merkel", action="redact"), actor="test")
     second = {e.span.start: e for e in pipeline.extract(text)[0].entities}
     assert second[33].link.kb_id == "geonames:4717560" and second[33].source == "override"
-    assert second[0].span.text == "█" * len("Angela Merkel") and second[0].decision.redacted
+    assert second[33].link.name == "Paris"  # a forced link names its entity like any other
+    assert second[0].span.text == "█" * len("Angela Merkel") and second[0].redacted
 
 
 def test_cli_kb_load_and_link(tmp_path):
@@ -173,7 +172,7 @@ def test_eval_run_reports_linking_metrics_when_the_dataset_has_links(tmp_path):
 
     settings = Settings(data_dir=tmp_path / "state")
     _, sessions = open_db(settings.database_url)
-    KBStore(sessions).upsert([EntityIn(**e) for e in KB])
+    SQLKBStore(sessions).upsert([EntityIn(**e) for e in KB])
     docs = [
         ("Siemens AG reported higher profits.", [0, 10], "org:siemens", "Q43229"),
         ("The plant is in Paris, France.", [16, 21], "geonames:2988507", "Q27096213"),

@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from eval.link_train import is_coreference
 from linking.candidates import Candidate
+from linking.fit import Prepared, evaluate, fit, inkb_f1
 from linking.rerank import FEATURES
-from linking.train import Prepared, evaluate, fit, inkb_f1, is_coreference
 
 
 def synthetic(n: int = 200, seed: int = 0) -> Prepared:
@@ -45,7 +46,7 @@ def test_coreference_is_left_out():
 def test_gold_mentions_take_labels_from_the_extractor_and_leave_coreference_out(tmp_path):
     import json
 
-    from linking.train import gold_mentions
+    from eval.link_train import gold_mentions
     from tests.fakes import FakeExtractor
 
     text = "Ada Grenville met him in Paris and Rome."

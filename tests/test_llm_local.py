@@ -6,9 +6,10 @@ and that a new schema type comes back, never which exact entities it finds.
 
 import pytest
 
+from hybrid_ner.components import build_llm
 from hybrid_ner.config import Settings
 from hybrid_ner.llm.local_server import LocalLLM, shared_local_llm
-from hybrid_ner.pipeline import Pipeline, build_llm
+from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.schemas import Schema, SchemaStore
 from kb.db import open_db
 

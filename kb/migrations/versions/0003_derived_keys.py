@@ -7,7 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-from kb.store import DERIVED, derived_keys
+from kb.keys import DERIVED, derived_keys
 
 revision = "0003"
 down_revision = "0002"

@@ -1,0 +1,87 @@
+"""Operations routes: liveness, readiness, Prometheus metrics, the playground page, and offline API docs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import SQLAlchemyError
+
+from hybrid_ner.service.models import ErrorResponse
+from hybrid_ner.service.state import service
+
+router = APIRouter(tags=["ops"])
+STATIC = Path(__file__).resolve().parent / "static"
+DOCS_ASSETS = "/docs-assets"
+DOCS_PACKAGE = "fastapi_offline"  # Swagger UI 5 and ReDoc bundles inside a PyPI wheel (MIT)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"model": ErrorResponse}})
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: the local model is loaded and the database answers."""
+    svc = service(request)
+    problems = []
+    if svc.batcher is None:
+        problems.append(f"model not loaded ({svc.model_error or 'loading'})")
+    try:
+        with svc.pipeline.components.sessions() as session:
+            session.execute(sql_text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        problems.append(f"database unreachable ({type(exc).__name__})")
+    if problems:
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=503)
+    return JSONResponse({"status": "ready", "model": svc.model_version})
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(service(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/", include_in_schema=False)
+def playground() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+def mount_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` from assets installed with the project: no CDN, works offline."""
+    spec = importlib.util.find_spec(DOCS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the API docs need the '{DOCS_PACKAGE}' package: pip install fastapi-offline")
+    assets = Path(next(iter(spec.submodule_search_locations))) / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )

@@ -1,0 +1,32 @@
+"""Stage 2: the local model over all texts of the batch, awaited through the micro-batcher when there is one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from hybrid_ner.errors import HybridNERError
+from hybrid_ner.protocols import AsyncExtractor, Extractor
+from hybrid_ner.stages.doc import Doc, Request
+
+log = logging.getLogger(__name__)
+
+
+async def local(docs: Sequence[Doc], request: Request, extractor: Extractor) -> None:
+    """Fill ``doc.local``; when the model cannot run, record why and leave the rest to the fallback."""
+    if not docs or not request.router.needs_local(request.schema):
+        return
+    texts = [d.text for d in docs]
+    try:
+        if isinstance(extractor, AsyncExtractor):
+            found = await extractor.aextract(texts)
+        else:
+            found = await asyncio.to_thread(extractor.extract, texts)
+    except (HybridNERError, ImportError, OSError) as exc:
+        log.error("local NER unavailable: %s", type(exc).__name__)
+        for doc in docs:
+            doc.local_error = f"local_model_unavailable: {exc}"
+        return
+    for doc, entities in zip(docs, found, strict=True):
+        doc.local = entities

@@ -1,0 +1,146 @@
+"""Lookup keys for surface forms: normalization, looser keys for a mention, derived keys for an entity, and
+the popularity used to order hits. Pure functions: the store writes these keys, the linker looks them up."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+
+_SPACES = re.compile(r"\s+")
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_WORD = re.compile(r"[^\W_]+")
+_QID = re.compile(r"Q(\d+)")
+DERIVED = "derived"  # alias source of lookup keys the store derives itself (hidden from entity records)
+# Words that name a company's legal form, cut from the end of a name ("General Electric Co." → general electric).
+_ORG_SUFFIXES = frozenset(
+    [
+        "inc",
+        "incorporated",
+        "corp",
+        "corporation",
+        "co",
+        "company",
+        "cos",
+        "ltd",
+        "limited",
+        "plc",
+        "llc",
+        "lp",
+        "ag",
+        "sa",
+        "nv",
+        "bv",
+        "gmbh",
+        "spa",
+        "se",
+        "group",
+        "holdings",
+    ]
+)
+_NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
+_ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
+_PERSON_TYPES = ("person", "human")
+_TITLES = frozenset(
+    {
+        "president",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "professor",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "gov",
+        "governor",
+        "sen",
+        "senator",
+        "rep",
+        "gen",
+        "general",
+        "judge",
+        "justice",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "pope",
+        "chancellor",
+        "minister",
+        "secretary",
+        "chairman",
+        "coach",
+        "mayor",
+    }
+)
+_QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$|,.*$")
+
+
+def normalize(text: str) -> str:
+    """Alias key: case-folded, accents stripped, inner whitespace collapsed, edge punctuation removed."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _EDGE_PUNCT.sub("", _SPACES.sub(" ", stripped.casefold()).strip())
+
+
+def words(text: str) -> list[str]:
+    """The normalized words of a text, punctuation dropped."""
+    return _WORD.findall(normalize(text))
+
+
+def lookup_keys(text: str) -> set[str]:
+    """Looser keys for a surface form: punctuation dropped ("W.R. Grace" → w r grace), dotted initials
+    joined ("N.J." → nj), a leading "the" and trailing legal-form words cut ("Volkswagen AG" → volkswagen),
+    a title ("President Bush" → bush) and what follows a comma ("Boston, Massachusetts" → boston)."""
+    ws = words(text)
+    keys = {" ".join(ws)}
+    if "," in text:  # "Boston, Massachusetts" → boston
+        keys.add(" ".join(words(text.split(",", 1)[0])))
+    if len(ws) > 1 and ws[0] in _TITLES:  # "President Bush" → bush
+        keys.add(" ".join(ws[1:]))
+    if len(ws) > 1 and all(len(w) == 1 for w in ws):
+        keys.add("".join(ws))
+    if len(ws) > 1 and ws[0] == "the":
+        ws = ws[1:]
+        keys.add(" ".join(ws))
+    while len(ws) > 1 and (ws[-1] in _ORG_SUFFIXES or ws[-1] == "and"):
+        ws = ws[:-1]
+        keys.add(" ".join(ws))
+    return keys - {""}
+
+
+def derived_keys(name: str, types: Sequence[str]) -> set[str]:
+    """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
+    Exchange" → nyse), and for people the surname ("Nick Saban" → saban)."""
+    from kb.gazetteer import alternates
+
+    keys = lookup_keys(name)
+    for other in alternates().get(normalize(name), ()):
+        keys |= lookup_keys(other)
+    head = _QUALIFIER.sub("", name).strip()  # "Washington, D.C." → Washington; "Mercury (planet)" → Mercury
+    if head and head != name:
+        keys |= lookup_keys(head)
+    ws = words(head or name)
+    if len(ws) > 1 and ws[-1] == "city":  # "New York City" → new york
+        keys.add(" ".join(ws[:-1]))
+    content = [w for w in ws if w not in _ACRONYM_STOP]
+    if len(content) > 1 and all(w.isalpha() for w in content):
+        keys.add("".join(w[0] for w in content))
+    if any(t in " ".join(types).lower() for t in _PERSON_TYPES):
+        given = [w for w in ws if w not in _NAME_SUFFIXES]
+        if len(given) > 1 and len(given[-1]) > 2:
+            keys.add(given[-1])
+    return keys
+
+
+def popularity(entity_id: str, prior: float) -> float:
+    """Higher is better known: the KB's prior when it has one; else, for Wikidata ids, the item number
+    (low numbers were created first, from the most-linked Wikipedia articles)."""
+    if prior > 0:
+        return math.log1p(prior)
+    qid = _QID.fullmatch(entity_id)
+    return -math.log10(int(qid.group(1))) if qid else 0.0

@@ -1,0 +1,60 @@
+"""Entities as loaders and the admin API write them (``EntityIn``) and as the linker reads them (``EntityRecord``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_WIKIDATA = re.compile(r"Q\d+")
+# Id prefix → the public page of the entity, so a person reading a link can check what it points at.
+_URLS = {
+    "geonames:": "https://www.geonames.org/{}",
+    "wikipedia:": "https://en.wikipedia.org/wiki/{}",
+}
+
+
+class EntityIn(BaseModel):
+    """One entity as loaders and the admin API accept it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(default="", max_length=500)
+    aliases: list[str] = Field(default_factory=list, max_length=500)
+    types: list[str] = Field(default_factory=list, max_length=50)
+    description: str = Field(default="", max_length=5000)
+    prior: float = Field(default=0.0, ge=0.0)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class EntityRecord:
+    id: str
+    name: str
+    types: list[str]
+    description: str
+    prior: float
+    aliases: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """What the embedder sees: the name, its types and its description."""
+        parts = [self.name or (self.aliases[0] if self.aliases else self.id)]
+        if self.types:
+            parts.append("(" + ", ".join(self.types[:3]) + ")")
+        if self.description:
+            parts.append(self.description)
+        return " ".join(parts)
+
+    @property
+    def url(self) -> str | None:
+        """The entity's public page, where its id says which one (GeoNames, Wikidata, Wikipedia)."""
+        if _WIKIDATA.fullmatch(self.id):
+            return f"https://www.wikidata.org/wiki/{self.id}"
+        for prefix, template in _URLS.items():
+            if self.id.startswith(prefix):
+                return template.format(quote(self.id.removeprefix(prefix).replace(" ", "_"), safe="_(),'."))
+        return None
