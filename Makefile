@@ -68,7 +68,7 @@ runs/geonames/geonames-dev.jsonl: $(STAMP)
 
 # Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks and the GeoNames dev set.
 link-train: runs/geonames/geonames-dev.jsonl
-	$(BIN)/python -m linking.train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
+	$(BIN)/python -m eval.link_train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
 		--set default runs/geonames/geonames-dev.jsonl runs/geonames/geonames-test.jsonl
 
 # ELEVANT benchmarks beside the peers (each scored by a reranker fitted on the others), then latency per mention.

@@ -74,3 +74,105 @@ def test_extract_file_all_good_exits_zero(tmp_path):
 def test_extract_needs_exactly_one_input(tmp_path):
     assert run_cli("extract").returncode == 2
     assert run_cli("extract", "x", "--file", str(tmp_path / "missing.jsonl")).returncode == 2
+
+
+SHOP = {
+    "name": "shop",
+    "types": [
+        {"name": "PERSON", "local_labels": ["PER"]},
+        {
+            "name": "PRODUCT",
+            "description": "Commercial products.",
+            "examples": [
+                {"text": "Samsung launched the Galaxy S23.", "entities": [{"start": 21, "end": 31, "label": "PRODUCT"}]}
+            ],
+        },
+    ],
+}
+
+
+def test_extract_with_a_schema_file_and_a_strategy(tmp_path):
+    """The README's example, with the bundled local LLM: the PRODUCT type exists only in the schema file."""
+    shop = tmp_path / "shop.json"
+    shop.write_text(json.dumps(SHOP))
+    text = "Sony released the PlayStation 5."
+    proc = run_cli("extract", "--strategy", "schema", "--schema", str(shop), text, env={"HNER_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["llm"]["calls"] >= 1 or out["degraded"]  # the LLM was asked (PRODUCT has no local mapping)
+    for e in out["entities"]:
+        assert e["label"] in {"PERSON", "PRODUCT"} and text[e["start"] : e["end"]] == e["text"]
+
+
+def test_extract_with_a_stored_schema_version_and_link_flags(tmp_path):
+    from hybrid_ner.config import Settings
+    from hybrid_ner.schemas import Schema, SchemaStore
+    from kb.db import open_db
+
+    env = {"HNER_DATA_DIR": str(tmp_path)}
+    store = SchemaStore(open_db(Settings(data_dir=tmp_path).database_url)[1])
+    v1 = store.put(Schema.model_validate({"name": "people", "types": [{"name": "HUMAN", "local_labels": ["PER"]}]}),
+                   base_version=None)  # fmt: skip
+    place = Schema.model_validate({"name": "people", "types": [{"name": "PLACE", "local_labels": ["LOC"]}]}).types
+    store.put(v1.model_copy(update={"types": [*v1.types, *place]}), base_version=1)
+    text = "Angela Merkel visited Paris."
+    old = json.loads(run_cli("extract", "--schema", "people", "--schema-version", "1", text, env=env).stdout)
+    assert old["entities"], "expected entities"
+    assert {e["label"] for e in old["entities"]} == {"HUMAN"}
+    new = json.loads(run_cli("extract", "--schema", "people", text, env=env).stdout)
+    assert {e["label"] for e in new["entities"]} == {"HUMAN", "PLACE"}
+    linked = json.loads(run_cli("extract", "--link", text, env=env).stdout)["entities"]
+    assert linked and all(e["link"]["nil"] and e["link"]["kb_id"] is None for e in linked)  # no KB loaded: NIL
+    plain = json.loads(run_cli("extract", "--no-link", text, env=env).stdout)["entities"]
+    assert plain and all("link" not in e for e in plain)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--strategy", "magic"], "unknown strategy 'magic'"),
+        (["--schema", "nope"], "unknown schema 'nope'"),
+        (["--schema", "missing.json"], "missing.json"),
+        (["--schema-version", "2"], "--schema-version needs --schema"),
+    ],
+)
+def test_extract_flags_reject_bad_values_clearly(tmp_path, args, fragment):
+    proc = run_cli("extract", *args, "Paris", env={"HNER_DATA_DIR": str(tmp_path)})
+    assert proc.returncode == 2 and fragment in proc.stderr
+
+
+def test_a_refused_llm_connection_is_reported_fast_from_the_cli(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "HNER_DATA_DIR": str(tmp_path),
+        "HNER_STRATEGY": "llm",
+        "HNER_LLM_MODEL": "openai/any-model",
+        "HNER_LLM_API_BASE": f"http://127.0.0.1:{port}/v1",
+        "HNER_LLM_API_KEY": "unused",
+        "HNER_LLM_TIMEOUT_S": "5",
+        "PYTHONWARNINGS": "default",
+    }
+    started = time.perf_counter()
+    proc = run_cli("extract", "Angela Merkel met Emmanuel Macron in Paris. Siemens shares rose.", env=env)
+    assert time.perf_counter() - started < 20.0  # process start and imports included; the LLM part is instant
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["degraded"] and out["degraded_reason"] == "llm_connection_refused"
+    assert "never awaited" not in proc.stderr and "timeout" not in proc.stderr
+
+
+def test_kb_help_lists_only_commands_that_exist():
+    """Every command `kb --help` names (in its summary and its command list) runs, and nothing else is named."""
+    proc = run_cli("kb", "--help")
+    summary = next(line for line in proc.stdout.splitlines() if "Knowledge base:" in line)
+    named = {w.strip(" .,") for w in summary.split(":", 1)[1].split(",")}
+    panel = proc.stdout.split("Commands", 1)[1]
+    listed = {line.split()[1] for line in panel.splitlines() if line.startswith("│ ") and line[2] != " "}
+    assert named == listed == {"build-default", "load", "index"}
+    for name in listed:
+        assert run_cli("kb", name, "--help").returncode == 0

@@ -124,7 +124,7 @@ def test_entity_added_later_is_linkable_without_rebuild(kb, tmp_path):
 
 
 def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, tmp_path):
-    store, resolver = kb
+    _, resolver = kb
     pipeline = Pipeline(settings=Settings(data_dir=tmp_path), extractor=local_ner, resolver=resolver)
     text = "Angela Merkel visited Siemens in Paris."
     first = {e.span.text: e for e in pipeline.extract(text)[0].entities}

@@ -202,3 +202,33 @@ def test_long_documents_are_chunked(tmp_path):
     assert len(transport.requests) > 1
     assert all(len(document_of(r["messages"])) <= 1500 for r in transport.requests)
     assert sum(e.span.text == "Pixel 8" for e in result.entities) == 200
+
+
+def test_connection_failures_are_named_by_what_failed():
+    """A refused connection, an unknown host and a TLS handshake with a plain-HTTP server each get their own
+    reason (the client reports them without retrying)."""
+    import socket
+    import threading
+
+    from hybrid_ner.llm.client import FINAL, diagnose
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused_port = closed.getsockname()[1]
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen()
+
+    def answer_in_plain_http() -> None:
+        conn, _ = plain.accept()
+        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer_in_plain_http, daemon=True).start()
+    try:
+        assert diagnose(f"http://127.0.0.1:{refused_port}/v1") == "connection_refused"
+        assert diagnose("http://no-such-host.invalid/v1") == "dns_error"
+        assert diagnose(f"https://127.0.0.1:{plain.getsockname()[1]}/v1") == "tls_error"
+    finally:
+        plain.close()
+    assert {"connection_refused", "dns_error", "tls_error"} <= FINAL

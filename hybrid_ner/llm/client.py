@@ -228,7 +228,10 @@ class LLMClient:
             except TimeoutError:
                 last = LLMError("timeout", f"no answer within {self.timeout_s:.0f}s")
             except Exception as exc:  # provider errors come in many types: classify, then retry or stop
-                last = LLMError(classify(exc), type(exc).__name__)
+                reason = classify(exc)
+                if reason == "unreachable" and self.api_base:  # the provider's wrapping can lose the cause
+                    reason = await asyncio.to_thread(diagnose, self.api_base)
+                last = LLMError(reason, type(exc).__name__)
             else:
                 self.breaker.record(True)
                 if cache_key and self.cache:
@@ -293,6 +296,34 @@ def classify(exc: BaseException) -> str:
     if any(k in names for k in ("Validation", "JSON", "Incomplete", "Retry")):
         return "invalid_output"
     return "provider_error"
+
+
+def diagnose(api_base: str, timeout_s: float = 3.0) -> str:
+    """Why an endpoint cannot be reached, found by trying it: ``dns_error``, ``connection_refused``,
+    ``tls_error``, ``timeout``, or ``unreachable`` when the socket opens after all."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    url = urlsplit(api_base)
+    host, secure = url.hostname or "", url.scheme == "https"
+    port = url.port or (443 if secure else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            if secure:
+                with ssl.create_default_context().wrap_socket(sock, server_hostname=host):
+                    pass
+    except socket.gaierror:
+        return "dns_error"
+    except ConnectionRefusedError:
+        return "connection_refused"
+    except ssl.SSLError:
+        return "tls_error"
+    except TimeoutError:
+        return "timeout"
+    except OSError:
+        return "unreachable"
+    return "unreachable"
 
 
 def _usage(raw: Any) -> Usage:

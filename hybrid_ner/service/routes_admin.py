@@ -32,7 +32,9 @@ from kb.records import EntityIn
 from kb.store import EntityInUseError
 
 router = APIRouter(tags=["admin"], dependencies=[Admin])
-IN_USE: dict[int | str, dict[str, Any]] = {409: {"model": ErrorResponse, "description": "An override rule names the entity"}}
+IN_USE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "An override rule names the entity"}
+}
 
 # ---------------------------------------------------------------- KB
 
