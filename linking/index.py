@@ -114,6 +114,13 @@ class DenseIndex:
         self._set_base(index, data["ids"], int(data["version"]), vectors)
         return True
 
+    def persist(self) -> None:
+        """Make the index on disk current with the KB (a full build when anything changed since it was built), so
+        other processes that load it, such as batch workers, need no delta of their own."""
+        self.refresh()
+        if self.base_version != self.store.version():
+            self.build()
+
     def _mismatch(self, meta: dict[str, Any]) -> str | None:
         """Why an index on disk does not describe this database (None when it does)."""
         if meta.get("database_id") != self.database_id:

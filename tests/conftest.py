@@ -57,3 +57,26 @@ def conll_file(tmp_path: Path) -> Path:
     path = tmp_path / "sample.conll"
     path.write_text(CONLL_SAMPLE * 20)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """One throwaway PostgreSQL server for the whole run (Debian's postgresql, installed by .ci/run)."""
+    from tests.pg import PostgresServer, pg_bin
+
+    bindir = pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):  # type: ignore[no-untyped-def]
+    """A fresh database of each kind: the same tests run on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kb.sqlite3'}"
+    return request.getfixturevalue("postgres").new_database()

@@ -33,8 +33,8 @@ ENTITIES = [
 
 
 @pytest.fixture()
-def sessions(tmp_path):
-    engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+def sessions(db_url):
+    engine, sessions = open_db(db_url)
     yield sessions
     engine.dispose()
 
@@ -106,13 +106,13 @@ def test_derived_keys_find_entities_but_are_not_aliases(store):
     assert store.by_key(["new york"])["new york"] == ["Q60", "Q1384"]  # the older Wikidata item first
 
 
-def test_migration_backfills_derived_keys(tmp_path):
+def test_migration_backfills_derived_keys(db_url):
     from alembic import command
     from alembic.config import Config
 
     from kb.db import MIGRATIONS
 
-    engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    engine, sessions = open_db(db_url)
     store = SQLKBStore(sessions)
     store.upsert([EntityIn(id="Q13677", name="New York Stock Exchange")])
     cfg = Config()

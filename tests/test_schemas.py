@@ -17,8 +17,8 @@ from kb.db import open_db
 
 
 @pytest.fixture()
-def store(tmp_path):
-    engine, sessions = open_db(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+def store(db_url):
+    engine, sessions = open_db(db_url)
     yield SchemaStore(sessions)
     engine.dispose()
 
@@ -115,8 +115,8 @@ def test_default_schema_is_served_until_one_is_stored(store):
     assert store.get("default").labels == ["PER", "ORG", "LOC", "MISC"]
 
 
-def test_two_writers_on_one_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+def test_two_writers_on_one_database(db_url):
+    url = db_url
     a, b = SchemaStore(open_db(url)[1]), SchemaStore(open_db(url)[1])
     a.put(product_schema(), base_version=None)
     base_a, base_b = a.latest_version("shop"), b.latest_version("shop")
@@ -126,12 +126,12 @@ def test_two_writers_on_one_database(tmp_path):
     assert b.get("shop").get_type("PRODUCT").description == "from a"
 
 
-def test_migrations_create_tables_and_are_idempotent(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+def test_migrations_create_tables_and_are_idempotent(db_url):
+    url = db_url
     engine, _ = open_db(url)
     open_db(url)  # a second upgrade is a no-op
     tables = set(inspect(engine).get_table_names())
-    assert {"schema_versions", "alembic_version"} <= tables
+    assert {"schema_versions", "alembic_version", "kb_entities", "kb_jobs"} <= tables
 
 
 def test_schema_file(tmp_path):

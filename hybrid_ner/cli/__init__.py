@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
-from hybrid_ner.cli import evals, extract, kb
+from hybrid_ner.cli import batch, evals, extract, kb
 from hybrid_ner.errors import HybridNERError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find entities in text and link them to a KB.")
 app.command()(extract.extract)
 app.command()(extract.link)
+app.command()(batch.batch)
 app.add_typer(kb.app, name="kb")
 app.add_typer(evals.app, name="eval")
 

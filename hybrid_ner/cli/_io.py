@@ -15,21 +15,6 @@ def emit(obj: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     out.flush()
 
 
-def parse_line(raw: bytes, lineno: int) -> tuple[Any, dict[str, Any] | None, str | None]:
-    """``(id, row, error)`` for one JSONL line whose ``text`` must be a string; exactly one of row and error is set."""
-    try:
-        row = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return None, None, f"line {lineno}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-    except json.JSONDecodeError as exc:
-        return None, None, f"line {lineno}: invalid JSON ({exc.msg})"
-    if not isinstance(row, dict):
-        return None, None, f"line {lineno}: expected a JSON object"
-    if not isinstance(row.get("text"), str):
-        return row.get("id"), None, f"line {lineno}: 'text' must be a string"
-    return row.get("id"), row, None
-
-
 def lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from hybrid_ner.cli._io import advance, bar, emit, lines, parse_line
+from hybrid_ner.cli._io import advance, bar, emit, lines
 from hybrid_ner.config import get_settings
+from hybrid_ner.records import error_row, parse_line, result_row
 from hybrid_ner.schemas import Schema, SchemaError, load_schema_file
 
 FILE_BATCH = 32
@@ -85,7 +86,7 @@ def _extract_file(file: Path, run: Any) -> int:
 
     def flush(progress: Any) -> None:
         for (rid, _), result in zip(pending, run([t for _, t in pending]) if pending else [], strict=True):
-            emit({"id": rid, **result.to_output()})
+            emit(result_row(rid, result))
         advance(progress, len(pending))
         pending.clear()
 
@@ -95,7 +96,7 @@ def _extract_file(file: Path, run: Any) -> int:
             if error is not None:
                 flush(progress)  # keep output in input order
                 failed += 1
-                emit({"id": rid, "error": error})
+                emit(error_row(rid, error))
                 typer.echo(f"{file}:{error}", err=True)
                 advance(progress)
                 continue
@@ -138,7 +139,7 @@ def link(
             error = f"line {lineno}: {error}" if error else None
         if error is not None or row is None:
             failed += 1
-            emit({"id": rid, "error": error})
+            emit(error_row(rid, error or ""))
             typer.echo(f"{file}:{error}", err=True)
             continue
         entities = run_sync(pipeline.alink([(row["text"], [(s.start, s.end, s.label) for s in spans])]))[0]

@@ -1,0 +1,181 @@
+"""``hybrid-ner batch`` with a real local Ray (one head for the whole run, started here and reached through
+``--address``), the real model, SQLite and PostgreSQL: same rows as ``extract --file``, resume after a kill,
+bad input."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import CLI, run_cli
+
+pytestmark = pytest.mark.integration
+
+SENTENCES = [
+    "Angela Merkel met Emmanuel Macron in Paris on Tuesday.",
+    "Siemens shares rose in Frankfurt after the results.",
+    "Tim Cook said Apple would open a store in Cupertino.",
+    "The United Nations met in New York to discuss Syria.",
+]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+@pytest.fixture(scope="session")
+def ray_head():
+    """A local Ray head with 2 CPUs and token authentication, started once; the tests connect to it with
+    --address and the token, as a client of any protected cluster would."""
+    import secrets
+    import tempfile
+
+    from tests.test_service_http import free_port
+
+    temp = Path(tempfile.mkdtemp(prefix="hr-"))  # short: Ray keeps its sockets under it
+    token = temp / "token"
+    token.write_text(secrets.token_hex(32))
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), "RAY_USAGE_STATS_ENABLED": "0"}
+    before = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)  # the batch drivers these tests start inherit it
+    port = free_port()
+    head = [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+            "--include-dashboard=false", f"--temp-dir={temp}"]  # fmt: skip
+    subprocess.run(head, check=True, capture_output=True, timeout=180)
+    yield f"127.0.0.1:{port}"
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def corpus(path: Path, n: int, extra: list[str] = ()) -> Path:
+    lines = [json.dumps({"id": f"d{i}", "text": f"{SENTENCES[i % 4]} Item {i}."}) for i in range(n)]
+    path.write_text("\n".join([*lines, *extra]) + "\n")
+    return path
+
+
+def batch(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_cli("batch", *args, env={"HNER_DATA_DIR": str(tmp_path / "data"), **(env or {})})
+
+
+def rows(out: Path) -> list[dict]:
+    from hybrid_ner.batch.shards import read_output
+
+    return [r for p in sorted(out.glob("*.0*")) for r in read_output(p)]
+
+
+def test_ray_batch_gives_the_rows_of_extract_file(tmp_path, ray_head):
+    src = corpus(tmp_path / "docs.jsonl", 120, ['{"id": "no-text"}', "{broken"])
+    proc = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "out"), "--engine", "ray",
+                 "--address", ray_head, "--workers", "2", "--shard-size", "30")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    assert summary["records"] == 122 and summary["errors"] == 2 and summary["shards"] == 5
+    assert summary["labels"]["PER"] > 0 and len(summary["peak_rss_mb_per_worker"]) == 2  # two workers did work
+    extracted = run_cli("extract", "--file", str(src), env={"HNER_DATA_DIR": str(tmp_path / "data")})
+    expected = [json.loads(line) for line in extracted.stdout.splitlines()]
+    got = rows(tmp_path / "out")
+    assert [r["id"] for r in got] == [r["id"] for r in expected]
+    assert [r.get("entities") for r in got] == [r.get("entities") for r in expected]
+    assert "line 121" in got[120]["error"] and "line 122" in got[121]["error"]
+
+
+def test_a_killed_run_resumes_to_the_output_of_an_uninterrupted_one(tmp_path, ray_head):
+    src = corpus(tmp_path / "docs.jsonl", 400)
+    shard = ["--shard-size", "25"]
+    reference = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "ref"), *shard)  # local engine
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    out = tmp_path / "out"
+    args = [CLI, "batch", "--input", str(src), "--output", str(out), "--engine", "ray", "--address", ray_head, *shard]
+    env = {**os.environ, "HNER_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while len(list(out.glob("*.jsonl"))) < 8 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # half way: the driver and its children die at once
+    proc.wait()
+    done = len(list(out.glob("*.jsonl")))
+    assert 8 <= done < 16, f"killed too late ({done} of 16 shards written)"
+    resumed = batch(
+        tmp_path, "--input", str(src), "--output", str(out), "--engine", "ray", "--address", ray_head, *shard
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads(resumed.stdout.splitlines()[-1])
+    assert summary["shards_run"] == 16 - done and summary["records"] == 400
+    for ref in sorted((tmp_path / "ref").glob("*.jsonl")):  # the same bytes, shard by shard: no gaps, no duplicates
+        assert (out / ref.name).read_bytes() == ref.read_bytes(), ref.name
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_ray_workers_link_against_a_kb_in_postgresql(tmp_path, ray_head, postgres):
+    from tests.test_linking import KB
+
+    env = {"HNER_DB_URL": postgres.new_database()}
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text("".join(json.dumps(e) + "\n" for e in KB))
+    loaded = run_cli("kb", "load", str(kb), env={"HNER_DATA_DIR": str(tmp_path / "data"), **env})
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    src = corpus(tmp_path / "docs.jsonl", 40)
+    proc = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "out"), "--engine", "ray",
+                 "--address", ray_head, "--link", "--shard-size", "10", env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = rows(tmp_path / "out")
+    assert len(got) == 40
+    paris = [e for r in got for e in r["entities"] if e["text"] == "Paris"]
+    assert paris and all(e["link"]["kb_id"] == "geonames:2988507" for e in paris)
+    assert json.loads((tmp_path / "out" / "_batch.json").read_text())["kb"][0]  # the run names the database
+
+
+def test_parquet_in_and_out_and_a_local_ray_of_its_own(tmp_path):
+    """Parquet both ways, and --engine ray without --address, which starts (and stops) a local Ray itself."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [{"id": f"p{i}", "text": SENTENCES[i % 4]} for i in range(12)]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "docs.parquet")
+    args = ["--input", str(tmp_path / "docs.parquet"), "--format", "parquet", "--shard-size", "6"]
+    proc = batch(tmp_path, *args, "--output", str(tmp_path / "out"), "--engine", "ray", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    local = batch(tmp_path, *args, "--output", str(tmp_path / "local"))
+    assert local.returncode == 0, local.stderr[-3000:]
+    got = rows(tmp_path / "out")
+    assert [r["id"] for r in got] == [f"p{i}" for i in range(12)] and got[0]["entities"]
+    assert got == rows(tmp_path / "local")
+
+
+def test_bad_input_is_named(tmp_path):
+    missing = batch(tmp_path, "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o1"))
+    assert missing.returncode == 1 and "nope.jsonl does not exist" in missing.stderr
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    corpus(mixed / "a.jsonl", 2)
+    (mixed / "b.parquet").write_bytes(b"not parquet")
+    proc = batch(tmp_path, "--input", str(mixed), "--output", str(tmp_path / "o2"))
+    assert proc.returncode == 1 and "mixes JSONL and Parquet" in proc.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.parquet").write_bytes(b"not parquet at all")
+    proc = batch(tmp_path, "--input", str(broken), "--output", str(tmp_path / "o3"))
+    assert proc.returncode == 1 and "x.parquet" in proc.stderr and "cannot read" in proc.stderr
+    src = corpus(tmp_path / "docs.jsonl", 4)
+    assert batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "o4")).returncode == 0
+    other = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "o4"), "--no-link")
+    assert other.returncode == 1 and "other kb, link" in other.stderr  # a resume must not mix two runs' options
+
+
+def test_engine_ray_without_ray_names_the_package(tmp_path):
+    fake = tmp_path / "no-ray"  # a fake import path on which `import ray` fails, as when ray is not installed
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    src = corpus(tmp_path / "docs.jsonl", 2)
+    proc = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "out"), "--engine", "ray",
+                 env={"PYTHONPATH": str(fake)})  # fmt: skip
+    assert proc.returncode == 1 and "pip install 'ray[data]" in proc.stderr
+    shutil.rmtree(fake)
