@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench load-bench link-train link-bench train eval-smoke clean
+.PHONY: install run demo test lint unit bench load-bench batch-bench link-train link-bench train eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: $(STAMP)
 
 load-bench: $(STAMP)
 	$(BIN)/python -m eval.load_bench --data $(CONLL_DIR)/dev.txt --clients 32 --seconds 60 --out eval/reports
+
+# 20k CoNLL and ELEVANT documents: --engine local against Ray with 1 and 2 workers, then a killed and resumed run.
+batch-bench: $(STAMP)
+	$(BIN)/python -m eval.batch_bench --conll $(CONLL_DIR)/train.txt --el-dir $(EL_DIR) --docs 20000 --out eval/reports
 
 # Linking. Scratch KBs live in runs/linking: kb0 = ELEVANT's kb.jsonl, kb1 = the bundled KB.
 runs/geonames/geonames-dev.jsonl: $(STAMP)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 
 from eval.datasets import read_dataset
 from eval.link_train import open_resolver
+from hybrid_ner.memory import peak_rss_mb
 from linking.rerank import LogisticReranker
 from linking.resolver import context_of
 
@@ -56,7 +56,7 @@ def run(kb_dir: Path, data: Path, kb: str = "default", limit: int = 1000, warmup
         "baseline_encode_only": base,
         "ratio_p50": link["p50_ms"] / base["p50_ms"],
         "ratio_p95": link["p95_ms"] / base["p95_ms"],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -86,16 +86,17 @@ def timed_batch(fn: Callable[[list[str]], Any], texts: Sequence[str], batch: int
 def peak_rss_mb(model_dir: Path) -> float:
     """Peak RSS of a fresh process that loads the extractor and serves one request."""
     code = (
-        "import resource, sys; from pathlib import Path;"
+        "import sys; from pathlib import Path;"
+        "from hybrid_ner.memory import peak_rss_mb;"
         "from hybrid_ner.ner.extractor import LocalNER;"
         "m = LocalNER(Path(sys.argv[1])); m.extract(['Angela Merkel met Emmanuel Macron in Paris.']);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(peak_rss_mb())"
     )
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "OMP_NUM_THREADS", "HF_HUB_OFFLINE")}
     out = subprocess.run(
         [sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True, env=env
     )
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def _scores_table(name: str, scores: NERScores) -> list[str]:
@@ -131,8 +132,11 @@ def _score_ours(ours: Any, data: Sequence[TaggedSentence], gold: set[EntityKey])
     conf = np.array([e.score for _, e in ents])
     correct = np.array([k in gold for k in keys], dtype=float)
     scores = score_entities(gold, keys)
+    raw = ours.extract(texts)  # the same sentences as raw text: our own tokenizer and sentence splitter
+    raw_keys = {(i, e.span.start, e.span.end, e.span.label) for i, es in enumerate(raw) for e in es}
     report = {
         **_scores_json(scores),
+        "raw_text_f1": score_entities(gold, raw_keys).micro.f1,
         "ece": expected_calibration_error(conf, correct),
         "reliability": reliability(conf, correct),
         "scores": scores,
@@ -220,6 +224,9 @@ def write_report(result: dict[str, Any], scores: dict[str, NERScores], out_dir: 
         "| system | label | precision | recall | F1 | support |",
         "|---|---|---|---|---|---|",
         *[row for name, sc in scores.items() for row in _scores_table(name, sc)],
+        "",
+        f"From raw text (our tokenizer and sentence splitter instead of the gold tokens), micro F1: served "
+        f"**{served['raw_text_f1']:.4f}**, fp32 {result['systems']['hybrid-ner fp32']['raw_text_f1']:.4f}.",
         "",
         f"Entity-confidence ECE of the served model (10 bins): **{served['ece']:.4f}** "
         f"(fp32: {result['systems']['hybrid-ner fp32']['ece']:.4f})",

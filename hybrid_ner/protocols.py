@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from hybrid_ner.datamodel import Entity
+from hybrid_ner.text import Sentence
 
 
 @runtime_checkable
@@ -23,8 +24,9 @@ class Extractor(Protocol):
         """The entity labels this extractor can produce."""
         ...
 
-    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
-        """One list of entities per input text, in order."""
+    def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
+        """One list of entities per input text, in order. ``sentences``, when given, are the texts already split
+        (the pipeline splits once, in its first stage); an extractor that works on sentences uses them."""
         ...
 
 
@@ -33,4 +35,6 @@ class AsyncExtractor(Extractor, Protocol):
     """An extractor that can also be awaited, e.g. the service's micro-batcher, which gathers concurrent
     requests into one model call. The pipeline's local stage awaits it instead of using a worker thread."""
 
-    async def aextract(self, texts: Sequence[str]) -> list[list[Entity]]: ...
+    async def aextract(
+        self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None
+    ) -> list[list[Entity]]: ...

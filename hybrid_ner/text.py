@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -37,11 +37,36 @@ Sentence = list[Word]
 @lru_cache(maxsize=1)
 def _nlp() -> Language:
     import spacy
+    from spacy.util import compile_infix_regex
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.max_length = SEGMENT_CHARS * 2
+    tokenizer: Any = nlp.tokenizer
+    tokenizer.infix_finditer = compile_infix_regex(_infixes()).finditer
     return nlp
+
+
+def _infixes() -> list[str]:
+    """spaCy's English infixes without the hyphen splits: CoNLL, and the model trained on it, keep hyphenated
+    words (``AL-AIN``, ``Saudi-based``) and scores (``1-0``) whole."""
+    from spacy.lang.char_classes import (
+        ALPHA,
+        ALPHA_LOWER,
+        ALPHA_UPPER,
+        CONCAT_QUOTES,
+        LIST_ELLIPSES,
+        LIST_ICONS,
+    )
+
+    return [
+        *LIST_ELLIPSES,
+        *LIST_ICONS,
+        r"(?<=[0-9])[+*^](?=[0-9-])",
+        rf"(?<=[{ALPHA_LOWER}{CONCAT_QUOTES}])\.(?=[{ALPHA_UPPER}{CONCAT_QUOTES}])",
+        rf"(?<=[{ALPHA}]),(?=[{ALPHA}])",
+        rf"(?<=[{ALPHA}0-9])[:<>=/](?=[{ALPHA}])",
+    ]
 
 
 def _segments(text: str, size: int = SEGMENT_CHARS) -> list[tuple[int, int]]:

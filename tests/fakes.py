@@ -90,7 +90,7 @@ class FakeExtractor:
     def labels(self) -> list[str]:
         return sorted({lab for _, lab, _ in self.hits})
 
-    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
+    def extract(self, texts: Sequence[str], sentences: object = None) -> list[list[Entity]]:
         if self.fail is not None:
             raise self.fail
         out = []

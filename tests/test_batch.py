@@ -166,6 +166,9 @@ def test_bad_input_is_named(tmp_path):
     assert proc.returncode == 1 and "x.parquet" in proc.stderr and "cannot read" in proc.stderr
     src = corpus(tmp_path / "docs.jsonl", 4)
     assert batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "o4")).returncode == 0
+    src.write_text(src.read_text())  # the same content written again: the same input, so the run is resumed
+    again = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "o4"))
+    assert again.returncode == 0 and json.loads(again.stdout.splitlines()[-1])["shards_run"] == 0
     other = batch(tmp_path, "--input", str(src), "--output", str(tmp_path / "o4"), "--no-link")
     assert other.returncode == 1 and "other kb, link" in other.stderr  # a resume must not mix two runs' options
 

@@ -9,6 +9,7 @@ pytestmark = pytest.mark.integration
 
 
 def _check_offsets(text, entities):
+    assert entities, "expected entities"
     for e in entities:
         assert text[e.span.start : e.span.end] == e.span.text
         assert 0.0 <= e.score <= 1.0

@@ -98,6 +98,7 @@ def test_prompt_injection_cannot_change_labels_or_offsets(tmp_path):
 
     transport = FakeLLMTransport(answer_with(obey))
     result = pipeline(tmp_path, transport).extract(TEXT)[0]
+    assert result.entities, "expected entities"
     for e in result.entities:
         assert TEXT[e.span.start : e.span.end] == e.span.text
         assert e.span.label in {"PERSON", "COMPANY", "PRODUCT"}

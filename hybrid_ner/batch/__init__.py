@@ -51,8 +51,8 @@ class Summary:
 def run_batch(config: BatchConfig, progress: Callable[[int, int], None] | None = None) -> Summary:
     """Annotate every record of ``config.source`` into ``config.out_dir``; ``progress(done, total)`` per shard."""
     started = time.perf_counter()
-    shards = plan(config.source, config.shard_size)
-    job, manifest = _prepare(config, shards)
+    shards, digests = plan(config.source, config.shard_size)
+    job, manifest = _prepare(config, shards, digests)
     claim(config.out_dir, manifest)
     todo = [s for s in shards if not s.output(config.out_dir, config.fmt).is_file()]
     total = sum(s.stop - s.start for s in todo)
@@ -72,7 +72,7 @@ def run_batch(config: BatchConfig, progress: Callable[[int, int], None] | None =
     return summary
 
 
-def _prepare(config: BatchConfig, shards: list[Shard]) -> tuple[Job, dict[str, Any]]:
+def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) -> tuple[Job, dict[str, Any]]:
     """The job for the workers and the manifest that identifies this run: inputs, options, the resolved schema,
     the model and, when it links, the KB's identity and versions."""
     from hybrid_ner.config import get_settings
@@ -96,19 +96,30 @@ def _prepare(config: BatchConfig, shards: list[Shard]) -> tuple[Job, dict[str, A
         link=config.link,
         index=index,
     )
-    inputs = sorted({(s.path, Path(s.path).stat().st_size, Path(s.path).stat().st_mtime_ns) for s in shards})
     manifest = {
-        "inputs": [list(i) for i in inputs],
+        "inputs": digests,
         "shards": describe(shards),
         "format": config.fmt,
         "strategy": job.strategy,
         "schema": schema.content_hash(),
         "link": config.link,
-        "model": [settings.extractor, str(settings.ner_model), settings.ner_quantize],
+        "model": [settings.extractor, _model_digest(settings.ner_model), settings.ner_quantize],
         "llm": [settings.llm_model, prompt_version()],
         "kb": [state.database_id, state.kb_version, state.override_version] if config.link is not False else None,
     }
     return job, manifest
+
+
+def _model_digest(model_dir: Path) -> str:
+    """The local model by content, not by where it is installed (another checkout of the same model resumes)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("ner_config.json", "weights.safetensors"):
+        path = model_dir / name
+        if path.is_file():
+            digest.update(path.read_bytes() if path.suffix == ".json" else str(path.stat().st_size).encode())
+    return digest.hexdigest()[:16]
 
 
 def _account(summary: Summary, stats: ShardStats) -> None:

@@ -8,6 +8,7 @@ halfway resumes to exactly the output of an uninterrupted run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -62,32 +63,41 @@ def _pyarrow() -> None:
         raise BatchError("Parquet needs the 'pyarrow' package: pip install 'pyarrow==26.0.1'")
 
 
-def count_records(path: Path, kind: str) -> int:
+def count_records(path: Path, kind: str) -> tuple[int, str]:
+    """How many records the file holds, and a digest of its bytes (a resumed run must read the same input)."""
     if kind == "parquet":
         _pyarrow()
+    digest = hashlib.sha256()
     try:
-        if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(path).metadata.num_rows)
         with open(path, "rb") as fh:
-            return sum(1 for raw in fh if raw.strip())
+            if kind == "parquet":
+                import pyarrow.parquet as pq
+
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+                return int(pq.ParquetFile(path).metadata.num_rows), digest.hexdigest()
+            n = 0
+            for raw in fh:
+                digest.update(raw)
+                n += bool(raw.strip())
+            return n, digest.hexdigest()
     except Exception as exc:  # any reader failure means the same to the user: this file cannot be read
         raise BatchError(f"cannot read input {path}: {type(exc).__name__}: {exc}") from exc
 
 
-def plan(source: Path, shard_size: int) -> list[Shard]:
-    """Every shard of the input, in input order, each named after its file and position."""
+def plan(source: Path, shard_size: int) -> tuple[list[Shard], dict[str, str]]:
+    """Every shard of the input, in input order, each named after its file and position; and each input file's
+    digest."""
     source = source.resolve()  # workers on Ray run elsewhere: paths must not depend on this process's directory
     files = discover(source)
     root = source if source.is_dir() else source.parent
-    shards = []
+    shards, digests = [], {}
     for path, kind in files:
         stem = str(path.relative_to(root).with_suffix("")).replace(os.sep, "__")
-        n = count_records(path, kind)
+        n, digests[str(path)] = count_records(path, kind)
         for k, start in enumerate(range(0, max(n, 1), shard_size)):
             shards.append(Shard(str(path), kind, start, min(n, start + shard_size), f"{stem}.{k:05d}"))
-    return shards
+    return shards, digests
 
 
 def read(shard: Shard) -> Iterator[Record]:

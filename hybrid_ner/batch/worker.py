@@ -6,7 +6,6 @@ the same rows.
 
 from __future__ import annotations
 
-import resource
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ner.batch.shards import Shard, read, write
+from hybrid_ner.memory import peak_rss_mb
 from hybrid_ner.records import error_row, result_row
 
 
@@ -88,7 +88,7 @@ class ShardWorker:
         write(shard.output(Path(self.job.out_dir), self.job.fmt), [r for r in rows if r is not None], self.job.fmt)
         stats.labels = dict(labels)
         stats.seconds = time.perf_counter() - started
-        stats.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        stats.peak_rss_mb = peak_rss_mb()
         return stats
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:

@@ -62,8 +62,8 @@ class LocalNER:
         suffix = "+int8" if self.quantized else ""
         return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}{suffix}"
 
-    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
-        return self._run(texts, [split_sentences(t) for t in texts])
+    def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
+        return self._run(texts, sentences if sentences is not None else [split_sentences(t) for t in texts])
 
     def extract_tokens(self, sentences: Sequence[Sequence[str]]) -> tuple[list[str], list[list[Entity]]]:
         """Pre-tokenised input (e.g. CoNLL): each token list is one text joined by single spaces."""

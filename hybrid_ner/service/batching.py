@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from hybrid_ner.datamodel import Entity
 from hybrid_ner.protocols import Extractor
+from hybrid_ner.text import Sentence, split_sentences
 
 
 @dataclass
 class _Job:
     texts: list[str]
+    sentences: list[list[Sentence]]
     future: asyncio.Future[list[list[Entity]]]
 
 
@@ -49,15 +51,18 @@ class MicroBatcher:
     def version(self) -> str:
         return str(getattr(self.extractor, "version", self.extractor.name))
 
-    def extract(self, texts: Sequence[str]) -> list[list[Entity]]:
-        return self.extractor.extract(texts)
+    def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
+        return self.extractor.extract(texts, sentences)
 
-    async def aextract(self, texts: Sequence[str]) -> list[list[Entity]]:
+    async def aextract(
+        self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None
+    ) -> list[list[Entity]]:
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._run(self._queue))
         future: asyncio.Future[list[list[Entity]]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(list(texts), future))
+        split = list(sentences) if sentences is not None else [split_sentences(t) for t in texts]
+        await self._queue.put(_Job(list(texts), split, future))
         return await future
 
     async def _run(self, queue: asyncio.Queue[_Job]) -> None:
@@ -79,10 +84,11 @@ class MicroBatcher:
 
     async def _serve(self, jobs: list[_Job]) -> None:
         texts = [t for job in jobs for t in job.texts]
+        sentences = [s for job in jobs for s in job.sentences]
         if self.on_batch is not None:
             self.on_batch(len(texts))
         try:
-            found = await asyncio.to_thread(self.extractor.extract, texts)
+            found = await asyncio.to_thread(self.extractor.extract, texts, sentences)
         except Exception as exc:  # each waiting request gets the failure; the worker keeps serving
             for job in jobs:
                 if not job.future.done():

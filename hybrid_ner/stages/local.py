@@ -18,11 +18,12 @@ async def local(docs: Sequence[Doc], request: Request, extractor: Extractor) -> 
     if not docs or not request.router.needs_local(request.schema):
         return
     texts = [d.text for d in docs]
+    sentences = [d.sentences for d in docs]  # split once, in the chunk stage
     try:
         if isinstance(extractor, AsyncExtractor):
-            found = await extractor.aextract(texts)
+            found = await extractor.aextract(texts, sentences)
         else:
-            found = await asyncio.to_thread(extractor.extract, texts)
+            found = await asyncio.to_thread(extractor.extract, texts, sentences)
     except (HybridNERError, ImportError, OSError) as exc:
         log.error("local NER unavailable: %s", type(exc).__name__)
         for doc in docs:
