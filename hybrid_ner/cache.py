@@ -55,9 +55,6 @@ class ResultCache:
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._data)
-
     async def through(
         self, texts: Sequence[str], parts: Sequence[str], compute: Callable[[list[str]], Awaitable[list[Result]]]
     ) -> list[Result]:

@@ -18,7 +18,7 @@ from hybrid_ner.datamodel import Decision, Entity, Result, Source, Span
 from hybrid_ner.llm.prompting import prompt_version
 from hybrid_ner.protocols import Extractor
 from hybrid_ner.routing import Granularity, get_router
-from hybrid_ner.schemas import Schema, SchemaStore, resolve_schema
+from hybrid_ner.schemas import Schema, SchemaStore, default_schema, resolve_schema
 from kb.meta import KBState
 from kb.overrides import OverrideStore
 from kb.store import KBStore
@@ -140,7 +140,8 @@ class Pipeline:
     async def alink(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Entity]]:
         """Given spans, linked and passed through the override list: one entity list per (text, spans) item.
         A span the override list drops is left out; each entity keeps its offsets."""
-        request = await self._request(None, None, "local", True)
+        # Given spans need no schema: the built-in one fills the request without a read of the schema store.
+        request = await self._request(default_schema(), None, "local", True)
         docs = [
             stages.Doc(text, [], entities=[_given(text, s, e, lab) for s, e, lab in spans]) for text, spans in items
         ]
