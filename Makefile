@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench load-bench batch-bench link-train link-bench train eval-smoke clean
+.PHONY: install run demo test lint unit bench load-bench batch-bench link-train link-bench train train-student eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,8 +82,15 @@ link-bench: runs/geonames/geonames-dev.jsonl
 	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
 		--out eval/reports/link_latency.json
 
+# The teacher (6 layers), then its served int8 graph; `train-student` distils a 4-layer student from the shipped model.
 train: $(STAMP)
 	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner
+	$(BIN)/hybrid-ner export-ner --model runs/ner --calibration $(CONLL_DIR)/dev.txt
+
+train-student: $(STAMP)
+	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner-l4 \
+		--layers 4 --teacher hybrid_ner/resources/ner-conll-minilm --epochs 3
+	$(BIN)/hybrid-ner export-ner --model runs/ner-l4 --calibration $(CONLL_DIR)/dev.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,9 @@ def run(
             ]
             for pick in (_linked, _best)
         )
+        started = time.perf_counter()
         e2e = asyncio.run(pipeline.aextract([a["text"] for a in articles], link=True))
+        e2e_seconds = time.perf_counter() - started
         e2e_preds = [
             {
                 "id": a["id"],
@@ -147,6 +150,7 @@ def run(
             "gold_span": score(scorer, path, gold_preds),
             "gold_span_best": score(scorer, path, forced_preds),
             "end_to_end": score(scorer, path, e2e_preds),
+            "e2e_articles_per_s": len(articles) / e2e_seconds,
         }
         r = results[name]
         print(
@@ -178,10 +182,12 @@ def report(results: dict[str, Any], peer: dict[str, dict[str, Any]], recall: dic
         "  *DisAcc det* (accuracy on the mentions they linked). *linked acc*: the same with our NIL threshold.",
         "- *e2e*: our NER spans, then linking; compare F1 nc with ReFinED's (we do no coreference).",
         "- *recall@30*: gold entity among our 30 best-ranked candidates (known, non-coreference gold mentions).",
+        "- *e2e art/s*: articles per second through the whole pipeline (NER, linking) at one thread, all of a",
+        "  benchmark's articles in one call, as a corpus job sends them.",
         "",
         "| benchmark | best cand. acc | linked acc | best peer DisAcc det | e2e P | e2e R | e2e F1 nc "
-        "| ReFinED F1 nc | recall@30 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| ReFinED F1 nc | recall@30 | e2e art/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         p = peer.get(name, {})
@@ -191,7 +197,7 @@ def report(results: dict[str, Any], peer: dict[str, dict[str, Any]], recall: dic
             f"| {name} | **{100 * r['gold_span_best']['disamb_acc']:.1f}** | {100 * r['gold_span']['disamb_acc']:.1f} "
             f"| {p.get('best_disacc_det', float('nan')):.1f} ({p.get('best_by', '')}) | {100 * nc['P']:.1f} "
             f"| {100 * nc['R']:.1f} | **{100 * nc['F1']:.1f}** | {p.get('refined_f1_nc', float('nan')):.1f} "
-            f"| {'' if rec is None else f'{100 * rec:.1f}'} |"
+            f"| {'' if rec is None else f'{100 * rec:.1f}'} | {r['e2e_articles_per_s']:.1f} |"
         )
     return "\n".join(rows) + "\n"
 

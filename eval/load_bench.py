@@ -1,9 +1,10 @@
 """Load benchmark for the REST service: concurrent clients on loopback, bounded in time and count.
 
 Run: ``python -m eval.load_bench --data PATH/dev.txt [--clients 32] [--seconds 60] [--out eval/reports]``.
-It starts ``hybrid-ner serve`` on a free loopback port with a fresh data directory, then runs
+It starts ``hybrid-ner serve --workers N`` on a free loopback port with a fresh data directory, then runs
 (1) cold: unique ~25-word texts on the local path, (2) warm: 80% of requests repeat a small pool,
-(3) the cold run again, to see whether the server's RSS grows between identical runs.
+(3) the cold run again, to see whether the workers' RSS grows between identical runs. The baseline, measured in
+the same run, is the cold phase against one worker.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def worker_rss_mb(pid: int) -> list[float]:
+    """RSS of each worker process of a server (the server itself when it has no children)."""
+    children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    workers = [c for c in children if "multiprocessing" not in Path(f"/proc/{c}/cmdline").read_text()] or [pid]
+    return [round(rss_mb(w), 1) for w in workers]
 
 
 async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], str]) -> dict[str, Any]:
@@ -81,14 +89,17 @@ async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], s
     }
 
 
-def start_server(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(state: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cli = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
     env = {**os.environ, "HNER_DATA_DIR": str(state), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [cli, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -102,11 +113,17 @@ def start_server(state: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the service did not become ready")
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, required=True, help="CoNLL file to cut ~25-word texts from.")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Service workers (default: CPU count).")
     ap.add_argument("--out", type=Path, default=Path("eval/reports"))
     args = ap.parse_args(argv)
     texts = texts_from(args.data)
@@ -119,27 +136,34 @@ def main(argv: list[str] | None = None) -> None:
     def warm(n: int) -> str:
         return rng.choice(pool) if rng.random() < 0.8 else cold(n)
 
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as state:
-        proc, base = start_server(Path(state))
+        proc, base = start_server(Path(state), 1)
         try:
-            results: dict[str, Any] = {"cold": asyncio.run(phase(base, args.clients, args.seconds, cold))}
-            results["rss_after_cold_mb"] = rss_mb(proc.pid)
+            results["cold_1_worker"] = asyncio.run(phase(base, args.clients, args.seconds, cold))
+        finally:
+            stop(proc)
+    with tempfile.TemporaryDirectory() as state:
+        proc, base = start_server(Path(state), args.workers)
+        try:
+            results["cold"] = asyncio.run(phase(base, args.clients, args.seconds, cold))
+            results["rss_after_cold_mb"] = worker_rss_mb(proc.pid)
             results["warm_80pct_repeats"] = asyncio.run(phase(base, args.clients, args.seconds, warm))
             results["cold_again"] = asyncio.run(phase(base, args.clients, args.seconds, cold))
-            results["rss_after_second_cold_mb"] = rss_mb(proc.pid)
+            results["rss_after_second_cold_mb"] = worker_rss_mb(proc.pid)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-    results.update({"clients": args.clients, "seconds": args.seconds, "words_per_text": 25})
+            stop(proc)
+    results.update({"clients": args.clients, "seconds": args.seconds, "words_per_text": 25, "workers": args.workers})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "load.json").write_text(json.dumps(results, indent=2) + "\n")
     rows = [
-        f"# Load benchmark: {args.clients} clients x {args.seconds:.0f} s per phase, loopback, ~25-word texts",
+        f"# Load benchmark: {args.clients} clients x {args.seconds:.0f} s per phase, loopback, ~25-word texts, "
+        f"{args.workers} workers",
         "",
         "| phase | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in ("cold", "warm_80pct_repeats", "cold_again"):
+    for name in ("cold_1_worker", "cold", "warm_80pct_repeats", "cold_again"):
         r = results[name]
         rows.append(
             f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
@@ -147,8 +171,11 @@ def main(argv: list[str] | None = None) -> None:
         )
     rows += [
         "",
-        f"Server RSS after the first cold run: {results['rss_after_cold_mb']:.0f} MB; "
-        f"after the second: {results['rss_after_second_cold_mb']:.0f} MB.",
+        f"Cold req/s with {args.workers} workers over 1 worker, same run: "
+        f"{results['cold']['rps'] / results['cold_1_worker']['rps']:.2f}x.",
+        "",
+        f"Worker RSS (MB) after the first cold run: {results['rss_after_cold_mb']}; "
+        f"after the second: {results['rss_after_second_cold_mb']}.",
         "",
     ]
     (args.out / "load.md").write_text("\n".join(rows))

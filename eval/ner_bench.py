@@ -15,9 +15,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -83,19 +84,19 @@ def timed_batch(fn: Callable[[list[str]], Any], texts: Sequence[str], batch: int
     return n_words / (time.perf_counter() - t0)
 
 
-def peak_rss_mb(model_dir: Path) -> float:
+def peak_rss_mb(model_dir: Path, runtime: str, quantize: bool) -> float:
     """Peak RSS of a fresh process that loads the extractor and serves one request."""
     code = (
         "import sys; from pathlib import Path;"
         "from hybrid_ner.memory import peak_rss_mb;"
         "from hybrid_ner.ner.extractor import LocalNER;"
-        "m = LocalNER(Path(sys.argv[1])); m.extract(['Angela Merkel met Emmanuel Macron in Paris.']);"
+        "m = LocalNER(Path(sys.argv[1]), runtime=sys.argv[2], quantize=sys.argv[3] == '1');"
+        "m.extract(['Angela Merkel met Emmanuel Macron in Paris.']);"
         "print(peak_rss_mb())"
     )
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "OMP_NUM_THREADS", "HF_HUB_OFFLINE")}
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True, env=env
-    )
+    args = [sys.executable, "-c", code, str(model_dir), runtime, "1" if quantize else "0"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -162,8 +163,35 @@ def _speed(
     return {**timed_single(fn_single, singles), "words_per_s": timed_batch(fn_batch, texts)}
 
 
-def run(test_path: Path, model_dir: Path, out_dir: Path, limit: int | None) -> dict[str, Any]:
-    """Score the served (int8) and reference (fp32) model and spaCy sm; time all three at one thread."""
+@dataclass(frozen=True)
+class Variant:
+    """One runtime and model choice of the ablation."""
+
+    name: str
+    model_dir: Path
+    runtime: Literal["onnx", "torch"]
+    quantize: bool = True
+
+
+SERVED = "served"
+
+
+def variants(model_dir: Path, also: Sequence[Path]) -> list[Variant]:
+    """The served model on each runtime (ONNX static int8 first: that is what the service runs), then the others."""
+    out = []
+    for directory in (model_dir, *also):
+        out += [
+            Variant(f"{directory.name} onnx int8", directory, "onnx"),
+            Variant(f"{directory.name} torch dynamic int8", directory, "torch"),
+            Variant(f"{directory.name} torch fp32", directory, "torch", quantize=False),
+        ]
+    return out
+
+
+def run(
+    test_path: Path, model_dir: Path, out_dir: Path, limit: int | None, also: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """Score every runtime and model variant and spaCy sm; time all at one thread, in this one process."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import spacy
     import torch
@@ -177,12 +205,17 @@ def run(test_path: Path, model_dir: Path, out_dir: Path, limit: int | None) -> d
     singles = request_texts(data)
     systems: dict[str, dict[str, Any]] = {}
     speed: dict[str, Any] = {}
-    version = ""
-    for name, quantize in (("hybrid-ner int8 (served)", True), ("hybrid-ner fp32", False)):
-        ours = LocalNER(model_dir, threads=1, quantize=quantize)
-        version = version or ours.version
-        texts, systems[name] = _score_ours(ours, data, gold)
-        speed[name] = _speed(partial(_extract_one, ours), ours.extract, singles, texts)
+    chosen = variants(model_dir, also)
+    served = chosen[0].name
+    for v in chosen:
+        ours = LocalNER(v.model_dir, threads=1, runtime=v.runtime, quantize=v.quantize)
+        texts, systems[v.name] = _score_ours(ours, data, gold)
+        systems[v.name].update(
+            model=ours.version,
+            layers=ours.config.layers or 6,
+            peak_rss_mb=peak_rss_mb(v.model_dir, v.runtime, v.quantize),
+        )
+        speed[v.name] = _speed(partial(_extract_one, ours), ours.extract, singles, texts)
         del ours
 
     nlp = spacy.load(SPACY_PACKAGE)
@@ -197,54 +230,64 @@ def run(test_path: Path, model_dir: Path, out_dir: Path, limit: int | None) -> d
     sp_scores = score_entities(gold, sp_pred)
     systems["spaCy sm"] = {**_scores_json(sp_scores), "scores": sp_scores}
     speed["spaCy sm"] = _speed(nlp, lambda b: list(nlp.pipe(b, batch_size=256)), singles, texts)
-    served = "hybrid-ner int8 (served)"
     speed["ratio served/spaCy"] = {k: speed[served][k] / speed["spaCy sm"][k] for k in speed[served]}
     result = {
         "dataset": str(test_path.name),
         "sentences": len(data),
-        "model": version,
+        SERVED: served,
+        "model": systems[served]["model"],
         "systems": {k: {kk: vv for kk, vv in v.items() if kk != "scores"} for k, v in systems.items()},
         "speed_1_thread": speed,
         "single_request_words": statistics.mean(len(t.split()) for t in singles),
-        "peak_rss_mb": peak_rss_mb(model_dir),
     }
-    write_report(result, {k: v["scores"] for k, v in systems.items()}, out_dir)
+    write_report(result, {k: systems[k]["scores"] for k in (served, "spaCy sm")}, out_dir)
     return result
+
+
+def _ablation(result: dict[str, Any]) -> list[str]:
+    sp = result["speed_1_thread"]
+    base = sp["spaCy sm"]["words_per_s"]
+    rows = []
+    for name, s in result["systems"].items():
+        t = sp[name]
+        ours = name != "spaCy sm"
+        rows.append(
+            f"| {name} | {s.get('layers', '')} | {s['micro']['f1']:.4f} | "
+            + (f"{s['raw_text_f1']:.4f} | {s['ece']:.4f}" if ours else "(own tokenizer) | ")
+            + f" | {t['p50_ms']:.2f} | {t['p95_ms']:.2f} | {t['words_per_s']:.0f} | {t['words_per_s'] / base:.2f} | "
+            + (f"{s['peak_rss_mb']:.0f} |" if ours else " |")
+        )
+    return rows
 
 
 def write_report(result: dict[str, Any], scores: dict[str, NERScores], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    sp = result["speed_1_thread"]
-    served = result["systems"]["hybrid-ner int8 (served)"]
+    served = result["systems"][result[SERVED]]
     lines = [
-        f"# NER benchmark: {result['dataset']} ({result['sentences']} sentences), model {result['model']}",
+        f"# NER benchmark: {result['dataset']} ({result['sentences']} sentences), served: {result[SERVED]}",
         "",
-        "Entity-level, exact span and label (conlleval/seqeval counting).",
+        "Entity-level, exact span and label (conlleval/seqeval counting). *F1* uses the gold tokens; *raw F1* the",
+        "same sentences as raw text through our own tokenizer and sentence splitter. Speed at one thread in one",
+        f"process: single requests of {result['single_request_words']:.0f} words (p50/p95), and batched words/s over",
+        "the set, with spaCy sm measured in the same run. *RSS*: peak of a fresh process that loads the variant.",
+        "",
+        "## Ablation: runtime and model",
+        "",
+        "| system | layers | F1 | raw F1 | ECE | p50 ms | p95 ms | words/s | ratio vs spaCy | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *_ablation(result),
+        "",
+        "## Per label",
         "",
         "| system | label | precision | recall | F1 | support |",
         "|---|---|---|---|---|---|",
         *[row for name, sc in scores.items() for row in _scores_table(name, sc)],
         "",
-        f"From raw text (our tokenizer and sentence splitter instead of the gold tokens), micro F1: served "
-        f"**{served['raw_text_f1']:.4f}**, fp32 {result['systems']['hybrid-ner fp32']['raw_text_f1']:.4f}.",
-        "",
-        f"Entity-confidence ECE of the served model (10 bins): **{served['ece']:.4f}** "
-        f"(fp32: {result['systems']['hybrid-ner fp32']['ece']:.4f})",
+        f"Entity-confidence reliability of the served model (10 bins; ECE **{served['ece']:.4f}**)",
         "",
         "| confidence bin | n | mean confidence | accuracy |",
         "|---|---|---|---|",
         *[f"| {r['bin']} | {r['n']} | {r['confidence']:.3f} | {r['accuracy']:.3f} |" for r in served["reliability"]],
-        "",
-        f"## Speed at 1 thread (single requests of {result['single_request_words']:.0f} words; batched over the set)",
-        "",
-        "| system | p50 ms | p95 ms | p99 ms | batched words/s |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {name} | {s['p50_ms']:.2f} | {s['p95_ms']:.2f} | {s['p99_ms']:.2f} | {s['words_per_s']:.2f} |"
-            for name, s in sp.items()
-        ],
-        "",
-        f"Peak RSS of a process with the served extractor loaded: {result['peak_rss_mb']:.0f} MB",
         "",
     ]
     (out_dir / "ner.md").write_text("\n".join(lines))
@@ -257,8 +300,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--model", type=Path, default=DEFAULT_NER_MODEL_DIR)
     ap.add_argument("--out", type=Path, default=Path("eval/reports"))
     ap.add_argument("--limit", type=int, default=None, help="Only the first N sentences.")
+    ap.add_argument("--also", type=Path, nargs="*", default=[], help="More model directories for the ablation.")
     args = ap.parse_args(argv)
-    run(args.test, args.model, args.out, args.limit)
+    run(args.test, args.model, args.out, args.limit, args.also)
     print((args.out / "ner.md").read_text())
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_NER_MODEL_DIR = PACKAGE_DIR / "resources" / "ner-conll-minilm"
+MODELS_DIR = PACKAGE_DIR / "resources"
+# The 4-layer student, distilled from the 6-layer teacher ("ner-conll-minilm", also shipped): eval/reports/ner.md.
+DEFAULT_NER_MODEL_DIR = MODELS_DIR / "ner-conll-minilm-l4"
 
 
 class Settings(BaseSettings):
@@ -25,10 +28,17 @@ class Settings(BaseSettings):
     kb_store: str = Field(default="kb.sql.v1", description="Registered KB store name.")
     candidates: str = Field(default="candidates.alias_dense.v2", description="Registered candidate generator name.")
     reranker: str = Field(default="reranker.logistic.v2", description="Registered reranker name.")
-    ner_model: Path = Field(default=DEFAULT_NER_MODEL_DIR, description="Directory of the local NER model.")
+    ner_model: Path = Field(
+        default=DEFAULT_NER_MODEL_DIR,
+        description="A local NER model directory, or the name of a shipped one: ner-conll-minilm-l4 (the default, "
+        "4 layers) or ner-conll-minilm (6 layers, its teacher; slower).",
+    )
     ner_batch_size: int = Field(default=32, ge=1, le=1024)
     ner_max_tokens: int = Field(default=256, ge=16, le=512, description="Subword tokens per model window.")
-    ner_quantize: bool = Field(default=True, description="Dynamic int8 for the encoder (about 2.5x faster on CPU).")
+    ner_runtime: Literal["onnx", "torch"] = Field(
+        default="onnx", description="onnx: the exported static-int8 graph on ONNX Runtime; torch: the PyTorch model."
+    )
+    ner_quantize: bool = Field(default=True, description="With the torch runtime: dynamic int8 for the encoder.")
     ner_threshold: float = Field(default=0.8, ge=0.0, le=1.0, description="Default escalation threshold.")
     strategy: str = Field(default="local", description="Default router strategy: local, llm, cascade, schema, rules.")
     schema_name: str = Field(default="default", description="Default schema name.")
@@ -42,7 +52,13 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=256, ge=16, le=8192, description="Bounds the answer (and runaway loops).")
     llm_cache: bool = Field(default=True, description="Cache LLM answers on disk under data_dir/llm_cache.")
     llm_score: float = Field(default=0.8, ge=0.0, le=1.0, description="Prior score of an exactly grounded LLM entity.")
-    threads: int = Field(default=1, ge=1, description="Torch intra-op threads; one per process is fastest here.")
+    threads: int = Field(default=1, ge=1, description="Model intra-op threads per process; one is fastest here.")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="Service worker processes, each with its own model and micro-batcher; default: the CPU count.",
+    )
 
     # REST service
     admin_keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated admin API keys.")
@@ -58,6 +74,13 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=32, ge=1, description="Texts per micro-batch.")
     cache_size: int = Field(default=2048, ge=0, description="Result cache entries (0 disables it).")
     cache_ttl_s: float = Field(default=600.0, gt=0)
+
+    @field_validator("ner_model")
+    @classmethod
+    def _shipped_name(cls, value: Path) -> Path:
+        """A bare name that is not a directory here names a shipped model."""
+        shipped = MODELS_DIR / value
+        return shipped if not value.is_dir() and len(value.parts) == 1 and shipped.is_dir() else value
 
     @property
     def database_url(self) -> str:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from spacy.language import Language
 
 SEGMENT_CHARS = 100_000
+# spaCy interns every new word in the pipeline's vocabulary and never forgets it, so a long-running service
+# that sees unique texts would grow without bound: past this many strings the pipeline is built afresh.
+MAX_VOCAB_STRINGS = 200_000
 _SPLIT_PREFERENCE = ("\n\n", "\n", ". ", " ")
 # Control characters (other than tab/newline/CR) are not words; they act like spaces.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -97,6 +100,9 @@ def split_sentences(text: str) -> list[Sentence]:
         return []
     clean = _CONTROL.sub(" ", text)  # same length, so offsets are unchanged
     nlp = _nlp()
+    if len(nlp.vocab.strings) > MAX_VOCAB_STRINGS:
+        _nlp.cache_clear()
+        nlp = _nlp()
     sentences: list[Sentence] = []
     for seg_start, seg_end in _segments(clean):
         doc = nlp(clean[seg_start:seg_end])

@@ -28,12 +28,15 @@ class Mention:
 
 
 def embed_mentions(embed: Callable[[list[str]], np.ndarray], mentions: Sequence[Mention]) -> None:
-    """Fill each mention's own and context vectors; one encoder call for all of them."""
+    """Fill each mention's own and context vectors; one encoder call for all of them, each distinct string once
+    (a document names the same entity many times)."""
     if not mentions:
         return
-    vecs = embed([m.text for m in mentions] + [m.context for m in mentions])
-    for i, m in enumerate(mentions):
-        m.vector, m.context_vector = vecs[i], vecs[len(mentions) + i]
+    unique = list(dict.fromkeys([m.text for m in mentions] + [m.context for m in mentions]))
+    row = {text: i for i, text in enumerate(unique)}
+    vecs = embed(unique)
+    for m in mentions:
+        m.vector, m.context_vector = vecs[row[m.text]], vecs[row[m.context]]
 
 
 @dataclass

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from eval.ner_bench import ONTONOTES_TO_CONLL, gold_keys, main, request_texts
+from eval.ner_bench import ONTONOTES_TO_CONLL, SERVED, gold_keys, main, request_texts
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR, MODELS_DIR
 from hybrid_ner.ner.data import read_conll
 
 pytestmark = pytest.mark.integration
@@ -24,18 +25,45 @@ def test_spacy_label_map_targets_conll_labels():
     assert set(ONTONOTES_TO_CONLL.values()) == {"PER", "ORG", "LOC", "MISC"}
 
 
-def test_bench_writes_reports(conll_file, tmp_path, capsys):
-    main(["--test", str(conll_file), "--out", str(tmp_path), "--limit", "30"])
+def test_bench_writes_the_ablation(conll_file, tmp_path, capsys):
+    teacher = MODELS_DIR / "ner-conll-minilm"
+    main(["--test", str(conll_file), "--out", str(tmp_path), "--limit", "30", "--also", str(teacher)])
     report = json.loads((tmp_path / "ner.json").read_text())
-    assert report["sentences"] == 30
-    served = report["systems"]["hybrid-ner int8 (served)"]
+    assert report["sentences"] == 30 and report["model"].endswith("+onnx-int8")
+    assert report[SERVED] == f"{DEFAULT_NER_MODEL_DIR.name} onnx int8"
+    served = report["systems"][report[SERVED]]
     assert set(served["per_label"]) <= {"PER", "ORG", "LOC", "MISC"}
-    assert 0.0 <= served["ece"] <= 1.0
-    assert set(report["systems"]) == {"hybrid-ner int8 (served)", "hybrid-ner fp32", "spaCy sm"}
+    assert 0.0 <= served["ece"] <= 1.0 and served["peak_rss_mb"] > 0 and served["layers"] == 3
+    runtimes = ("onnx int8", "torch dynamic int8", "torch fp32")
+    models = (DEFAULT_NER_MODEL_DIR.name, teacher.name)
+    assert set(report["systems"]) == {f"{m} {r}" for m in models for r in runtimes} | {"spaCy sm"}
+    assert report["systems"][f"{teacher.name} torch fp32"]["layers"] == 6
     speed = report["speed_1_thread"]
-    assert speed["hybrid-ner fp32"]["words_per_s"] > 0 and speed["spaCy sm"]["p95_ms"] > 0
+    assert speed[f"{teacher.name} torch fp32"]["words_per_s"] > 0 and speed["spaCy sm"]["p95_ms"] > 0
     assert speed["ratio served/spaCy"]["p95_ms"] > 0
-    assert report["peak_rss_mb"] > 0
     md = (tmp_path / "ner.md").read_text()
-    assert "ratio served/spaCy" in md and "ECE" in md
-    assert "hybrid-ner" in capsys.readouterr().out
+    assert "## Ablation" in md and md.count(f"| {teacher.name} onnx int8 | 6 |") == 1 and "ECE" in md
+    assert "ner-conll-minilm" in capsys.readouterr().out
+
+
+def test_long_document_bench_covers_the_whole_text(conll_file, tmp_path):
+    from eval import longdoc_bench
+
+    longdoc_bench.main(["--data", str(conll_file), "--mb", "0.001", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "longdoc.json").read_text())
+    assert 900 <= report["chars"] <= 1_000 and report["hybrid_ner"]["entities"] > 20
+    assert report["covered_to_char"] > 0.95  # entities all the way to the end: nothing truncated
+    assert report["ratio_seconds_ours_over_spacy"] > 0 and "Long document" in (tmp_path / "longdoc.md").read_text()
+
+
+def test_load_bench_compares_workers_with_one(conll_file, tmp_path):
+    from eval import load_bench
+
+    load_bench.main(
+        ["--data", str(conll_file), "--clients", "4", "--seconds", "2", "--workers", "2", "--out", str(tmp_path)]
+    )
+    report = json.loads((tmp_path / "load.json").read_text())
+    assert report["workers"] == 2 and len(report["rss_after_cold_mb"]) == 2  # one RSS figure per worker
+    for phase in ("cold_1_worker", "cold", "warm_80pct_repeats", "cold_again"):
+        assert report[phase]["requests"] > 0 and report[phase]["errors"] == 0
+    assert "workers over 1 worker" in (tmp_path / "load.md").read_text()

@@ -57,6 +57,24 @@ def test_batch_keeps_order_and_matches_single_calls(local_ner):
         assert [e.score for e in ents] == [e.score for e in single]  # exactly: no dependence on batch-mates
 
 
+def test_a_text_scores_the_same_alone_and_inside_different_batches(local_ner):
+    """The served runtime batches windows (static int8 scales), so batch-mates must not change a result."""
+    assert local_ner.variant == "onnx-int8" and local_ner.batch_size > 1
+    target = "Officials of Siemens AG met Lula da Silva in Brasilia, the Brazilian capital, said Reuters."
+    short = ["Paris.", "Bayern Munich won.", "IBM hired Jane Doe in Austin , Texas ."]
+    long = [" ".join(["The Bank of England raised rates in London while Mario Draghi spoke"] * k) for k in (2, 5, 9)]
+    alone = local_ner.extract([target])[0]
+    assert alone
+
+    def key(entities):
+        return [(e.span.start, e.span.end, e.span.label, e.score) for e in entities]
+
+    for mates in (short, long, short + long * 8, long[::-1] + short * 11):
+        for at in (0, len(mates) // 2, len(mates)):
+            texts = [*mates[:at], target, *mates[at:]]
+            assert key(local_ner.extract(texts)[at]) == key(alone)  # identical entities and scores, bit for bit
+
+
 def test_long_sentence_windows_match_unwindowed_predictions(local_ner):
     """A sentence longer than one window is predicted in pieces with no loss or duplicates at the edges."""
     sentence = " , ".join(["Angela Merkel met Emmanuel Macron in Paris"] * 12) + " ."

@@ -61,7 +61,9 @@ def server(tmp_path_factory):
     kb_file.write_text("".join(json.dumps(e) + "\n" for e in KB))
     subprocess.run([CLI, "kb", "load", str(kb_file)], env=env, check=True, capture_output=True, timeout=300)
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [CLI, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     wait_until_ready(base, proc, log_path)
     yield base, log_path
@@ -77,6 +79,26 @@ def test_extract_and_admin_over_http(server):
     assert httpx.get(base + "/v1/admin/schemas/default").status_code == 401
     assert httpx.get(base + "/v1/admin/schemas/default", headers={"X-API-Key": ADMIN}).status_code == 200
     assert httpx.get(base + "/docs").status_code == 200
+
+
+def test_two_workers_share_the_load_and_report_metrics_together(server):
+    base, log_path = server
+    assert "2 worker(s)" in log_path.read_text()
+    workers = set()
+    for _ in range(40):  # a new connection each time, so the kernel spreads them over the workers' accept loops
+        with httpx.Client(base_url=base, timeout=30) as client:
+            workers.add(client.get("/readyz").json()["worker"])
+    assert len(workers) == 2, workers
+
+    def served() -> float:
+        lines = httpx.get(base + "/metrics").text.splitlines()
+        return sum(float(x.split()[-1]) for x in lines if x.startswith('hner_requests_total{endpoint="/v1/extract"'))
+
+    before = served()
+    for i in range(6):
+        with httpx.Client(base_url=base, timeout=30) as client:
+            assert client.post("/v1/extract", json={"text": f"Worker test {i} in Berlin."}).status_code == 200
+    assert served() - before == 6  # counted once each, whichever worker answered
 
 
 def test_concurrent_requests_are_micro_batched(server):

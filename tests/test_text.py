@@ -56,3 +56,14 @@ def test_words_from_tokens_round_trip():
     text, words = words_from_tokens(["UN", "rejects", "Danish", "plan"])
     assert text == "UN rejects Danish plan"
     assert [text[w.start : w.end] for w in words] == ["UN", "rejects", "Danish", "plan"]
+
+
+def test_the_tokenizer_vocabulary_stays_bounded(monkeypatch):
+    """A service sees unique words forever; the interned strings must not grow without bound."""
+    from hybrid_ner import text as text_module
+
+    monkeypatch.setattr(text_module, "MAX_VOCAB_STRINGS", 5_000)
+    for i in range(800):  # unbounded, this would intern well over 5,000 strings
+        doc = f"Unique{i}a met Person{i}b and Company{i}c in Town{i}d ."
+        assert [w.text for w in split_sentences(doc)[0]][:2] == [f"Unique{i}a", "met"]
+    assert len(text_module._nlp().vocab.strings) <= 5_000 + 100

@@ -1,41 +1,62 @@
-"""Training end to end on a tiny file the test writes; asserts the artifact, not the quality."""
+"""Training, distillation and export end to end on a tiny file the test writes; asserts the artifact, not quality."""
 
 import json
 
 import pytest
 
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.ner.extractor import LocalNER
 from hybrid_ner.ner.model import WEIGHTS_FILE, NERConfig
+from hybrid_ner.ner.static_int8 import ONNX_FILE
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
+TEXT = "Maria Fernandes visited Berlin and met officials of the European Commission ."
+
+
+def _train(conll_file, out, *extra):
+    proc = run_cli(
+        "train-ner", "--train", str(conll_file), "--dev", str(conll_file), "--out", str(out),
+        "--epochs", "2", "--limit", "40", "--threads", "1", *extra,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
     out = tmp_path / "model"
-    proc = run_cli(
-        "train-ner",
-        "--train",
-        str(conll_file),
-        "--dev",
-        str(conll_file),
-        "--out",
-        str(out),
-        "--epochs",
-        "2",
-        "--limit",
-        "40",
-        "--threads",
-        "1",
-    )
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = _train(conll_file, out)
     assert len(summary["history"]) == 2
     assert (out / WEIGHTS_FILE).is_file() and (out / "README.md").is_file()
     config = NERConfig.load(out)
     assert config.labels == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
-    assert config.temperature > 0 and "dev" in config.metrics
-    model = LocalNER(out)
-    text = "Maria Fernandes visited Berlin ."
-    for e in model.extract([text])[0]:
-        assert text[e.span.start : e.span.end] == e.span.text
+    assert config.temperature > 0 and "dev" in config.metrics and config.layers is None
+    model = LocalNER(out, runtime="torch")
+    for e in model.extract([TEXT])[0]:
+        assert TEXT[e.span.start : e.span.end] == e.span.text
+    with pytest.raises(ModelArtifactError, match="export-ner"):  # the served runtime needs the exported graph
+        LocalNER(out)
+
+
+def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path):
+    shipped_model_dir = DEFAULT_NER_MODEL_DIR
+    out = tmp_path / "student"
+    _train(conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir))
+    config = NERConfig.load(out)
+    assert config.layers == 2 and config.metrics["hyperparameters"]["teacher"] == shipped_model_dir.name
+    torch_model = LocalNER(out, runtime="torch", quantize=False)
+    assert len(torch_model.model.encoder.encoder.layer) == 2
+
+    proc = run_cli("export-ner", "--model", str(out), "--calibration", str(conll_file), "--every", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["calibration_sentences"] > 0 and (out / ONNX_FILE).is_file()
+    served = LocalNER(out)
+    assert served.variant == "onnx-int8" and served.version.endswith("+onnx-int8")
+    got, want = served.extract([TEXT])[0], torch_model.extract([TEXT])[0]
+    assert [e.span.text for e in got] == [e.span.text for e in want]  # int8 keeps the fp32 model's entities here
+
+    weights = out / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes() + b" ")  # the weights change: the exported graph is stale
+    with pytest.raises(ModelArtifactError, match="other weights"):
+        LocalNER(out)

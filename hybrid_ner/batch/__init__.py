@@ -103,7 +103,7 @@ def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) 
         "strategy": job.strategy,
         "schema": schema.content_hash(),
         "link": config.link,
-        "model": [settings.extractor, _model_digest(settings.ner_model), settings.ner_quantize],
+        "model": [settings.extractor, _model_digest(settings.ner_model), settings.ner_runtime, settings.ner_quantize],
         "llm": [settings.llm_model, prompt_version()],
         "kb": [state.database_id, state.kb_version, state.override_version] if config.link is not False else None,
     }
@@ -115,7 +115,7 @@ def _model_digest(model_dir: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for name in ("ner_config.json", "weights.safetensors"):
+    for name in ("ner_config.json", "weights.safetensors", "ner.int8.onnx"):
         path = model_dir / name
         if path.is_file():
             digest.update(path.read_bytes() if path.suffix == ".json" else str(path.stat().st_size).encode())

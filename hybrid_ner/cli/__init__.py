@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hybrid_ner.cli import batch, evals, extract, kb
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import HybridNERError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find entities in text and link them to a KB.")
@@ -23,16 +24,38 @@ app.add_typer(evals.app, name="eval")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default HNER_WORKERS, else the CPU count).", min=1, max=64)
+    ] = None,
 ) -> None:
     """Start the REST service and the playground page."""
+    import os
+    import tempfile
+
     import uvicorn
 
+    from hybrid_ner.config import get_settings
     from hybrid_ner.service.app import create_app
     from hybrid_ner.service.middleware import configure_logging
 
+    count = workers or get_settings().workers
     configure_logging()
-    typer.echo(f"hybrid-ner: playground http://{host}:{port}/  API docs http://{host}:{port}/docs", err=True)
-    uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+    typer.echo(
+        f"hybrid-ner: {count} worker(s); playground http://{host}:{port}/  API docs http://{host}:{port}/docs", err=True
+    )
+    if count == 1:
+        uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
+        return
+    # Workers are separate processes: the database is migrated once here, before they start, and /metrics adds up
+    # their counters through prometheus_client's multiprocess files, in a fresh directory per start.
+    from kb.db import make_engine, migrate
+
+    migrate(make_engine(get_settings().database_url))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hner-metrics-")
+    uvicorn.run(
+        "hybrid_ner.service.app:create_app", factory=True, workers=count, host=host, port=port, log_config=None,
+        access_log=False,
+    )  # fmt: skip
 
 
 @app.command("train-ner")
@@ -46,6 +69,12 @@ def train_ner_cmd(
     shape: Annotated[bool, typer.Option(help="Use word-shape (case) features.")] = True,
     limit: Annotated[int | None, typer.Option(help="Use only the first N sentences (quick runs).")] = None,
     threads: Annotated[int, typer.Option(help="Torch threads for training.")] = 2,
+    layers: Annotated[
+        int | None, typer.Option(help="Keep only the encoder's first N layers (a smaller student).")
+    ] = None,
+    teacher: Annotated[
+        Path | None, typer.Option(help="Distil from this model directory, starting the student from its weights.")
+    ] = None,
 ) -> None:
     """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory."""
     import logging
@@ -58,7 +87,16 @@ def train_ner_cmd(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # per-epoch dev F1 on stderr
     torch.set_num_threads(threads)
     args = TrainArgs(
-        train=train, dev=dev, out=out, epochs=epochs, lr=lr, batch_size=batch_size, use_shape=shape, limit=limit
+        train=train,
+        dev=dev,
+        out=out,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        use_shape=shape,
+        limit=limit,
+        layers=layers,
+        teacher=teacher,
     )
     with Progress(transient=False) as progress:
         task = progress.add_task("training", total=None)
@@ -69,6 +107,25 @@ def train_ner_cmd(
         config = train_ner(args, progress=report)
     dev_m = config.metrics["dev"]
     typer.echo(json.dumps({"out": str(out), "dev_f1": dev_m["f1"], "dev_ece": dev_m["ece"], "history": args.history}))
+
+
+@app.command("export-ner")
+def export_ner_cmd(
+    calibration: Annotated[
+        Path, typer.Option(help="CoNLL BIO or JSONL sentences to calibrate int8 ranges on.", exists=True)
+    ],
+    model: Annotated[
+        Path, typer.Option(help="Model directory (train-ner output).", exists=True)
+    ] = DEFAULT_NER_MODEL_DIR,
+    every: Annotated[int, typer.Option(help="Calibrate on every Nth sentence.", min=1)] = 10,
+) -> None:
+    """Export a model directory to the served runtime: an ONNX graph with static int8 MatMuls (ner.int8.onnx)."""
+    from hybrid_ner.ner.data import read_tagged
+    from hybrid_ner.ner.static_int8 import export_onnx
+
+    sentences = [s.words for s in read_tagged(calibration)[::every]]
+    out = export_onnx(model, sentences)
+    typer.echo(json.dumps({"out": str(out), "calibration_sentences": len(sentences), "bytes": out.stat().st_size}))
 
 
 def main() -> None:

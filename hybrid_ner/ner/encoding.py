@@ -8,7 +8,7 @@ nothing is counted twice at window edges.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,7 @@ def collate(windows: Sequence[Window]) -> dict[str, torch.Tensor]:
 
 
 def word_logprobs(
-    model: torch.nn.Module,
+    model: Callable[..., torch.Tensor],
     tokenizer: Any,
     sentences: Sequence[Sequence[str]],
     *,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -12,11 +13,13 @@ from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Decision, Entity, Source, Span
 from hybrid_ner.ner.calibration import Decoder, platt
 from hybrid_ner.ner.encoding import word_logprobs
-from hybrid_ner.ner.model import load_model, quantize_int8
+from hybrid_ner.ner.model import load_config, load_model, load_tokenizer, quantize_int8
+from hybrid_ner.ner.static_int8 import OnnxClassifier
 from hybrid_ner.registry import extractors
 from hybrid_ner.text import Sentence, Word, split_sentences, words_from_tokens
 
 NAME = "extractor.local_ner.v1"
+Runtime = Literal["onnx", "torch"]
 
 
 class LocalNER:
@@ -36,19 +39,26 @@ class LocalNER:
         batch_size: int = 32,
         max_tokens: int = 256,
         threads: int = 1,
+        runtime: Runtime = "onnx",
         quantize: bool = True,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch.set_num_threads(threads)
-        self.model, self.tokenizer, self.config = load_model(model_dir)
-        self.quantized = quantize
-        if quantize:
-            quantize_int8(self.model)
         self.model_dir = Path(model_dir)
-        # Dynamic int8 scales activations per tensor, i.e. per batch: batched, one text's entities could depend
-        # on its batch-mates (measured: 15 of 600 CoNLL sentences changed). So the quantized model runs one
-        # window per forward pass, which keeps results deterministic and costs no throughput on this hardware.
-        self.batch_size = 1 if quantize else batch_size
+        self.variant = "onnx-int8" if runtime == "onnx" else "int8" if quantize else "fp32"
+        self.model: Callable[..., torch.Tensor]
+        if runtime == "onnx":
+            self.config, self.tokenizer = load_config(self.model_dir), load_tokenizer()
+            self.model = OnnxClassifier(self.model_dir, threads=threads)
+        else:
+            model, self.tokenizer, self.config = load_model(self.model_dir)
+            if quantize:
+                quantize_int8(model)
+            self.model = model
+        # Dynamic int8 (torch) scales activations per tensor, i.e. per batch: batched, one text's entities could
+        # depend on its batch-mates (measured: 15 of 600 CoNLL sentences changed), so it runs one window per
+        # pass. The ONNX graph's activation scales are fixed at export, so it batches.
+        self.batch_size = 1 if runtime == "torch" and quantize else batch_size
         self.max_tokens = max_tokens
         self.decoder = Decoder(self.config.labels)
 
@@ -59,8 +69,7 @@ class LocalNER:
     @property
     def version(self) -> str:
         """Identifies the model weights and calibration, for caches and metrics labels."""
-        suffix = "+int8" if self.quantized else ""
-        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}{suffix}"
+        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}+{self.variant}"
 
     def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
         return self._run(texts, sentences if sentences is not None else [split_sentences(t) for t in texts])
@@ -105,5 +114,6 @@ def make_local_ner(settings: Settings) -> LocalNER:
         batch_size=settings.ner_batch_size,
         max_tokens=settings.ner_max_tokens,
         threads=settings.threads,
+        runtime=settings.ner_runtime,
         quantize=settings.ner_quantize,
     )

@@ -42,6 +42,7 @@ class NERConfig:
     temperature: float = 1.0
     platt_a: float = 1.0
     platt_b: float = 0.0
+    layers: int | None = None  # keep only the encoder's first N layers (a distilled student); None keeps all
     base_package: str = BASE_PACKAGE
     base_version: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +70,9 @@ class CaseAwareTokenClassifier(nn.Module):
 
     def __init__(self, encoder: Any, config: NERConfig) -> None:
         super().__init__()
+        if config.layers is not None:
+            encoder.encoder.layer = encoder.encoder.layer[: config.layers]
+            encoder.config.num_hidden_layers = config.layers
         self.encoder = encoder
         self.use_shape = config.use_shape
         hidden = int(encoder.config.hidden_size)
@@ -92,14 +96,38 @@ class CaseAwareTokenClassifier(nn.Module):
         return logits
 
 
-def _load_encoder() -> tuple[nn.Module, Any]:
-    from transformers import AutoModel, AutoTokenizer
+def _quiet_transformers() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
-    path = str(base_encoder_path())
-    return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def load_tokenizer() -> Any:
+    """The packaged encoder's tokenizer (all the ONNX runtime needs of transformers)."""
+    from transformers import AutoTokenizer
+
+    _quiet_transformers()
+    return AutoTokenizer.from_pretrained(str(base_encoder_path()))
+
+
+def _load_encoder() -> tuple[nn.Module, Any]:
+    from transformers import AutoModel
+
+    _quiet_transformers()
+    return AutoModel.from_pretrained(str(base_encoder_path())), load_tokenizer()
+
+
+def load_config(directory: Path) -> NERConfig:
+    """The model's config, checked against the installed base package (whose embeddings every runtime uses)."""
+    config = NERConfig.load(directory)
+    installed = _base_package_version()
+    if config.base_version and installed != config.base_version:
+        raise ModelArtifactError(
+            f"the model in {directory} was trained on {BASE_PACKAGE}=={config.base_version}, "
+            f"but {installed} is installed"
+        )
+    return config
 
 
 def new_model(config: NERConfig) -> tuple[CaseAwareTokenClassifier, Any]:
@@ -124,17 +152,11 @@ def load_model(directory: Path) -> tuple[CaseAwareTokenClassifier, Any, NERConfi
     from safetensors.torch import load_file
 
     directory = Path(directory)
-    config = NERConfig.load(directory)
+    config = load_config(directory)
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelArtifactError(f"{weights} is missing")
     encoder, tokenizer = _load_encoder()
-    installed = _base_package_version()
-    if config.base_version and installed != config.base_version:
-        raise ModelArtifactError(
-            f"the model in {directory} was trained on {BASE_PACKAGE}=={config.base_version}, "
-            f"but {installed} is installed"
-        )
     model = CaseAwareTokenClassifier(encoder, config)
     state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)

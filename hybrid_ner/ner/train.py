@@ -26,7 +26,7 @@ from hybrid_ner.ner.calibration import (
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 from hybrid_ner.ner.encoding import collate, make_windows, word_logprobs
 from hybrid_ner.ner.metrics import EntityKey, score_entities
-from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, new_model, save_model
+from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,10 @@ class TrainArgs:
     use_shape: bool = True
     seed: int = 13
     limit: int | None = None
+    layers: int | None = None  # a student with the first N encoder layers
+    teacher: Path | None = None  # distil from this model directory's token distributions (and start from it)
+    distil_weight: float = 0.5
+    distil_temperature: float = 2.0
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -117,6 +121,29 @@ def calibrate(config: NERConfig, data: Sequence[TaggedSentence], logps: list[np.
     config.platt_a, config.platt_b = fit_platt(np.array(raw), np.array(ok, dtype=float))
 
 
+def _teacher(args: TrainArgs, student: CaseAwareTokenClassifier, config: NERConfig) -> CaseAwareTokenClassifier | None:
+    """Load the teacher and start the student from its weights (its first layers, its head and shape tables)."""
+    if args.teacher is None:
+        return None
+    teacher, _, teacher_config = load_model(args.teacher)
+    if teacher_config.labels != config.labels or teacher_config.use_shape != config.use_shape:
+        raise ValueError(f"the teacher in {args.teacher} has other labels or features than this training data")
+    student.load_state_dict(teacher.state_dict(), strict=False)  # the student's layers are the teacher's first
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    teacher.eval()
+    return teacher
+
+
+def _distil_loss(student: torch.Tensor, teacher: torch.Tensor, gold: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened tag distributions over the labelled positions."""
+    keep = gold.reshape(-1) != -100
+    s = torch.log_softmax(student.reshape(-1, student.shape[-1])[keep] / temperature, dim=-1)
+    t = torch.log_softmax(teacher.reshape(-1, teacher.shape[-1])[keep] / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(s, t, log_target=True, reduction="batchmean")
+    return kl * temperature**2
+
+
 def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | None = None) -> NERConfig:
     """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
     random.seed(args.seed)
@@ -125,8 +152,9 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     train, dev = read_tagged(args.train), read_tagged(args.dev)
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
-    config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape)
+    config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
+    teacher = _teacher(args, model, config)
     label_idx = {lab: i for i, lab in enumerate(config.labels)}
 
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
@@ -162,6 +190,11 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
             gold = torch.tensor([targets[id(w)] + [-100] * (width - len(w.input_ids)) for w in batch])
             logits = model(**inputs)
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1))
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = teacher(**inputs)
+                distil = _distil_loss(logits, soft, gold, args.distil_temperature)
+                loss = (1 - args.distil_weight) * loss + args.distil_weight * distil
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -187,11 +220,24 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
         "history": args.history,
         "train_sentences": len(train),
         "dev_sentences": len(dev),
-        "hyperparameters": {k: v for k, v in vars(args).items() if k not in {"history", "train", "dev", "out"}},
+        "hyperparameters": {
+            **{k: v for k, v in vars(args).items() if k not in {"history", "train", "dev", "out", "teacher"}},
+            "teacher": str(args.teacher.name) if args.teacher else None,
+        },
     }
     save_model(model, config, args.out)
     write_model_card(args, config)
     return config
+
+
+def _distilled(args: TrainArgs) -> str:
+    layers = f"the encoder's first {args.layers} layers" if args.layers else "all encoder layers"
+    if args.teacher is None:
+        return f"Encoder depth: {layers}."
+    return (
+        f"A student with {layers}, started from and distilled from the teacher `{args.teacher.name}` (token KL at "
+        f"temperature {args.distil_temperature}, weight {args.distil_weight}, beside cross-entropy on the gold tags)."
+    )
 
 
 def write_model_card(args: TrainArgs, config: NERConfig) -> None:
@@ -204,6 +250,7 @@ def write_model_card(args: TrainArgs, config: NERConfig) -> None:
 Token classifier for {", ".join(sorted({lab[2:] for lab in config.labels if lab != "O"}))}, fine-tuned from the
 `{config.base_package}=={config.base_version}` encoder (sentence-transformers/all-MiniLM-L6-v2) with
 word-shape features (uncased encoder; shape ids restore capitalisation). Trained with `hybrid-ner train-ner`.
+{_distilled(args)}
 
 ## Data
 - train: `{args.train.name}` ({config.metrics["train_sentences"]} sentences)
@@ -226,7 +273,8 @@ Test-set figures come from `python -m eval.ner_bench` and are kept in `eval/repo
 ## Format
 `weights.safetensors` holds every weight in fp16 except the word-embedding matrix, which was frozen during
 training and is read from the installed base package at load time. `ner_config.json` holds labels,
-calibration and these metrics.
+calibration and these metrics. `ner.int8.onnx`, written by `hybrid-ner export-ner`, is what the service runs: the
+same network after the embedding lookup, with static int8 MatMuls, tied to these weights by their digest.
 
 ## Licences
 - Base encoder weights: Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); wrapper package: MIT.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from hybrid_ner.datamodel import Result
@@ -42,6 +44,17 @@ class Metrics:
         )
         self._local_total = 0
         self._escalated_total = 0
+
+    def exposed(self) -> CollectorRegistry:
+        """What /metrics shows: this process's registry, or every worker's series when ``hybrid-ner serve`` runs
+        several (``PROMETHEUS_MULTIPROC_DIR`` set)."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return self.registry
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return merged
 
     def observe(self, result: Result) -> None:
         for e in result.entities:

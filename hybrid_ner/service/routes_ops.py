@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -46,7 +47,7 @@ def readyz(request: Request) -> JSONResponse:
         problems.append(f"database unreachable ({type(exc).__name__})")
     if problems:
         return JSONResponse({"detail": "; ".join(problems)}, status_code=503)
-    return JSONResponse({"status": "ready", "model": svc.model_version})
+    return JSONResponse({"status": "ready", "model": svc.model_version, "worker": os.getpid()})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
@@ -54,7 +55,7 @@ def metrics(request: Request) -> Response:
     """Prometheus metrics."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return Response(generate_latest(service(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(service(request).metrics.exposed()), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", include_in_schema=False)

@@ -1,0 +1,144 @@
+"""The served runtime: the classifier as an ONNX graph with static int8 MatMuls, run by ONNX Runtime.
+
+Static quantization fixes every activation scale at export time (calibrated on real sentences), so a window's
+logits do not depend on what else is in its batch, and windows can be batched again; dynamic int8 had to run
+one window per pass. The graph starts *after* the word-embedding lookup: that frozen matrix (half of the
+parameters) is read from the pinned base package at load time, as the torch artifact does, so the shipped file
+stays small. The file records the digest of the weights it was exported from and refuses to run beside others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from hybrid_ner.errors import ModelArtifactError
+from hybrid_ner.ner.encoding import collate, make_windows
+from hybrid_ner.ner.model import WEIGHTS_FILE, CaseAwareTokenClassifier, load_model
+from hybrid_ner.packages import base_encoder_path
+
+ONNX_FILE = "ner.int8.onnx"
+SOURCE_KEY = "hybrid_ner.weights_sha256"
+INPUTS = ("word_embeds", "attention_mask", "shape_ids")
+
+
+def weights_digest(model_dir: Path) -> str:
+    return hashlib.sha256((model_dir / WEIGHTS_FILE).read_bytes()).hexdigest()
+
+
+def word_embeddings() -> np.ndarray:
+    """The frozen word-embedding matrix of the packaged encoder (read alone, without building the encoder)."""
+    from safetensors import safe_open
+
+    with safe_open(str(base_encoder_path() / "model.safetensors"), "np") as f:
+        matrix: np.ndarray = f.get_tensor("embeddings.word_embeddings.weight")
+    return matrix
+
+
+class _AfterLookup(nn.Module):
+    """The classifier's forward pass from looked-up word embeddings on: what the ONNX graph holds."""
+
+    def __init__(self, model: CaseAwareTokenClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, word_embeds: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        embeds = word_embeds + m.shape_in(shape_ids) if m.use_shape else word_embeds
+        hidden = m.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        if m.use_shape:
+            hidden = torch.cat([hidden, m.shape_out(shape_ids)], dim=-1)
+        logits: torch.Tensor = m.classifier(hidden)
+        return logits
+
+
+def _feeds(batch: dict[str, torch.Tensor], table: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "word_embeds": table[batch["input_ids"].numpy()],
+        "attention_mask": batch["attention_mask"].numpy(),
+        "shape_ids": batch["shape_ids"].numpy(),
+    }
+
+
+class OnnxClassifier:
+    """Drop-in for the torch classifier's call: token ids in, logits out (one intra-op thread by default)."""
+
+    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        path = model_dir / ONNX_FILE
+        if not path.is_file():
+            raise ModelArtifactError(
+                f"{path} is missing: run `hybrid-ner export-ner --model {model_dir} --calibration FILE` "
+                "(or set HNER_NER_RUNTIME=torch)"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        source = self.session.get_modelmeta().custom_metadata_map.get(SOURCE_KEY)
+        if source != weights_digest(model_dir):
+            raise ModelArtifactError(
+                f"{path} was exported from other weights than {model_dir / WEIGHTS_FILE}: run `hybrid-ner export-ner`"
+            )
+        self.table = word_embeddings()
+
+    def __call__(self, **batch: torch.Tensor) -> torch.Tensor:
+        (logits,) = self.session.run(None, _feeds(batch, self.table))
+        return torch.from_numpy(logits)
+
+
+class _Calibration:
+    """ONNX Runtime's calibration reader protocol: one real window per step, so ranges are per window."""
+
+    def __init__(self, tokenizer: Any, sentences: Sequence[Sequence[str]], max_tokens: int) -> None:
+        table = word_embeddings()
+        windows = make_windows(tokenizer, sentences, max_tokens)
+        self._it: Iterator[dict[str, np.ndarray]] = (_feeds(collate([w]), table) for w in windows)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+
+def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_tokens: int = 256) -> Path:
+    """Export ``model_dir``'s classifier to ONNX and quantize its MatMuls to int8 with static, calibrated scales.
+
+    Weights per output channel (int8), activations per tensor (uint8) with MinMax ranges over ``calibration``
+    sentences; layer norms, softmax and the embeddings stay fp32.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    model, tokenizer, _ = load_model(model_dir)
+    sample = collate(make_windows(tokenizer, [["Export", "sample", "in", "Paris", "."]], max_tokens))
+    feeds = _feeds(sample, word_embeddings())
+    out = model_dir / ONNX_FILE
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")}
+        args = tuple(torch.from_numpy(feeds[name]) for name in INPUTS)
+        with torch.inference_mode():
+            torch.onnx.export(
+                _AfterLookup(model).eval(), args, str(fp32), input_names=list(INPUTS), output_names=["logits"],
+                dynamic_axes=axes, opset_version=17, dynamo=False,
+            )  # fmt: skip
+        quantize_static(
+            str(fp32), str(out), _Calibration(tokenizer, calibration, max_tokens),
+            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=["MatMul"],
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )  # fmt: skip
+    graph = onnx.load(str(out))
+    onnx.helper.set_model_props(graph, {SOURCE_KEY: weights_digest(model_dir)})
+    onnx.save(graph, str(out))
+    os.chmod(out, 0o644)
+    return out
