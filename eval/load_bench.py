@@ -47,7 +47,7 @@ def rss_mb(pid: int) -> float:
 def worker_rss_mb(pid: int) -> list[float]:
     """RSS of each worker process of a server (the server itself when it has no children)."""
     children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
-    workers = [c for c in children if "multiprocessing" not in Path(f"/proc/{c}/cmdline").read_text()] or [pid]
+    workers = [c for c in children if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()] or [pid]
     return [round(rss_mb(w), 1) for w in workers]
 
 

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     text = document(args.data, int(args.mb * 1_000_000))
     with tempfile.TemporaryDirectory() as work:
-        result = {"chars": len(text), "words": len(text.split()), "hybrid_ner": ours(text, Path(work))}
+        result: dict[str, Any] = {"chars": len(text), "words": len(text.split()), "hybrid_ner": ours(text, Path(work))}
     result["spacy_sm"] = spacy_baseline(text)
     result["ratio_seconds_ours_over_spacy"] = result["hybrid_ner"]["seconds"] / result["spacy_sm"]["seconds"]
     result["covered_to_char"] = result["hybrid_ner"]["last_end"] / len(text)

@@ -33,7 +33,7 @@ def test_bench_writes_the_ablation(conll_file, tmp_path, capsys):
     assert report[SERVED] == f"{DEFAULT_NER_MODEL_DIR.name} onnx int8"
     served = report["systems"][report[SERVED]]
     assert set(served["per_label"]) <= {"PER", "ORG", "LOC", "MISC"}
-    assert 0.0 <= served["ece"] <= 1.0 and served["peak_rss_mb"] > 0 and served["layers"] == 3
+    assert 0.0 <= served["ece"] <= 1.0 and served["peak_rss_mb"] > 0 and served["layers"] == 4
     runtimes = ("onnx int8", "torch dynamic int8", "torch fp32")
     models = (DEFAULT_NER_MODEL_DIR.name, teacher.name)
     assert set(report["systems"]) == {f"{m} {r}" for m in models for r in runtimes} | {"spaCy sm"}

@@ -71,6 +71,15 @@ def test_context_window():
     text = "a " * 200 + "Paris" + " b" * 200
     ctx = context_of(text, 400, 405, width=20)
     assert "Paris" in ctx and len(ctx) <= 45
+    assert ctx.index("Paris") >= 8 and len(ctx) - ctx.index("Paris") - 5 >= 8  # context on both sides (cut at spaces)
+
+
+def test_mentions_of_one_stretch_share_their_context():
+    """Contexts sit on a fixed grid, so a document's mentions in one cell are encoded once."""
+    text = "word " * 100
+    same = {context_of(text, s, s + 4) for s in range(200, 400, 5)}
+    assert len(same) == 1
+    assert context_of(text, 195, 199) != context_of(text, 200, 204)
 
 
 def test_longer_forms_spell_out_a_mention_in_its_own_document():

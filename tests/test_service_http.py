@@ -181,6 +181,7 @@ def test_playground_in_headless_chromium(server, offline_page, tmp_path):
         headers={"X-API-Key": ADMIN},
     ).raise_for_status()
     page.goto(base + "/")
+    page.wait_for_function("document.getElementById('legend').innerText.includes('MISC')", timeout=30_000)
     legend = page.inner_text("#legend")
     assert all(label in legend for label in ("PER", "ORG", "LOC", "MISC")) and "found by the LLM" in legend
     page.fill("#text", "Angela Merkel met Emmanuel Macron in Paris. <b>not markup</b>")

@@ -53,7 +53,7 @@ def serve(
     migrate(make_engine(get_settings().database_url))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hner-metrics-")
     uvicorn.run(
-        "hybrid_ner.service.app:create_app", factory=True, workers=count, host=host, port=port, log_config=None,
+        "hybrid_ner.service.app:worker_app", factory=True, workers=count, host=host, port=port, log_config=None,
         access_log=False,
     )  # fmt: skip
 
