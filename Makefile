@@ -12,7 +12,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench load-bench batch-bench link-train link-bench train train-student eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench train train-student eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ eval-smoke: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports
+
+# One ~1 MB document through `hybrid-ner extract --file`, beside spaCy sm on the same text.
+longdoc-bench: $(STAMP)
+	$(BIN)/python -m eval.longdoc_bench --data $(CONLL_DIR)/train.txt --out eval/reports
 
 load-bench: $(STAMP)
 	$(BIN)/python -m eval.load_bench --data $(CONLL_DIR)/dev.txt --clients 32 --seconds 60 --out eval/reports

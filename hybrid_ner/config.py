@@ -90,3 +90,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def one_process_settings() -> Settings:
+    """Settings for a job that is the only process using the model (``extract``, ``link``): every core does model
+    work unless ``HNER_THREADS`` says otherwise. The service keeps one thread per worker and a worker per core."""
+    settings = get_settings()
+    if "threads" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"threads": os.cpu_count() or 1})

@@ -104,3 +104,17 @@ def test_pipeline_returns_results(local_ner):
     assert results[0].degraded is False
     with pytest.raises(TypeError, match="text 0 is int"):
         Pipeline(extractor=local_ner).extract([3])  # type: ignore[list-item]
+
+
+def test_parallel_batches_give_the_same_results(local_ner):
+    """Two batches at once on threads (HNER_THREADS=2) change nothing but the speed."""
+    from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+
+    two = LocalNER(DEFAULT_NER_MODEL_DIR, threads=2, batch_size=4)
+    texts = [f"Talks {i} between Siemens and Airbus in Toulouse ended, said Anne Martin." for i in range(20)]
+    assert two.parallel == 2
+
+    def key(results):
+        return [[(e.span.start, e.span.end, e.span.label, e.score) for e in es] for es in results]
+
+    assert key(two.extract(texts)) == key(local_ner.extract(texts))

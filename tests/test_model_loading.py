@@ -64,3 +64,17 @@ def test_the_runtime_setting_chooses_the_runtime(monkeypatch):
     torch_ner = build_extractor(Settings())
     assert torch_ner.variant == "int8" and torch_ner.batch_size == 1 and torch_ner.config.layers is None
     assert {e.span.text for e in torch_ner.extract(["Angela Merkel visited Paris."])[0]} == {"Angela Merkel", "Paris"}
+
+
+def test_one_process_jobs_use_every_core_unless_told(monkeypatch):
+    import os
+
+    from hybrid_ner import config
+
+    monkeypatch.delenv("HNER_THREADS", raising=False)
+    config.get_settings.cache_clear()
+    assert config.one_process_settings().threads == (os.cpu_count() or 1) and config.Settings().threads == 1
+    monkeypatch.setenv("HNER_THREADS", "1")
+    config.get_settings.cache_clear()
+    assert config.one_process_settings().threads == 1
+    config.get_settings.cache_clear()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from hybrid_ner.cli._io import advance, bar, emit, lines
-from hybrid_ner.config import get_settings
+from hybrid_ner.config import one_process_settings
 from hybrid_ner.records import error_row, parse_line, result_row
 from hybrid_ner.schemas import Schema, SchemaError, load_schema_file
 
@@ -62,7 +62,7 @@ def extract(
         raise typer.BadParameter(f"{file} is not a file", param_hint="--file")
     chosen = schema_arg(schema, schema_version)
     try:
-        pipeline = Pipeline(settings=get_settings(), strategy=strategy)
+        pipeline = Pipeline(settings=one_process_settings(), strategy=strategy)
         the_schema = pipeline.resolve_schema(chosen, schema_version)
     except (ValueError, SchemaError) as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -126,7 +126,7 @@ def link(
     from hybrid_ner.pipeline import Pipeline, run_sync
     from hybrid_ner.spans import link_output, parse_spans, span_error
 
-    pipeline = Pipeline(settings=get_settings())
+    pipeline = Pipeline(settings=one_process_settings())
     failed = 0
     for lineno, raw in lines(file):
         rid, row, error = parse_line(raw, lineno)
