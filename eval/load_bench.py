@@ -185,11 +185,16 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             stop(proc)
     results.update({"clients": args.clients, "seconds": args.seconds, "words_per_text": 25, "workers": args.workers})
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "load.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results, args.out)
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "load.json").write_text(json.dumps(results, indent=2) + "\n")
+    workers = results["workers"]
     rows = [
-        f"# Load benchmark: {args.clients} clients x {args.seconds:.0f} s per phase, loopback, ~25-word texts, "
-        f"{args.workers} workers",
+        f"# Load benchmark: {results['clients']} clients x {results['seconds']:.0f} s per phase, loopback, "
+        f"~25-word texts, {workers} workers",
         "",
         "| phase | requests | errors | req/s | p50 ms | p95 ms | p99 ms |",
         "|---|---|---|---|---|---|---|",
@@ -202,14 +207,14 @@ def main(argv: list[str] | None = None) -> None:
         )
     rows += [
         "",
-        f"Cold req/s with {args.workers} workers over 1 worker, same run: "
+        f"Cold req/s with {workers} workers over 1 worker, same run: "
         f"{results['cold']['rps'] / results['cold_1_worker']['rps']:.2f}x.",
         "",
         f"Worker RSS (MB) after the first cold run: {results['rss_after_cold_mb']}; "
         f"after the second: {results['rss_after_second_cold_mb']}.",
         "",
     ]
-    (args.out / "load.md").write_text("\n".join(rows))
+    (out / "load.md").write_text("\n".join(rows))
     print("\n".join(rows))
 
 

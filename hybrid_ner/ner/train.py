@@ -24,7 +24,7 @@ from hybrid_ner.ner.calibration import (
     retemper,
 )
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
-from hybrid_ner.ner.encoding import collate, make_windows, word_logprobs
+from hybrid_ner.ner.encoding import Window, collate, make_windows, word_logprobs
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
@@ -144,6 +144,54 @@ def _distil_loss(student: torch.Tensor, teacher: torch.Tensor, gold: torch.Tenso
     return kl * temperature**2
 
 
+def _targets(windows: list[Window], data: Sequence[TaggedSentence], label_idx: dict[str, int]) -> dict[int, list[int]]:
+    """Gold tag ids at each window's word-first subtokens (-100, ignored, elsewhere), keyed by window identity."""
+    targets = {}
+    for w in windows:
+        y = [-100] * len(w.input_ids)
+        for pos, word in zip(w.positions, w.words, strict=True):
+            y[pos] = label_idx.get(data[w.sentence].tags[word], 0)
+        targets[id(w)] = y
+    return targets
+
+
+def _optimizer(model: CaseAwareTokenClassifier, args: TrainArgs, total: int) -> tuple[Any, Any]:
+    """AdamW with a faster head, linear warm-up then linear decay; the word embeddings stay frozen."""
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.head_lr}], weight_decay=0.01)
+
+    def schedule(step: int) -> float:
+        if step < args.warmup:
+            return (step + 1) / args.warmup
+        return max(0.0, (total - step) / max(1, total - args.warmup))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
+def _loss(
+    model: CaseAwareTokenClassifier,
+    teacher: CaseAwareTokenClassifier | None,
+    batch: list[Window],
+    targets: dict[int, list[int]],
+    args: TrainArgs,
+) -> torch.Tensor:
+    """Cross-entropy on the gold tags, mixed with the distillation loss when there is a teacher."""
+    inputs = collate(batch)
+    width = inputs["input_ids"].shape[1]
+    gold = torch.tensor([targets[id(w)] + [-100] * (width - len(w.input_ids)) for w in batch])
+    logits = model(**inputs)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1), ignore_index=-100)
+    if teacher is None:
+        return loss
+    with torch.no_grad():
+        soft = teacher(**inputs)
+    return (1 - args.distil_weight) * loss + args.distil_weight * _distil_loss(
+        logits, soft, gold, args.distil_temperature
+    )
+
+
 def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | None = None) -> NERConfig:
     """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
     random.seed(args.seed)
@@ -155,48 +203,19 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
-    label_idx = {lab: i for i, lab in enumerate(config.labels)}
-
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
-    targets = {}
-    for w in windows:
-        y = [-100] * len(w.input_ids)
-        for pos, word in zip(w.positions, w.words, strict=True):
-            y[pos] = label_idx.get(train[w.sentence].tags[word], 0)
-        targets[id(w)] = y
-
-    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
-    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": args.lr}, {"params": head, "lr": args.head_lr}], weight_decay=0.01)
-    steps_per_epoch = math.ceil(len(windows) / args.batch_size)
-    total = steps_per_epoch * args.epochs
-
-    def schedule(step: int) -> float:
-        if step < args.warmup:
-            return (step + 1) / args.warmup
-        return max(0.0, (total - step) / max(1, total - args.warmup))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    targets = _targets(windows, train, {lab: i for i, lab in enumerate(config.labels)})
+    total = math.ceil(len(windows) / args.batch_size) * args.epochs
+    opt, sched = _optimizer(model, args, total)
     best_f1, best_state = -1.0, None
     step = 0
     for epoch in range(1, args.epochs + 1):
         model.train()
         started = time.perf_counter()
         for batch in _batches(windows, args.batch_size, rng):
-            inputs = collate(batch)
-            width = inputs["input_ids"].shape[1]
-            gold = torch.tensor([targets[id(w)] + [-100] * (width - len(w.input_ids)) for w in batch])
-            logits = model(**inputs)
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1))
-            if teacher is not None:
-                with torch.no_grad():
-                    soft = teacher(**inputs)
-                distil = _distil_loss(logits, soft, gold, args.distil_temperature)
-                loss = (1 - args.distil_weight) * loss + args.distil_weight * distil
+            loss = _loss(model, teacher, batch, targets, args)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch stubs leave backward untyped
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
