@@ -57,7 +57,8 @@ eval-smoke: $(STAMP)
 	$(BIN)/python -m eval.check_report runs/eval-smoke
 
 bench: $(STAMP)
-	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports
+	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports \
+		--also hybrid_ner/resources/ner-conll-minilm $(wildcard runs/ner-l3)
 
 # One ~1 MB document through `hybrid-ner extract --file`, beside spaCy sm on the same text.
 longdoc-bench: $(STAMP)
