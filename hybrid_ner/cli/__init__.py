@@ -48,14 +48,12 @@ def serve(
         return
     # Workers are separate processes: the database is migrated once here, before they start, and /metrics adds up
     # their counters through prometheus_client's multiprocess files, in a fresh directory per start.
+    from hybrid_ner.service.workers import run_workers
     from kb.db import make_engine, migrate
 
     migrate(make_engine(get_settings().database_url))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hner-metrics-")
-    uvicorn.run(
-        "hybrid_ner.service.app:worker_app", factory=True, workers=count, host=host, port=port, log_config=None,
-        access_log=False,
-    )  # fmt: skip
+    run_workers(host, port, count)
 
 
 @app.command("train-ner")

@@ -17,7 +17,7 @@ from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.schemas import SchemaError
 from hybrid_ner.service import routes_admin, routes_data, routes_ops
-from hybrid_ner.service.middleware import BodyLimit, configure_logging, observe
+from hybrid_ner.service.middleware import BodyLimit, observe
 from hybrid_ner.service.state import Service
 from hybrid_ner.stages import PolicyUnavailableError
 
@@ -57,12 +57,6 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         app.include_router(module.router)
     routes_ops.mount_docs(app)
     return app
-
-
-def worker_app() -> FastAPI:
-    """The app of one ``hybrid-ner serve --workers N`` process (uvicorn builds it in each worker): JSON logs first."""
-    configure_logging()
-    return create_app()
 
 
 def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
