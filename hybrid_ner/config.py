@@ -52,7 +52,12 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=256, ge=16, le=8192, description="Bounds the answer (and runaway loops).")
     llm_cache: bool = Field(default=True, description="Cache LLM answers on disk under data_dir/llm_cache.")
     llm_score: float = Field(default=0.8, ge=0.0, le=1.0, description="Prior score of an exactly grounded LLM entity.")
-    threads: int = Field(default=1, ge=1, description="Model intra-op threads per process; one is fastest here.")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description="Model threads per process (ONNX: batches run at once; torch: intra-op threads). extract and "
+        "link use every core unless this is set.",
+    )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,

@@ -49,7 +49,7 @@ class LocalNER:
         self.model: Callable[..., torch.Tensor]
         if runtime == "onnx":
             self.config, self.tokenizer = load_config(self.model_dir), load_tokenizer()
-            self.model = OnnxClassifier(self.model_dir, threads=1)
+            self.model = OnnxClassifier(self.model_dir)
         else:
             model, self.tokenizer, self.config = load_model(self.model_dir)
             if quantize:

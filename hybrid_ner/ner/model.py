@@ -86,7 +86,14 @@ class CaseAwareTokenClassifier(nn.Module):
         self.classifier = nn.Linear(head_in, len(config.labels))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
-        embeds = self.encoder.embeddings.word_embeddings(input_ids)
+        word_embeds = self.encoder.embeddings.word_embeddings(input_ids)
+        return self.from_word_embeddings(word_embeds, attention_mask, shape_ids)
+
+    def from_word_embeddings(
+        self, word_embeds: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """Everything after the word-embedding lookup: what the exported ONNX graph holds."""
+        embeds = word_embeds
         if self.use_shape:
             embeds = embeds + self.shape_in(shape_ids)
         hidden = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state

@@ -44,20 +44,14 @@ def word_embeddings() -> np.ndarray:
 
 
 class _AfterLookup(nn.Module):
-    """The classifier's forward pass from looked-up word embeddings on: what the ONNX graph holds."""
+    """The classifier from looked-up word embeddings on, as a module the exporter can trace."""
 
     def __init__(self, model: CaseAwareTokenClassifier) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, word_embeds: torch.Tensor, attention_mask: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
-        m = self.model
-        embeds = word_embeds + m.shape_in(shape_ids) if m.use_shape else word_embeds
-        hidden = m.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
-        if m.use_shape:
-            hidden = torch.cat([hidden, m.shape_out(shape_ids)], dim=-1)
-        logits: torch.Tensor = m.classifier(hidden)
-        return logits
+        return self.model.from_word_embeddings(word_embeds, attention_mask, shape_ids)
 
 
 def _feeds(batch: dict[str, torch.Tensor], table: np.ndarray) -> dict[str, np.ndarray]:
@@ -69,9 +63,10 @@ def _feeds(batch: dict[str, torch.Tensor], table: np.ndarray) -> dict[str, np.nd
 
 
 class OnnxClassifier:
-    """Drop-in for the torch classifier's call: token ids in, logits out (one intra-op thread by default)."""
+    """Drop-in for the torch classifier's call: token ids in, logits out. One intra-op thread: more threads go to
+    whole batches at once (``word_logprobs(parallel=...)``), which uses cores better on these small matrices."""
 
-    def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path) -> None:
         import onnxruntime as ort
 
         path = model_dir / ONNX_FILE
@@ -81,7 +76,7 @@ class OnnxClassifier:
                 "(or set HNER_NER_RUNTIME=torch)"
             )
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -100,8 +95,7 @@ class OnnxClassifier:
 class _Calibration:
     """ONNX Runtime's calibration reader protocol: one real window per step, so ranges are per window."""
 
-    def __init__(self, tokenizer: Any, sentences: Sequence[Sequence[str]], max_tokens: int) -> None:
-        table = word_embeddings()
+    def __init__(self, tokenizer: Any, sentences: Sequence[Sequence[str]], max_tokens: int, table: np.ndarray) -> None:
         windows = make_windows(tokenizer, sentences, max_tokens)
         self._it: Iterator[dict[str, np.ndarray]] = (_feeds(collate([w]), table) for w in windows)
 
@@ -120,7 +114,8 @@ def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_to
 
     model, tokenizer, _ = load_model(model_dir)
     sample = collate(make_windows(tokenizer, [["Export", "sample", "in", "Paris", "."]], max_tokens))
-    feeds = _feeds(sample, word_embeddings())
+    table = word_embeddings()
+    feeds = _feeds(sample, table)
     out = model_dir / ONNX_FILE
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
@@ -132,7 +127,7 @@ def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_to
                 dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
         quantize_static(
-            str(fp32), str(out), _Calibration(tokenizer, calibration, max_tokens),
+            str(fp32), str(out), _Calibration(tokenizer, calibration, max_tokens, table),
             quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=["MatMul"],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
