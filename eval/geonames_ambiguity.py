@@ -1,6 +1,7 @@
 """A linking set of ambiguous GeoNames place names in context sentences, in ELEVANT's JSONL format.
 
-``python -m eval.geonames_ambiguity --out DIR`` writes ``geonames-dev.jsonl`` and ``geonames-test.jsonl``.
+``python -m eval.geonames_ambiguity --out DIR`` writes ``geonames-dev.jsonl``, ``geonames-test.jsonl`` and
+``qualified-test.jsonl`` (every place of a test name, named with its qualifier: "Paris, Texas").
 Every name is shared by several places in the bundled KB (Springfield, Paris, Santa Cruz, ...); most
 sentences mention one place with a clue a reader would use (its state, or its country), drawing places in
 proportion to their population as real text would; where one place is far larger than its namesakes, a
@@ -62,6 +63,35 @@ def build(
     return dev, test
 
 
+QUALIFIED = (
+    "Officials in {name}, {qualifier} approved the new budget on Monday.",
+    "The storm knocked out power across {name} ({qualifier}) overnight.",
+    "He was born in {name}, {qualifier}, and moved away at 18.",
+)
+
+
+def qualified(min_population: int = 15000, seed: int = 11) -> list[dict[str, object]]:
+    """Qualified names ("Springfield, Illinois", "Valencia (Spain)") of the test names: every place of a name
+    whose qualifier (US state, else country) no namesake shares, each with a qualifier-led template."""
+    rng = random.Random(seed)
+    groups: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for e in default_entities(min_population):
+        if e.types == ["city"]:
+            where = e.description.removeprefix("city in ").rsplit(", population", 1)[0]
+            groups[normalize(e.name)].append((e.id, e.name, where.split(", ")[0]))
+    rows: list[dict[str, object]] = []
+    for norm, places in sorted(groups.items()):
+        if len(places) < 2 or not int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 2:
+            continue  # unambiguous, or a dev name
+        counts: dict[str, int] = defaultdict(int)
+        for _, _, q in places:
+            counts[q] += 1
+        for kb_id, name, qualifier in places:
+            if counts[qualifier] == 1:
+                _add(rows, rng.choice(QUALIFIED).format(name=name, qualifier=qualifier), name, kb_id)
+    return rows
+
+
 def _add(rows: list[dict[str, object]], text: str, name: str, kb_id: str) -> None:
     start = text.index(name)
     label = {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
@@ -75,9 +105,10 @@ def main() -> None:
     args = ap.parse_args()
     dev, test = build(args.min_population)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("geonames-dev.jsonl", dev), ("geonames-test.jsonl", test)):
+    sets = (("geonames-dev.jsonl", dev), ("geonames-test.jsonl", test), ("qualified-test.jsonl", qualified()))
+    for name, rows in sets:
         (args.out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(json.dumps({"dev": len(dev), "test": len(test)}))
+    print(json.dumps({name: len(rows) for name, rows in sets}))
 
 
 if __name__ == "__main__":

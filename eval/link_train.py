@@ -16,8 +16,10 @@ from eval.datasets import read_dataset
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.protocols import Extractor
+from kb import bundled
 from kb.db import open_db
-from kb.loaders import build_default, load_file
+from kb.dbpedia import enrich, read_redirects
+from kb.loaders import load_file
 from kb.store import SQLKBStore
 from linking.candidates import UnionCandidates
 from linking.embedder import Embedder
@@ -94,13 +96,16 @@ def gold_mentions(paths: Sequence[Path], extractor: Extractor | None = None) -> 
     ]
 
 
-def open_resolver(workdir: Path, kb: str) -> Resolver:
-    """A resolver over a scratch database holding ``kb`` (a KB file, or ``default`` for the bundled KB)."""
+def open_resolver(workdir: Path, kb: str, redirects: bool = True) -> Resolver:
+    """A resolver over a scratch database holding ``kb`` (a KB file, or ``default`` for the bundled KB); a KB
+    file is enriched with Wikipedia redirects (``kb enrich --source dbpedia``) unless ``redirects`` is off."""
     workdir.mkdir(parents=True, exist_ok=True)
     _, sessions = open_db(f"sqlite:///{(workdir / 'kb.sqlite3').resolve()}")
     store = SQLKBStore(sessions)
     if store.count() == 0:
-        print(build_default(store) if kb == "default" else load_file(store, Path(kb)))
+        print(bundled.build(store) if kb == "default" else load_file(store, Path(kb)))
+        if kb != "default" and redirects:
+            print(enrich(store, read_redirects()))
     embedder = Embedder()
     index = DenseIndex(store, embedder, workdir / "index")
     index.refresh()

@@ -13,6 +13,7 @@ _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 _WORD = re.compile(r"[^\W_]+")
 _QID = re.compile(r"Q(\d+)")
 DERIVED = "derived"  # alias source of lookup keys the store derives itself (hidden from entity records)
+REDIRECT = "dbpedia-redirect"  # alias source of Wikipedia redirects (``kb enrich``): noisier than a KB's own names
 # Words that name a company's legal form, cut from the end of a name ("General Electric Co." → general electric).
 _ORG_SUFFIXES = frozenset(
     [

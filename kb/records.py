@@ -14,6 +14,8 @@ _WIKIDATA = re.compile(r"Q\d+")
 _URLS = {
     "geonames:": "https://www.geonames.org/{}",
     "wikipedia:": "https://en.wikipedia.org/wiki/{}",
+    # DBpedia titles are lower-cased here; Wikipedia's "go" search opens the article whatever the case.
+    "dbpedia:": "https://en.wikipedia.org/w/index.php?go=Go&search={}",
 }
 
 
@@ -39,6 +41,7 @@ class EntityRecord:
     description: str
     prior: float
     aliases: list[str] = field(default_factory=list)
+    redirects: int = 0  # Wikipedia redirects to the entity's title (``kb enrich``): a popularity signal
 
     def text(self) -> str:
         """What the embedder sees: the name, its types and its description."""

@@ -6,17 +6,21 @@ code on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import audit
-from kb.keys import DERIVED, derived_keys, normalize, popularity
+from kb.keys import DERIVED, REDIRECT, derived_keys, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
 from kb.records import EntityIn, EntityRecord
+
+# Alias sources an entity record does not list as its names: the store's own keys, and redirects (which include
+# misspellings and loose associations).
+_HIDDEN = (DERIVED, REDIRECT)
 
 
 class EntityInUseError(Exception):
@@ -38,8 +42,9 @@ class KBStore(Protocol):
 
     def get(self, ids: Iterable[str]) -> dict[str, EntityRecord]: ...
 
-    def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
-        """Key → (entity id, whether the key is an alias rather than derived), best known first."""
+    def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """Key → (entity id, the source of the alias: a load's name, ``REDIRECT`` or ``DERIVED``), best known
+        first."""
         ...
 
     def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]: ...
@@ -47,6 +52,12 @@ class KBStore(Protocol):
     def upsert(self, entities: Sequence[EntityIn], source: str = "", actor: str | None = None) -> int: ...
 
     def delete_entity(self, entity_id: str, actor: str = "") -> bool: ...
+
+    def set_source_aliases(self, updates: Mapping[str, Enrichment], source: str) -> int: ...
+
+
+# An entity's aliases from one outside source, and the attributes that source adds.
+Enrichment = tuple[Sequence[str], Mapping[str, Any]]
 
 
 class SQLKBStore:
@@ -115,6 +126,48 @@ class SQLKBStore:
             bump(s, KB_VERSION)
         return True
 
+    def set_source_aliases(self, updates: Mapping[str, Enrichment], source: str) -> int:
+        """Replace the aliases that ``source`` gave each entity and merge in its attributes, leaving the entity's
+        own names alone; entities whose aliases and attributes are already these are not written (so running an
+        enrichment twice changes nothing). Returns how many entities changed."""
+        ids = list(updates)
+        changed = 0
+        for chunk in _chunks(ids, 500):
+            with self._sessions.begin() as s:
+                rows = {r.id: r for r in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk)))}
+                have: dict[str, set[str]] = {}  # norms this source gave each entity
+                taken: dict[str, set[str]] = {}  # norms the entity has from elsewhere (its names, derived keys)
+                for entity_id, norm, alias_source in s.execute(
+                    select(AliasRow.entity_id, AliasRow.norm, AliasRow.source).where(AliasRow.entity_id.in_(chunk))
+                ):
+                    (have if alias_source == source else taken).setdefault(entity_id, set()).add(norm)
+                wanted = {
+                    i: {n: a[:500] for a in updates[i][0] if (n := normalize(a)[:500]) and n not in taken.get(i, ())}
+                    for i in chunk
+                    if i in rows
+                }
+                todo = [
+                    i
+                    for i in wanted
+                    if have.get(i, set()) != set(wanted[i])
+                    or any((rows[i].attributes or {}).get(k) != v for k, v in updates[i][1].items())
+                ]
+                if not todo:
+                    continue
+                bump(s, KB_VERSION)
+                s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(todo), AliasRow.source == source))
+                new = [
+                    {"entity_id": i, "norm": norm, "raw": raw, "source": source}
+                    for i in todo
+                    for norm, raw in wanted[i].items()
+                ]
+                if new:
+                    s.execute(insert(AliasRow), new)
+                for i in todo:
+                    rows[i].attributes = {**(rows[i].attributes or {}), **updates[i][1]}
+                changed += len(todo)
+        return changed
+
     def record_import(self, actor: str, where: str, summary: dict[str, Any]) -> None:
         """One audit entry for a bulk load run outside the API (the CLI), with its counts."""
         with self._sessions.begin() as s:
@@ -135,19 +188,20 @@ class SQLKBStore:
             for chunk in _chunks(wanted, 500):
                 aliases: dict[str, list[str]] = {}
                 for entity_id, raw in s.execute(
-                    select(a.entity_id, a.raw).where(a.entity_id.in_(chunk), a.source != DERIVED).order_by(a.id)
+                    select(a.entity_id, a.raw).where(a.entity_id.in_(chunk), a.source.notin_(_HIDDEN)).order_by(a.id)
                 ):
                     aliases.setdefault(entity_id, []).append(raw)
-                for i, name, types, description, prior in s.execute(
-                    select(e.id, e.name, e.types, e.description, e.prior).where(e.id.in_(chunk))
+                for i, name, types, description, prior, attributes in s.execute(
+                    select(e.id, e.name, e.types, e.description, e.prior, e.attributes).where(e.id.in_(chunk))
                 ):
-                    out[i] = EntityRecord(i, name, list(types or []), description, prior, aliases.get(i, []))
+                    redirects = int((attributes or {}).get("redirects", 0) or 0)
+                    out[i] = EntityRecord(i, name, list(types or []), description, prior, aliases.get(i, []), redirects)
         return out
 
-    def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, bool]]]:
-        """Key → (entity id, whether the key is one of its aliases rather than derived), best known first;
-        one query for aliases and derived keys alike."""
-        found: dict[str, list[tuple[float, str, bool]]] = {}
+    def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """Key → (entity id, the alias's source), best known first; one query for aliases, redirects and derived
+        keys alike."""
+        found: dict[str, list[tuple[float, str, str]]] = {}
         with self._sessions() as s:
             for chunk in _chunks(sorted(set(keys) - {""}), 500):
                 q = (
@@ -156,20 +210,22 @@ class SQLKBStore:
                     .where(AliasRow.norm.in_(chunk))
                 )
                 for norm, entity_id, source, prior in s.execute(q):
-                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id, source != DERIVED))
+                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id, source))
         return {
-            k: [(i, alias) for _, i, alias in sorted(hits, key=lambda h: (-h[0], h[1]))] for k, hits in found.items()
+            k: [(i, source) for _, i, source in sorted(hits, key=lambda h: (-h[0], h[1]))] for k, hits in found.items()
         }
 
     def by_alias(self, forms: Iterable[str]) -> dict[str, list[str]]:
         """Normalized form → entity ids that have it as an alias."""
         hits = self.lookup(normalize(f) for f in forms)
-        return {k: ids for k, v in hits.items() if (ids := [i for i, alias in v if alias])}
+        return {
+            k: ids for k, v in hits.items() if (ids := list(dict.fromkeys(i for i, source in v if source != DERIVED)))
+        }
 
     def by_key(self, keys: Iterable[str]) -> dict[str, list[str]]:
         """Lookup key (see ``kb.keys.lookup_keys``) → entity ids found by it, aliases and derived keys alike,
         best known first."""
-        return {k: [i for i, _ in v] for k, v in self.lookup(keys).items()}
+        return {k: list(dict.fromkeys(i for i, _ in v)) for k, v in self.lookup(keys).items()}
 
     def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""

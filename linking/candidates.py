@@ -10,7 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from hybrid_ner.registry import Registry
-from kb.keys import lookup_keys, normalize, words
+from kb.keys import DERIVED, REDIRECT, lookup_keys, normalize, words
 from kb.store import KBStore
 from linking.index import DenseIndex
 
@@ -21,6 +21,7 @@ class Mention:
     label: str | None
     context: str  # the sentence around the mention
     doc: int = 0  # mentions with the same ``doc`` come from one text
+    qualifier: str = ""  # a place that qualifies it: "Illinois" in "Springfield, Illinois" (see ``qualifier_of``)
     vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None
     doc_vector: np.ndarray | None = None  # the other mentions of the document, see ``document_vectors``
@@ -43,13 +44,14 @@ def embed_mentions(embed: Callable[[list[str]], np.ndarray], mentions: Sequence[
 class Candidate:
     kb_id: str
     alias_hit: bool = False  # the mention's normalized text is one of the entity's aliases
+    redirect_hit: bool = False  # ... is a Wikipedia redirect to the entity (a noisier source)
     key_hit: bool = False  # a looser key matched: punctuation, legal form, acronym or surname
     doc_hit: bool = False  # a longer mention of the same document ("Donald Trump" for "Trump") names it
     dense: float = 0.0  # cosine of mention and entry (0 when dense retrieval did not return it)
 
     @property
     def named(self) -> bool:
-        return self.alias_hit or self.key_hit or self.doc_hit
+        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit
 
 
 class CandidateGenerator(Protocol):
@@ -101,37 +103,59 @@ class UnionCandidates:
 
     name = "candidates.alias_dense.v2"
 
-    def __init__(self, store: KBStore, index: DenseIndex, k: int = 30, max_named: int = 50) -> None:
+    def __init__(
+        self, store: KBStore, index: DenseIndex, k: int = 30, max_named: int = 50, k_context: int = 10
+    ) -> None:
         self.store = store
         self.index = index
         self.k = k
         self.max_named = max_named
+        self.k_context = k_context  # more from the mention read in its context ("Merkel" beside "German chancellor")
 
     def candidates(self, mentions: Sequence[Mention]) -> list[list[Candidate]]:
-        norms = [normalize(m.text) for m in mentions]
+        # A qualified place is also looked up whole: KBs name entities "Springfield, Illinois".
+        norms = [[normalize(f"{m.text}, {m.qualifier}")] * bool(m.qualifier) + [normalize(m.text)] for m in mentions]
         keys = [lookup_keys(m.text) for m in mentions]
-        hits = self.store.lookup({*norms, *(k for ks in keys for k in ks)})
+        hits = self.store.lookup({*(n for ns in norms for n in ns), *(k for ks in keys for k in ks)})
         named: list[dict[str, Candidate]] = []
-        for norm, ks in zip(norms, keys, strict=True):
-            found = {e: Candidate(e, alias_hit=True) for e, alias in hits.get(norm, []) if alias}
+        for ns, ks in zip(norms, keys, strict=True):
+            found: dict[str, Candidate] = {}
+            for norm in ns:
+                for e, source in hits.get(norm, []):
+                    if source != DERIVED:
+                        c = found.setdefault(e, Candidate(e))
+                        c.alias_hit = c.alias_hit or source != REDIRECT
+                        c.redirect_hit = c.redirect_hit or source == REDIRECT
             for key in sorted(ks):
                 for e, _ in hits.get(key, []):
                     found.setdefault(e, Candidate(e, key_hit=True))
             named.append(dict(list(found.items())[: self.max_named]))
         for i, longer in enumerate(longer_forms(mentions)):
             for j in longer:
-                for c in [c for c in named[j].values() if c.alias_hit or c.key_hit][: self.max_named]:
+                for c in [c for c in named[j].values() if c.named and not c.doc_hit][: self.max_named]:
                     hit = named[i].setdefault(c.kb_id, Candidate(c.kb_id))
                     hit.doc_hit = True
-        vectors = [m.vector for m in mentions if m.vector is not None]
-        dense = self.index.search(np.vstack(vectors).astype(np.float32), self.k) if vectors else []
         out: list[list[Candidate]] = []
-        for n, found in enumerate(named):
-            for kb_id, score in dense[n] if n < len(dense) else []:
+        for found, dense, in_context in zip(named, *self._dense(mentions), strict=True):
+            for kb_id, score in dense:
                 c = found.setdefault(kb_id, Candidate(kb_id))
                 c.dense = max(c.dense, score)
+            for kb_id, _ in in_context:
+                found.setdefault(kb_id, Candidate(kb_id))
             out.append(list(found.values()))
         return out
+
+    def _dense(self, mentions: Sequence[Mention]) -> tuple[list[list[tuple[str, float]]], ...]:
+        """Per mention, the dense top-k for the mention itself and the top ``k_context`` for the mention and its
+        context together (empty where the mentions are not embedded)."""
+        if any(m.vector is None or m.context_vector is None for m in mentions):
+            return [[] for _ in mentions], [[] for _ in mentions]
+        own = np.vstack([m.vector for m in mentions if m.vector is not None]).astype(np.float32)
+        ctx = np.vstack([m.context_vector for m in mentions if m.context_vector is not None]).astype(np.float32)
+        both = own + ctx
+        both /= np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-6)
+        in_context = self.index.search(both, self.k_context) if self.k_context else [[] for _ in mentions]
+        return self.index.search(own, self.k), in_context
 
 
 def _others(mentions: Sequence[Mention], vecs: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:

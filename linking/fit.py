@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from linking.candidates import Candidate, Mention
+from linking.candidates import Candidate
 from linking.rerank import FEATURES, LogisticReranker, features
-from linking.resolver import Resolver, context_of
+from linking.resolver import Resolver, mentions_of
 
 GoldMention = tuple[str, int, int, str | None, str | None]  # (text, start, end, label, gold kb id or None for NIL)
 
@@ -31,8 +31,12 @@ class Prepared:
 
 
 def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
-    docs: dict[str, int] = {}
-    mentions = [Mention(t[s:e], lab, context_of(t, s, e), docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
+    by_text: dict[str, list[int]] = {}  # one document per distinct text
+    for i, g in enumerate(gold):
+        by_text.setdefault(g[0], []).append(i)
+    grouped = mentions_of([(t, [(gold[i][1], gold[i][2], gold[i][3]) for i in idx]) for t, idx in by_text.items()])
+    position = [i for idx in by_text.values() for i in idx]
+    mentions = [m for _, m in sorted(zip(position, grouped, strict=True), key=lambda p: p[0])]
     cands, entities, vectors = resolver.gather(mentions)
     rows = [
         features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))
@@ -50,7 +54,7 @@ def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, floa
     return out
 
 
-def fit(sets: Sequence[Prepared]) -> LogisticReranker:
+def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReranker:
     """Three steps: the weights, by logistic regression on pairs (right candidate minus each wrong one, and
     back), which ranks better than classifying candidates one by one; the calibration of every candidate (its
     score and ``CALIBRATION`` features) against whether it is the right one, so candidates can be ranked and
@@ -67,7 +71,7 @@ def fit(sets: Sequence[Prepared]) -> LogisticReranker:
     pairs = np.vstack(diffs)
     ranker = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
     ranker.fit(np.vstack([pairs, -pairs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
-    reranker = LogisticReranker(list(ranker.coef_[0]), 0.5)
+    reranker = LogisticReranker(list(ranker.coef_[0]), 0.5, exclude_clashes=exclude_clashes)
     every = [
         (x, [float(c.kb_id == gold) for c in cs])
         for p in sets
@@ -125,6 +129,7 @@ def save(reranker: LogisticReranker, path: Path, fitted_on: Sequence[str]) -> No
         "features": list(FEATURES),
         "weights": [round(float(w), 6) for w in reranker.weights],
         "nil_threshold": round(reranker.nil_threshold, 4),
+        "exclude_clashes": reranker.exclude_clashes,
         "calibration": [round(float(v), 6) for v in reranker.calibration],
         "fitted_on": list(fitted_on),
     }

@@ -166,6 +166,9 @@ class DenseIndex:
             if version == self.delta_version:
                 return
             changed = [e for batch in self.store.changed_since(self.delta_version) for e in batch]
+            if not changed:  # aliases or attributes changed (``kb enrich``), not what entities embed
+                self.delta_version = version
+                return
             self.stale |= {self.positions[e.id] for e in changed if e.id in self.positions}
             keep = [i for i, eid in enumerate(self.delta_ids) if eid not in {e.id for e in changed}]
             vectors = self.embedder.encode([e.text() for e in changed])

@@ -7,6 +7,7 @@ The weights are a logistic regression fitted on labelled dev data by
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -16,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from hybrid_ner.registry import Registry
-from kb.keys import normalize, popularity
+from kb.keys import normalize, popularity, words
 from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
 
@@ -27,12 +28,16 @@ FEATURES = (
     "doc_sim",
     "coherence",
     "alias_hit",
+    "redirect_hit",
     "key_hit",
     "doc_hit",
     "string_sim",
     "popularity_rank",
     "popularity_gap",
     "named_popularity_rank",
+    "redirect_rank",
+    "redirect_gap",
+    "qualifier_fit",
     "type_fit",
     "type_clash",
 )
@@ -96,6 +101,16 @@ def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float]:
     return float(fits), float(other and not fits)
 
 
+def qualifier_fit(qualifier: str, entity: EntityRecord | None) -> float:
+    """1 when every word of the mention's qualifier ("Illinois") is a word of the entity's name, description or
+    types ("city in Illinois, United States"), else 0."""
+    wanted = set(words(qualifier))
+    if not wanted or entity is None:
+        return 0.0
+    have = set(words(" ".join([entity.name, entity.description, *entity.types])))
+    return float(wanted <= have)
+
+
 def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(a @ b) if a is not None and b is not None else 0.0
 
@@ -121,6 +136,8 @@ def features(
         coh.append(_cosine(mention.coherence_vector, vec))
     pops = [popularity(c.kb_id, entities[c.kb_id].prior) if c.kb_id in entities else -99.0 for c in cands]
     pop_rank = _inverse_ranks(pops)
+    links = [math.log1p(entities[c.kb_id].redirects) if c.kb_id in entities else 0.0 for c in cands]
+    link_rank = [r if v > 0 else 0.0 for r, v in zip(_inverse_ranks(links), links, strict=True)]
     named = [i for i, c in enumerate(cands) if c.named]
     named_rank = dict(zip(named, _inverse_ranks([pops[i] for i in named]), strict=True))
     rows = []
@@ -136,12 +153,16 @@ def features(
                 doc[i],
                 coh[i],
                 float(c.alias_hit),
+                float(c.redirect_hit and not c.alias_hit),
                 float(c.key_hit),
                 float(c.doc_hit),
                 sim,
                 pop_rank[i],
                 max(-6.0, pops[i] - max(pops)),
                 named_rank.get(i, 0.0),
+                link_rank[i],
+                max(-6.0, links[i] - max(links)),
+                qualifier_fit(mention.qualifier, e),
                 fit,
                 clash,
             ]
@@ -151,7 +172,9 @@ def features(
 
 # What the probability of a link looks at besides its rank score: whether the mention names the entity at all,
 # and whether the NER label fits it. A top candidate found by meaning alone is a weak link.
-CALIBRATION = ("alias_hit", "key_hit", "doc_hit", "string_sim", "type_fit", "type_clash")
+CALIBRATION = ("alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit")
+_CLASH = FEATURES.index("type_clash")
+_QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
 
 
@@ -159,15 +182,23 @@ class LogisticReranker:
     """A linear score ``w·x`` ranks a mention's candidates (fitted on pairs: the right candidate against each
     wrong one). ``calibration`` turns the score and a few features (``CALIBRATION``) into the probability that
     the candidate is the right entity: coefficients for the score, then for each feature, then the intercept.
-    The NIL threshold is set on that probability."""
+    The NIL threshold is set on that probability. With ``exclude_clashes`` a candidate whose known types clash
+    with the mention's label (an ORG mention, a city) has probability 0 unless the mention's qualifier fits it:
+    it ranks last and is never linked, so a mention with only such candidates is NIL. An entity without types is
+    neither favoured nor excluded."""
 
     name = "reranker.logistic.v2"
 
     def __init__(
-        self, weights: Sequence[float], nil_threshold: float, calibration: Sequence[float] | None = None
+        self,
+        weights: Sequence[float],
+        nil_threshold: float,
+        calibration: Sequence[float] | None = None,
+        exclude_clashes: bool = True,
     ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.nil_threshold = nil_threshold
+        self.exclude_clashes = exclude_clashes
         default = [1.0] + [0.0] * (len(CALIBRATION) + 1)
         self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
 
@@ -176,7 +207,7 @@ class LogisticReranker:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {data['features']}, not {list(FEATURES)}")
-        return cls(data["weights"], data["nil_threshold"], data["calibration"])
+        return cls(data["weights"], data["nil_threshold"], data["calibration"], data.get("exclude_clashes", True))
 
     @staticmethod
     def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -191,7 +222,11 @@ class LogisticReranker:
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Per candidate row, the probability that it is the right entity."""
         z = self.calibration_inputs(rows, rows @ self.weights) @ self.calibration
-        return np.asarray(1.0 / (1.0 + np.exp(-z)))
+        probs = np.asarray(1.0 / (1.0 + np.exp(-z)))
+        if not self.exclude_clashes:
+            return probs
+        # A qualifier the candidate fits ("Aguilares (Argentina)") says what the mention is, whatever its label.
+        return np.where((rows[:, _CLASH] > 0) & (rows[:, _QUALIFIER] == 0), 0.0, probs)
 
     def rerank(
         self,

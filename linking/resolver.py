@@ -3,6 +3,7 @@ after linking, on every path."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,6 +36,35 @@ def context_of(text: str, start: int, end: int, width: int = 200) -> str:
         cut = text.rfind(" ", end, hi)
         hi = cut if cut != -1 else hi
     return text[lo:hi]
+
+
+# A place's qualifier, right after its name: ", Illinois", " (Massachusetts)", " in Nebraska", ", a city in Alabama".
+# A name is capitalised words, with "of", "de", "la" between ("Isle of Man").
+_NAME = r"([A-Z][\w.'\u2019-]*(?:\s+(?:(?:of|de|del|la|the)\s+)?[A-Z][\w.'\u2019-]*){0,3})"
+_COMMA_QUALIFIER = re.compile(r",\s*" + _NAME)
+_IN_QUALIFIER = re.compile(r"(?:,\s+(?:a|an|the)(?:\s+[a-z-]+){1,3}\s+|\s+)in\s+(?:the\s+)?" + _NAME)
+_PAREN_QUALIFIER = re.compile(r"\s*\(([^()]{2,60})\)")
+
+
+def qualifier_of(text: str, end: int, label: str | None) -> str:
+    """The qualifier that follows a mention ending at ``end``: a parenthesis after any mention; after a place (or
+    an unlabelled span) a comma and a capitalised name, or "in" and one. Empty when there is none."""
+    paren = _PAREN_QUALIFIER.match(text, end)
+    if paren:
+        return paren.group(1).strip()
+    if label not in (None, "LOC"):
+        return ""
+    found = _COMMA_QUALIFIER.match(text, end) or _IN_QUALIFIER.match(text, end)
+    return found.group(1).split(". ")[0] if found else ""  # not across a sentence end
+
+
+def mentions_of(items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[Mention]:
+    """The mentions of (text, spans) items, each with its context, document number and qualifier."""
+    return [
+        Mention(text[s:e], label, context_of(text, s, e), doc=d, qualifier=qualifier_of(text, e, label))
+        for d, (text, spans) in enumerate(items)
+        for s, e, label in spans
+    ]
 
 
 def describe(link: Link, record: EntityRecord | None) -> Link:
@@ -88,11 +118,7 @@ class Resolver:
 
     def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Link]]:
         """One list of links per (text, spans) item, in span order; candidates best first."""
-        mentions = [
-            Mention(text[s:e], label, context_of(text, s, e), doc=d)
-            for d, (text, spans) in enumerate(items)
-            for s, e, label in spans
-        ]
+        mentions = mentions_of(items)
         if not mentions:
             return [[] for _ in items]
         cands, entities, vectors = self.gather(mentions)

@@ -174,6 +174,6 @@ def test_kb_help_lists_only_commands_that_exist():
     named = {w.strip(" .,") for w in summary.split(":", 1)[1].split(",")}
     panel = proc.stdout.split("Commands", 1)[1]
     listed = {line.split()[1] for line in panel.splitlines() if line.startswith("│ ") and line[2] != " "}
-    assert named == listed == {"build-default", "load", "index"}
+    assert named == listed == {"build-default", "load", "enrich", "index"}
     for name in listed:
         assert run_cli("kb", name, "--help").returncode == 0

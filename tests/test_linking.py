@@ -12,7 +12,7 @@ from kb.overrides import OverrideIn
 from kb.records import EntityIn
 from kb.store import SQLKBStore
 from linking.candidates import Mention, longer_forms
-from linking.resolver import context_of
+from linking.resolver import context_of, qualifier_of
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
@@ -117,6 +117,50 @@ def test_links_have_candidates_scores_and_nil(kb):
     assert {c.kb_id for c in paris.candidates} >= {"geonames:2988507", "geonames:4717560"}
     assert paris.candidates[0].score >= paris.candidates[-1].score
     assert unknown.kb_id is None and unknown.nil  # nothing in the KB fits a made-up name
+
+
+def test_a_qualifier_picks_the_place_it_names(kb):
+    """A qualified "Paris, Texas" or "Springfield (Massachusetts)" goes to the place the qualifier names, not
+    the better-known namesake; a qualified name the KB spells whole ("Springfield, Illinois") is found whole."""
+    store, resolver = kb
+    texts = [
+        "Officials in Paris, Texas approved the budget.",
+        "The storm hit Springfield (Massachusetts) overnight.",
+        "He grew up in Paris, France.",
+    ]
+    items = [
+        (t, [(t.index(n), t.index(n) + len(n), "LOC")])
+        for t, n in zip(texts, ["Paris", "Springfield", "Paris"], strict=True)
+    ]
+    (texas,), (mass,), (france,) = resolver.link(items)
+    assert texas.kb_id == "geonames:4717560" and mass.kb_id == "geonames:4951788"
+    assert france.kb_id == "geonames:2988507"
+    store.upsert([EntityIn(id="Q28515", name="Springfield, Illinois", types=["city"])])
+    t = "Springfield, Illinois is the capital."
+    [[whole]] = resolver.link([(t, [(0, 11, "LOC")])])
+    assert {"Q28515", "geonames:4250542"} & {c.kb_id for c in whole.candidates[:2]}
+
+
+def test_qualifiers_are_read_after_places_only():
+    text = "Springfield, Illinois and Smith, John met Apple (company) staff in Valencia (Spain)."
+    assert qualifier_of(text, 11, "LOC") == "Illinois"
+    assert qualifier_of(text, 31, "PER") == ""  # "Smith, John" is not a place with a qualifier
+    assert qualifier_of(text, 47, "ORG") == "company"
+    assert qualifier_of(text, text.index(" (Spain)"), None) == "Spain"
+    assert qualifier_of(text, 4, "LOC") == ""
+
+
+def test_a_mention_whose_label_clashes_with_every_candidate_is_nil(kb):
+    """An ORG or PER mention never links to a place; an entity without types is neither favoured nor excluded."""
+    store, resolver = kb
+    store.upsert([EntityIn(id="geonames:1850144", name="Toyota", types=["city"], description="city in Japan")])
+    t = "Toyota reported record profits. Paris and Toyota shares rose."
+    links = resolver.link([(t, [(0, 6, "ORG"), (32, 37, "PER"), (42, 48, None)])])[0]
+    assert links[0].nil and links[0].kb_id is None
+    assert links[1].nil  # a person named Paris is not the city
+    assert links[2].kb_id == "geonames:1850144"  # no label: nothing to clash with
+    store.upsert([EntityIn(id="x:toyota", name="Toyota", description="Japanese carmaker")])  # no types
+    assert resolver.link([(t, [(0, 6, "ORG")])])[0][0].kb_id == "x:toyota"
 
 
 def test_entity_added_later_is_linkable_without_rebuild(kb, tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 from eval.link_train import is_coreference
 from linking.candidates import Candidate
 from linking.fit import Prepared, evaluate, fit, inkb_f1
-from linking.rerank import FEATURES
+from linking.rerank import CALIBRATION, FEATURES
 
 
 def synthetic(n: int = 200, seed: int = 0) -> Prepared:
@@ -14,6 +14,9 @@ def synthetic(n: int = 200, seed: int = 0) -> Prepared:
     gold, cands, rows = [], [], []
     for i in range(n):
         x = rng.normal(size=(5, len(FEATURES)))
+        for flag in CALIBRATION:  # flags are 0/1, uninformative here
+            x[:, FEATURES.index(flag)] = rng.integers(0, 2, size=5) if flag != "string_sim" else 0.5
+        x[:, FEATURES.index("type_clash")] = 0.0  # a clash removes a candidate: none clash here
         cs = [Candidate(f"e{i}-{j}") for j in range(5)]
         if i % 5 == 0:
             x[:, 0] -= 3.0  # nothing fits
@@ -61,3 +64,27 @@ def test_gold_mentions_take_labels_from_the_extractor_and_leave_coreference_out(
     ner = FakeExtractor([("Ada Grenville", "ORG", 0.9), ("Rome", "LOC", 0.9)])
     # The extractor's label, wrong as it is, not the gold type; spans it found outside the gold are not added.
     assert gold_mentions([path], ner) == [(text, 0, 13, "ORG", "Q1"), (text, 25, 30, None, None)]
+
+
+def test_the_type_rule_sends_a_clashing_candidate_last_and_to_nil():
+    reranker = fit([synthetic()])
+    x = np.zeros((2, len(FEATURES)))
+    x[0, 0] = 5.0  # by far the best score...
+    x[0, FEATURES.index("type_clash")] = 1.0  # ...but its types clash with the mention's label
+    assert list(reranker.order(x)) == [1, 0] and reranker.probability(x)[0] == 0.0
+    lenient = fit([synthetic()], exclude_clashes=False)
+    assert list(lenient.order(x))[0] == 0
+
+
+def test_ablation_variants_mask_features_and_redirect_only_candidates():
+    from eval.link_ablation import VARIANTS, masked, run
+
+    p = synthetic(20)
+    p.cands[1][0] = Candidate(p.cands[1][0].kb_id, redirect_hit=True)  # found by a redirect alone
+    features, keep, _ = VARIANTS["without redirects (no kb enrich)"]
+    m = masked(p, features, keep)
+    assert len(m.cands[1]) == 4 and len(m.cands[2]) == 5
+    assert not m.rows[2][:, FEATURES.index("redirect_rank")].any()
+    results = run({"msnbc": synthetic(60, 1), "news-fair": synthetic(60, 2)}, [])
+    assert set(results) == set(VARIANTS)
+    assert all(0.0 <= r["gold_span_accuracy"] <= 1.0 for r in results.values())

