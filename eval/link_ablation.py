@@ -38,7 +38,7 @@ def _not_only_redirect(c: Candidate) -> bool:
 VARIANTS: dict[str, Variant] = {
     "full": ((), _all, True),
     "without the type rule": ((), _all, False),
-    "without types (rule and features)": (("type_fit", "type_clash"), _all, False),
+    "without types (rule and features)": (("type_fit", "type_clash", "place_clash"), _all, False),
     "without redirects (no kb enrich)": (("redirect_hit", "redirect_rank", "redirect_gap"), _not_only_redirect, True),
     "without the qualifier feature": (("qualifier_fit",), _all, True),
     "without document coherence": (("doc_sim", "coherence"), _all, True),

@@ -40,6 +40,7 @@ FEATURES = (
     "qualifier_fit",
     "type_fit",
     "type_clash",
+    "place_clash",
 )
 # NER label → KB type words that fit it (KB types are free text: Wikidata coarse names, GeoNames kinds).
 TYPE_WORDS = {
@@ -91,14 +92,16 @@ class Reranker(Protocol):
 rerankers: Registry[Reranker] = Registry("reranker")
 
 
-def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float]:
-    """(fits, clashes): 1/0 when the NER label agrees/disagrees with the entity's types; 0/0 when unknown."""
+def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float, float]:
+    """(fits, clashes, is a place for a person or organisation): 1/0 when the NER label agrees/disagrees with
+    the entity's types; 0/0/0 when either is unknown."""
     if not label or label not in TYPE_WORDS or not types:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     joined = " ".join(types).lower()
     fits = any(w in joined for w in TYPE_WORDS[label])
     other = any(w in joined for lab, words in TYPE_WORDS.items() if lab != label for w in words)
-    return float(fits), float(other and not fits)
+    place = label in ("PER", "ORG") and not fits and any(w in joined for w in TYPE_WORDS["LOC"])
+    return float(fits), float(other and not fits), float(place)
 
 
 def qualifier_fit(qualifier: str, entity: EntityRecord | None) -> float:
@@ -145,7 +148,7 @@ def features(
         e = entities.get(c.kb_id)
         name = normalize(e.name) if e else ""
         sim = SequenceMatcher(None, norm, name, autojunk=False).ratio() if name else 0.0
-        fit, clash = type_fit(mention.label, e.types if e else [])
+        fit, clash, place = type_fit(mention.label, e.types if e else [])
         rows.append(
             [
                 ctx[i],
@@ -165,6 +168,7 @@ def features(
                 qualifier_fit(mention.qualifier, e),
                 fit,
                 clash,
+                place,
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
@@ -173,7 +177,7 @@ def features(
 # What the probability of a link looks at besides its rank score: whether the mention names the entity at all,
 # and whether the NER label fits it. A top candidate found by meaning alone is a weak link.
 CALIBRATION = ("alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit")
-_CLASH = FEATURES.index("type_clash")
+_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
 
@@ -182,10 +186,12 @@ class LogisticReranker:
     """A linear score ``w·x`` ranks a mention's candidates (fitted on pairs: the right candidate against each
     wrong one). ``calibration`` turns the score and a few features (``CALIBRATION``) into the probability that
     the candidate is the right entity: coefficients for the score, then for each feature, then the intercept.
-    The NIL threshold is set on that probability. With ``exclude_clashes`` a candidate whose known types clash
-    with the mention's label (an ORG mention, a city) has probability 0 unless the mention's qualifier fits it:
-    it ranks last and is never linked, so a mention with only such candidates is NIL. An entity without types is
-    neither favoured nor excluded."""
+    The NIL threshold is set on that probability. Any type clash is a fitted feature; with ``exclude_clashes``
+    a place offered for a person or organisation mention (Toyota the city for "Toyota" as ORG) also has
+    probability 0 unless the mention's qualifier fits it: it ranks last and is never linked, so a mention with
+    only such candidates is NIL. Other clashes (an ORG mention and a person) stay soft: the local model's labels
+    are wrong often enough there (``eval/reports/link_ablation.md``). An entity without types is neither
+    favoured nor excluded."""
 
     name = "reranker.logistic.v2"
 

@@ -88,6 +88,7 @@ def test_candidates_are_in_score_order_and_named(client):
     assert all(c["name"] == "Paris" for c in paris["candidates"])
     assert paris["kb_id"] == paris["candidates"][0]["kb_id"] and paris["name"] == "Paris"
     assert paris["url"] == "https://www.geonames.org/2988507" and "France" in paris["description"]
+    assert paris["types"] == ["city"]
 
 
 def test_redaction_holds_when_the_local_model_fails(tmp_path):

@@ -150,7 +150,7 @@ def test_qualifiers_are_read_after_places_only():
     assert qualifier_of(text, 4, "LOC") == ""
 
 
-def test_a_mention_whose_label_clashes_with_every_candidate_is_nil(kb):
+def test_a_person_or_organisation_never_links_to_a_place(kb):
     """An ORG or PER mention never links to a place; an entity without types is neither favoured nor excluded."""
     store, resolver = kb
     store.upsert([EntityIn(id="geonames:1850144", name="Toyota", types=["city"], description="city in Japan")])
@@ -161,6 +161,18 @@ def test_a_mention_whose_label_clashes_with_every_candidate_is_nil(kb):
     assert links[2].kb_id == "geonames:1850144"  # no label: nothing to clash with
     store.upsert([EntityIn(id="x:toyota", name="Toyota", description="Japanese carmaker")])  # no types
     assert resolver.link([(t, [(0, 6, "ORG")])])[0][0].kb_id == "x:toyota"
+
+
+def test_a_kb_with_names_only_links_with_the_same_code(tmp_path):
+    """No types, no aliases, no priors, no redirects: candidates come from names and meaning, nothing is excluded."""
+    settings = Settings(data_dir=tmp_path)
+    _, sessions = open_db(settings.database_url)
+    store = SQLKBStore(sessions)
+    store.upsert([EntityIn(id="Q1", name="Marisol Quenby"), EntityIn(id="Q2", name="Dorrance Vale")])
+    resolver = build_resolver(settings, store)
+    text = "Marisol Quenby spoke first; later Quenby thanked Dorrance Vale."
+    links = resolver.link([(text, [(0, 14, "PER"), (34, 40, "PER"), (49, 62, None)])])[0]
+    assert [lk.kb_id for lk in links] == ["Q1", "Q1", "Q2"]
 
 
 def test_entity_added_later_is_linkable_without_rebuild(kb, tmp_path):

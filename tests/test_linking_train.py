@@ -16,7 +16,7 @@ def synthetic(n: int = 200, seed: int = 0) -> Prepared:
         x = rng.normal(size=(5, len(FEATURES)))
         for flag in CALIBRATION:  # flags are 0/1, uninformative here
             x[:, FEATURES.index(flag)] = rng.integers(0, 2, size=5) if flag != "string_sim" else 0.5
-        x[:, FEATURES.index("type_clash")] = 0.0  # a clash removes a candidate: none clash here
+        x[:, FEATURES.index("place_clash")] = 0.0  # a place for a person removes a candidate: none here
         cs = [Candidate(f"e{i}-{j}") for j in range(5)]
         if i % 5 == 0:
             x[:, 0] -= 3.0  # nothing fits
@@ -70,7 +70,7 @@ def test_the_type_rule_sends_a_clashing_candidate_last_and_to_nil():
     reranker = fit([synthetic()])
     x = np.zeros((2, len(FEATURES)))
     x[0, 0] = 5.0  # by far the best score...
-    x[0, FEATURES.index("type_clash")] = 1.0  # ...but its types clash with the mention's label
+    x[0, FEATURES.index("place_clash")] = 1.0  # ...but it is a place and the mention a person or organisation
     assert list(reranker.order(x)) == [1, 0] and reranker.probability(x)[0] == 0.0
     lenient = fit([synthetic()], exclude_clashes=False)
     assert list(lenient.order(x))[0] == 0

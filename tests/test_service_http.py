@@ -200,6 +200,7 @@ def test_playground_in_headless_chromium(server, offline_page, tmp_path):
     page.click("mark.ent:has-text('Paris')")
     detail = page.inner_text("#detail")
     assert "geonames:2988507" in detail and "candidates" in detail and "{" not in detail  # fields, not raw JSON
+    assert "city" in detail and "France" in detail and "geonames.org/2988507" in detail  # types, description, page
     page.click("#run")  # a new run clears the detail pane
     assert page.locator("#detail").is_hidden()
     page.wait_for_selector("mark.ent", timeout=30_000)
