@@ -3,7 +3,8 @@
 Candidates and features of every ELEVANT benchmark are computed once (KB: ``kb.jsonl`` enriched with Wikipedia
 redirects, in ``--kb-dir``); each variant then masks features or candidates and is fitted and scored the way
 ``eval.el_bench`` does it, leaving the benchmark's group out, on gold spans. *without redirects* drops the
-candidates that only a redirect alias found and the redirect features: the KB as loaded, without ``kb enrich``.
+candidates that only a redirect alias found and the redirect features: the KB as loaded, without ``kb enrich``;
+*without candidates found in context* drops those that only the search for the mention in its context found.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def _not_only_redirect(c: Candidate) -> bool:
     return not c.redirect_hit or c.alias_hit or c.key_hit or c.doc_hit or c.dense > 0
 
 
+def _not_only_in_context(c: Candidate) -> bool:
+    return c.named or c.dense > 0
+
+
 VARIANTS: dict[str, Variant] = {
     "full": ((), _all, True),
     "without the type rule": ((), _all, False),
@@ -43,6 +48,7 @@ VARIANTS: dict[str, Variant] = {
     "without the qualifier feature": (("qualifier_fit",), _all, True),
     "without document coherence": (("doc_sim", "coherence"), _all, True),
     "without the context": (("context_sim",), _all, True),
+    "without candidates found in context": ((), _not_only_in_context, True),
     "without popularity": (("popularity_rank", "popularity_gap", "named_popularity_rank"), _all, True),
 }
 
