@@ -73,7 +73,7 @@ def test_the_type_rule_sends_a_clashing_candidate_last_and_to_nil():
     x[0, FEATURES.index("place_clash")] = 1.0  # ...but it is a place and the mention a person or organisation
     assert list(reranker.order(x)) == [1, 0] and reranker.probability(x)[0] == 0.0
     lenient = fit([synthetic()], exclude_clashes=False)
-    assert list(lenient.order(x))[0] == 0
+    assert int(lenient.order(x)[0]) == 0
 
 
 def test_ablation_variants_mask_features_and_redirect_only_candidates():
