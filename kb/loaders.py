@@ -197,15 +197,25 @@ def default_entities(min_population: int = 15000) -> Iterator[EntityIn]:
             f"population {c.get('population', 0):,}",
             prior=float(c.get("population", 0)),
         )
-    for code, st in gc.get_us_states().items():
+    cities = gc.get_cities().values()
+    # GeoNames has no state populations: the sum of the state's cities stands in, so a state is not the least
+    # known of its namesakes ("Texas" beside Texas City).
+    state_population: dict[str, int] = {}
+    for city in cities:
+        if city["countrycode"] == "US":
+            code = city.get("admin1code", "")
+            state_population[code] = state_population.get(code, 0) + int(city.get("population", 0))
+    states = gc.get_us_states()
+    for code, st in states.items():
         yield EntityIn(
             id=f"geonames:{st['geonameid']}",
             name=st["name"],
-            aliases=[code],
+            aliases=[code, f"US-{code}"],
             types=["us_state"],
             description="state of the United States",
+            prior=float(state_population.get(code, 0)),
         )
-    for city in gc.get_cities().values():
+    for city in cities:
         # GeoNames admin1 codes equal ISO 3166-2 codes only for US states; elsewhere they are GeoNames' own ids.
         admin = subdivisions.get(f"US-{city.get('admin1code', '')}", "") if city["countrycode"] == "US" else ""
         country = country_name.get(city["countrycode"], city["countrycode"])
@@ -221,6 +231,8 @@ def default_entities(min_population: int = 15000) -> Iterator[EntityIn]:
             attributes={"country": city["countrycode"], "lat": city.get("latitude"), "lon": city.get("longitude")},
         )
     for sub in pycountry.subdivisions:
+        if sub.country_code == "US" and sub.code.removeprefix("US-") in states:
+            continue  # the GeoNames state is the same entity: one real-world entity, one entry
         yield EntityIn(
             id=f"iso3166-2:{sub.code}",
             name=sub.name,

@@ -128,8 +128,12 @@ def features(
     mention: Mention, cands: Sequence[Candidate], entities: dict[str, EntityRecord], vectors: dict[str, np.ndarray]
 ) -> np.ndarray:
     """One row per candidate. Popularity counts relative to the other candidates (rank, and distance from the
-    best known), so the best-known entity of a name wins only when context does not say otherwise."""
+    best known), so the best-known entity of a name wins only when context does not say otherwise. A place
+    offered for a person or organisation (see ``LogisticReranker``) does not count as one of those others: the
+    city of Toyota does not make Toyota the company look obscure."""
     norm = normalize(mention.text)
+    records = [entities.get(c.kb_id) for c in cands]
+    typed = [type_fit(mention.label, e.types if e else []) for e in records]
     ctx, men, doc, coh = [], [], [], []
     for c in cands:
         vec = vectors.get(c.kb_id)
@@ -137,18 +141,19 @@ def features(
         men.append(_cosine(mention.vector, vec) if vec is not None else c.dense)
         doc.append(_cosine(mention.doc_vector, vec))
         coh.append(_cosine(mention.coherence_vector, vec))
-    pops = [popularity(c.kb_id, entities[c.kb_id].prior) if c.kb_id in entities else -99.0 for c in cands]
+    counted = [e is not None and not t[2] for e, t in zip(records, typed, strict=True)]
+    pops = [popularity(e.id, e.prior) if e and ok else -99.0 for e, ok in zip(records, counted, strict=True)]
     pop_rank = _inverse_ranks(pops)
-    links = [math.log1p(entities[c.kb_id].redirects) if c.kb_id in entities else 0.0 for c in cands]
+    links = [math.log1p(e.redirects) if e and ok else 0.0 for e, ok in zip(records, counted, strict=True)]
     link_rank = [r if v > 0 else 0.0 for r, v in zip(_inverse_ranks(links), links, strict=True)]
     named = [i for i, c in enumerate(cands) if c.named]
     named_rank = dict(zip(named, _inverse_ranks([pops[i] for i in named]), strict=True))
     rows = []
     for i, c in enumerate(cands):
-        e = entities.get(c.kb_id)
+        e = records[i]
         name = normalize(e.name) if e else ""
         sim = SequenceMatcher(None, norm, name, autojunk=False).ratio() if name else 0.0
-        fit, clash, place = type_fit(mention.label, e.types if e else [])
+        fit, clash, place = typed[i]
         rows.append(
             [
                 ctx[i],

@@ -17,7 +17,7 @@ def synthetic(n: int = 200, seed: int = 0) -> Prepared:
         for flag in CALIBRATION:  # flags are 0/1, uninformative here
             x[:, FEATURES.index(flag)] = rng.integers(0, 2, size=5) if flag != "string_sim" else 0.5
         x[:, FEATURES.index("place_clash")] = 0.0  # a place for a person removes a candidate: none here
-        cs = [Candidate(f"e{i}-{j}") for j in range(5)]
+        cs = [Candidate(f"e{i}-{j}", dense=0.5) for j in range(5)]  # found by the dense search
         if i % 5 == 0:
             x[:, 0] -= 3.0  # nothing fits
             gold.append(None)
