@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kb.dbpedia import Redirects, display_name, owner, plain, read_redirects, title_key
+from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
 from kb.keys import REDIRECT, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
@@ -16,6 +16,7 @@ from kb.store import Enrichment, KBStore
 SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
 BATCH = 2000
+MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in about 5.5 minutes here
 # Guessed types stored as the entity's types (a mention whose label clashes with them cannot link to it). A title
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
 # often also an organisation.
@@ -49,11 +50,8 @@ def _description(kind: str, title: str, aliases: list[str]) -> str:
         (a for a in aliases if set(words(a)) & own and a != plain(title)),
         key=lambda a: (-len(own & set(words(a))), -len(words(a)), a),
     )
-    other = ranked[:4]
-    return "; ".join(p for p in (kind or "Wikipedia article", "also called " + ", ".join(other) if other else "") if p)
-
-
-MIN_REDIRECTS = 5  # about 40k titles beside the places: the bundled KB builds and indexes in a few minutes
+    kind = kind or "Wikipedia article"
+    return f"{kind}; also called {', '.join(ranked[:4])}" if ranked else kind
 
 
 def build(
@@ -72,11 +70,11 @@ def build(
 def add_wikipedia(store: KBStore, redirects: Redirects, min_redirects: int = MIN_REDIRECTS) -> WikipediaReport:
     """Add titles with ``min_redirects`` or more redirects as entities (places already in ``store`` take their
     title's redirects instead), each with its redirects as aliases and their count as ``attributes.redirects``."""
-    places: dict[str, list[EntityRecord]] = {}
-    for batch in store.changed_since(0):
-        for e in batch:
-            if not e.id.startswith(ID_PREFIX):  # titles added by an earlier run are not places
-                places.setdefault(title_key(e.name), []).append(e)
+    places = {  # titles added by an earlier run are not places
+        key: kept
+        for key, es in entities_by_title(store).items()
+        if (kept := [e for e in es if not e.id.startswith(ID_PREFIX)])
+    }
     titles = [t for t, a in redirects.aliases.items() if len(a) >= min_redirects or t.partition(",")[0] in places]
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 

@@ -122,20 +122,29 @@ def owner(title_type: str, entities: list[EntityRecord]) -> EntityRecord:
     return max(entities, key=lambda e: (bool(wanted & set(words(" ".join(e.types)))), popularity(e.id, e.prior)))
 
 
+def entities_by_title(store: KBStore, progress: Progress | None = None) -> dict[str, list[EntityRecord]]:
+    """Every entity of ``store`` under its name spelled as a title (``title_key``); ``progress`` is called with
+    each batch read."""
+    out: dict[str, list[EntityRecord]] = {}
+    for batch in store.changed_since(0):
+        for e in batch:
+            out.setdefault(title_key(e.name), []).append(e)
+        if progress:
+            progress(len(batch))
+    return out
+
+
 def enrich(
     store: KBStore, redirects: Redirects, min_redirects: int = 1, progress: Progress | None = None
 ) -> EnrichReport:
     """Give every entity whose name is a title its redirects as aliases (source ``REDIRECT``) and the count as
     ``attributes.redirects``; idempotent. ``progress`` is called with each batch of entities read."""
     report = EnrichReport(redirect_files=redirects.files, skipped=redirects.skipped)
-    named: dict[str, list[EntityRecord]] = {}
-    for batch in store.changed_since(0):
-        for e in batch:
-            key = title_key(e.name)
-            if redirects.count(key) >= max(1, min_redirects):
-                named.setdefault(key, []).append(e)
-        if progress:
-            progress(len(batch))
+    named = {
+        key: es
+        for key, es in entities_by_title(store, progress).items()
+        if redirects.count(key) >= max(1, min_redirects)
+    }
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when enriching, not at CLI start-up
 
     ambiguous = [k for k, es in named.items() if len(es) > 1]

@@ -16,7 +16,7 @@ import numpy as np
 
 from linking.candidates import Candidate
 from linking.rerank import FEATURES, LogisticReranker, features
-from linking.resolver import Resolver, mentions_of
+from linking.resolver import Resolver, mention_at
 
 GoldMention = tuple[str, int, int, str | None, str | None]  # (text, start, end, label, gold kb id or None for NIL)
 
@@ -31,12 +31,8 @@ class Prepared:
 
 
 def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
-    by_text: dict[str, list[int]] = {}  # one document per distinct text
-    for i, g in enumerate(gold):
-        by_text.setdefault(g[0], []).append(i)
-    grouped = mentions_of([(t, [(gold[i][1], gold[i][2], gold[i][3]) for i in idx]) for t, idx in by_text.items()])
-    position = [i for idx in by_text.values() for i in idx]
-    mentions = [m for _, m in sorted(zip(position, grouped, strict=True), key=lambda p: p[0])]
+    docs: dict[str, int] = {}  # one document per distinct text
+    mentions = [mention_at(t, s, e, lab, docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
     cands, entities, vectors = resolver.gather(mentions)
     rows = [
         features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))

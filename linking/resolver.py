@@ -58,13 +58,16 @@ def qualifier_of(text: str, end: int, label: str | None) -> str:
     return found.group(1).split(". ")[0] if found else ""  # not across a sentence end
 
 
+def mention_at(text: str, start: int, end: int, label: str | None, doc: int) -> Mention:
+    """The mention of ``text[start:end]``, with its context and qualifier, as document number ``doc``."""
+    return Mention(
+        text[start:end], label, context_of(text, start, end), doc=doc, qualifier=qualifier_of(text, end, label)
+    )
+
+
 def mentions_of(items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[Mention]:
-    """The mentions of (text, spans) items, each with its context, document number and qualifier."""
-    return [
-        Mention(text[s:e], label, context_of(text, s, e), doc=d, qualifier=qualifier_of(text, e, label))
-        for d, (text, spans) in enumerate(items)
-        for s, e, label in spans
-    ]
+    """The mentions of (text, spans) items, each item one document."""
+    return [mention_at(text, s, e, label, d) for d, (text, spans) in enumerate(items) for s, e, label in spans]
 
 
 def describe(link: Link, record: EntityRecord | None) -> Link:
