@@ -182,7 +182,7 @@ def features(
 # What the probability of a link looks at besides its rank score: whether the mention names the entity at all,
 # and whether the NER label fits it. A top candidate found by meaning alone is a weak link.
 CALIBRATION = ("alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit")
-_CLASH = FEATURES.index("place_clash")
+_PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
 
@@ -237,7 +237,7 @@ class LogisticReranker:
         if not self.exclude_clashes:
             return probs
         # A qualifier the candidate fits ("Aguilares (Argentina)") says what the mention is, whatever its label.
-        return np.where((rows[:, _CLASH] > 0) & (rows[:, _QUALIFIER] == 0), 0.0, probs)
+        return np.where((rows[:, _PLACE_CLASH] > 0) & (rows[:, _QUALIFIER] == 0), 0.0, probs)
 
     def rerank(
         self,
