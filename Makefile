@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONLL_DIR ?= ../shared/data/conll2003
 EL_DIR ?= ../shared/data/el
+CROSSNER_DIR ?= ../shared/data/crossner
+WNUT_DIR ?= ../shared/data/wnut17
 EL_FIT := $(subst $() ,$(comma),$(foreach b,msnbc reuters-128 rss-500 oke-2015-train oke-2015-eval derczynski spotlight news-fair wiki-fair,$(EL_DIR)/$(b).benchmark.jsonl))
 # One thread per process: torch collapses under CPU contention with more (ENVIRONMENT.md).
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +111,12 @@ train-student: $(STAMP)
 	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner-l4 \
 		--layers 4 --teacher hybrid_ner/resources/ner-conll-minilm --epochs 3
 	$(BIN)/hybrid-ner export-ner --model runs/ner-l4 --calibration $(CONLL_DIR)/dev.txt
+
+# Adapting to a domain: adapt on CrossNER beside spaCy's own training and the published anchors, calibrate and adapt
+# on WNUT-17, the adapted model's speed, what each adaptation choice adds, and the select-vs-random learning curve
+# (about two hours on 2 cores) → eval/reports/adapt.md. `--part crossner|spacy|wnut|speed|ablation|curve` runs one.
+adapt-bench: $(STAMP)
+	$(BIN)/python -m eval.adapt_bench --part all --crossner $(CROSSNER_DIR) --wnut $(WNUT_DIR) --out eval/reports
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -7,11 +7,15 @@ lazily, so a CLI call that never links never loads the embedder.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_ner.config import Settings
+from hybrid_ner.feedback import FeedbackStore
+from hybrid_ner.model_registry import ModelRef, ModelStore, overview, resolve
 from hybrid_ner.protocols import Extractor
 from hybrid_ner.registry import Registry, extractors
 from hybrid_ner.schemas import SchemaStore
@@ -29,10 +33,12 @@ kb_stores: Registry[KBStore] = Registry("KB store")
 kb_stores.register(SQLKBStore.name)(SQLKBStore)
 
 
-def build_extractor(settings: Settings) -> Extractor:
-    """The local extractor named by ``HNER_EXTRACTOR``."""
+def build_extractor(settings: Settings, model: Path | None = None) -> Extractor:
+    """The local extractor named by ``HNER_EXTRACTOR``, on ``model`` (default: ``HNER_NER_MODEL``)."""
     import hybrid_ner.ner.extractor  # noqa: F401  (registers the local extractor)
 
+    if model is not None:
+        settings = settings.model_copy(update={"ner_model": model})
     return extractors.get(settings.extractor)(settings)
 
 
@@ -59,8 +65,16 @@ def build_resolver(settings: Settings, store: KBStore) -> Resolver:
     return Resolver(store, embedder, index, generator, rerankers.get(settings.reranker)())
 
 
+Wrap = Callable[[Extractor], Extractor]
+
+
 class Components:
-    """Holds what the pipeline has built; thread-safe, since the service builds from worker threads."""
+    """Holds what the pipeline has built; thread-safe, since the service builds from worker threads.
+
+    Local models other than the default are built on first use and kept by content digest (``extractor_for``),
+    so each is loaded once per process whatever name or path it was asked for by; ``wrap`` (the service's
+    micro-batcher) is put around every one.
+    """
 
     def __init__(
         self,
@@ -70,12 +84,16 @@ class Components:
         llm: LLMExtractor | None = None,
         schemas: SchemaStore | None = None,
         resolver: Resolver | None = None,
+        wrap: Wrap | None = None,
     ) -> None:
         self.settings = settings
         self._built: dict[str, Any] = {"extractor": extractor, "llm": llm, "schemas": schemas, "resolver": resolver}
         if resolver is not None:
             self._built["kb"] = resolver.store
         self._lock = threading.RLock()
+        self._wrap = wrap
+        self._models: dict[str, Extractor] = {}  # content digest -> loaded (and wrapped) extractor
+        self._refs: dict[tuple[str, int], ModelRef] = {}  # (name or path, model_version) -> what it means
 
     def _get(self, name: str, build: Any) -> Any:
         if self._built.get(name) is None:
@@ -90,13 +108,63 @@ class Components:
 
     @property
     def extractor(self) -> Extractor:
-        extractor: Extractor = self._get("extractor", lambda: build_extractor(self.settings))
+        """The default local model (``HNER_NER_MODEL``)."""
+        extractor: Extractor = self._get("extractor", lambda: self._wrapped(build_extractor(self.settings)))
         return extractor
 
-    @extractor.setter
-    def extractor(self, extractor: Extractor) -> None:
-        """Swap the local extractor, e.g. for the service's micro-batcher wrapping it."""
-        self._built["extractor"] = extractor
+    def wrap_extractors(self, wrap: Wrap) -> None:
+        """Put ``wrap`` around the local models, those built already and those to come (the service does this
+        once, before it serves)."""
+        with self._lock:
+            self._wrap = wrap
+            if self._built.get("extractor") is not None:
+                self._built["extractor"] = wrap(self._built["extractor"])
+            self._models = {digest: wrap(e) for digest, e in self._models.items()}
+
+    def extractors(self) -> list[Extractor]:
+        """Every local model built so far, the default first."""
+        default = self._built.get("extractor")
+        return [e for e in [default, *self._models.values()] if e is not None]
+
+    def _wrapped(self, extractor: Extractor) -> Extractor:
+        return self._wrap(extractor) if self._wrap is not None else extractor
+
+    @property
+    def models(self) -> ModelStore:
+        """The model registry (names → content digests, files in SQL)."""
+        store: ModelStore = self._get("models", lambda: ModelStore(self.sessions, self.settings.data_dir / "models"))
+        return store
+
+    def model_overview(self, default: Extractor | None) -> list[dict[str, Any]]:
+        """Registered models and the default one (``default``: its loaded extractor, if it loaded), with the
+        schemas each serves: what ``models list`` and ``GET /v1/admin/models`` show."""
+        names = sorted(set(self.schemas.names()) | {self.settings.schema_name})
+        schema_models = {n: self.schemas.get(n).model for n in names}
+        about: dict[str, Any] = {"name": self.settings.ner_model.name, "digest": None, "labels": []}
+        if default is not None:
+            about |= {"digest": getattr(default, "digest", None), "labels": default.labels}
+        return overview(self.models.list(), schema_models, about)
+
+    def model_ref(self, value: str | Path, model_version: int, *, directories: bool = True) -> ModelRef:
+        """A model by registered name, path or shipped name, remembered until the registry changes."""
+        key = (str(value), model_version)
+        if key not in self._refs:
+            ref = resolve(value, self.models, directories=directories)
+            with self._lock:
+                self._refs = {k: v for k, v in self._refs.items() if k[1] == model_version}
+                self._refs[key] = ref
+        return self._refs[key]
+
+    def extractor_for(self, ref: ModelRef | None) -> Extractor:
+        """The local model ``ref`` names, loaded once per content digest (``None``: the default)."""
+        default = self.extractor
+        if ref is None or getattr(default, "digest", None) == ref.digest:
+            return default
+        if ref.digest not in self._models:
+            with self._lock:
+                if ref.digest not in self._models:
+                    self._models[ref.digest] = self._wrapped(build_extractor(self.settings, ref.path))
+        return self._models[ref.digest]
 
     @property
     def llm(self) -> LLMExtractor:
@@ -128,6 +196,12 @@ class Components:
     @property
     def overrides(self) -> OverrideStore:
         store: OverrideStore = self._get("overrides", lambda: OverrideStore(self.sessions))
+        return store
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        """Users' corrections (training data), audited."""
+        store: FeedbackStore = self._get("feedback", lambda: FeedbackStore(self.sessions, self.kb))
         return store
 
     @property

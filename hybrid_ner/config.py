@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         default=None, description="File of admin keys, one per line (raw or sha256:HEX)."
     )
     read_keys: SecretStr = Field(default=SecretStr(""), description="Comma-separated keys for the data endpoints.")
+    feedback_keys: SecretStr = Field(
+        default=SecretStr(""), description="Comma-separated keys that may send feedback (admin keys may too)."
+    )
     require_read_key: bool = Field(default=False, description="Make the data endpoints require a key too.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_texts: int = Field(default=64, ge=1, description="Texts per batch request.")

@@ -65,7 +65,9 @@ class Decision(BaseModel):
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     reason: str | None = None
     grounding: str | None = Field(default=None, description="How an LLM mention was found: exact|normalized|fuzzy.")
-    model: str | None = Field(default=None, description="The LLM that produced the entity.")
+    model: str | None = Field(
+        default=None, description="The model that produced the entity: the local model's name@digest, or the LLM."
+    )
 
 
 class Candidate(BaseModel):

@@ -18,3 +18,7 @@ class ModelPackageMissingError(HybridNERError, ImportError):
 
 class ModelArtifactError(HybridNERError):
     """A model directory is missing files or does not match its base encoder."""
+
+
+class ModelUnavailableError(HybridNERError):
+    """The local model a request needs could not be loaded; the request degrades to the rules fallback."""

@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from hybrid_ner import stages
 from hybrid_ner.cache import ResultCache
-from hybrid_ner.components import Components
+from hybrid_ner.components import Components, Wrap
 from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.datamodel import Decision, Entity, Result, Source, Span
+from hybrid_ner.errors import HybridNERError
 from hybrid_ner.llm.prompting import prompt_version
-from hybrid_ner.protocols import Extractor
-from hybrid_ner.routing import Granularity, get_router
+from hybrid_ner.protocols import Extractor, Unavailable
+from hybrid_ner.routing import Granularity, Router, get_router
 from hybrid_ner.schemas import Schema, SchemaStore, default_schema, resolve_schema
 from kb.meta import KBState
 from kb.overrides import OverrideStore
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SpanIn = tuple[int, int, str | None]  # (start, end, label or None)
+ModelChoice = str | Path | None  # a registered or shipped model's name, a model directory, or None (the default)
 
 
 class Pipeline:
@@ -36,7 +39,8 @@ class Pipeline:
 
     ``schema`` is a :class:`Schema`, the name of a stored schema, or ``None`` for the
     default; ``strategy`` is a router name (``local``, ``llm``, ``cascade``, ``schema``,
-    ``rules`` or a registered ``router.*.v1``). Both can be overridden per call.
+    ``rules`` or a registered ``router.*.v1``); ``model`` picks the local model (a registered or shipped
+    name, or a model directory) over the one the schema names and the default. All can be overridden per call.
     """
 
     def __init__(
@@ -50,12 +54,17 @@ class Pipeline:
         store: SchemaStore | None = None,
         resolver: Resolver | None = None,
         cache: ResultCache | None = None,
+        model: ModelChoice = None,
+        wrap: Wrap | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.schema = schema
         self.strategy = strategy or self.settings.strategy
+        self.model = model
         get_router(self.strategy)  # fail now on an unknown strategy, listing the valid ones
-        self.components = Components(self.settings, extractor=extractor, llm=llm, schemas=store, resolver=resolver)
+        self.components = Components(
+            self.settings, extractor=extractor, llm=llm, schemas=store, resolver=resolver, wrap=wrap
+        )
         self.policy = stages.Policy(lambda: self.components.overrides, lambda: self.components.kb)
         self.cache = cache
 
@@ -63,11 +72,8 @@ class Pipeline:
 
     @property
     def extractor(self) -> Extractor:
+        """The default local model."""
         return self.components.extractor
-
-    @extractor.setter
-    def extractor(self, extractor: Extractor) -> None:
-        self.components.extractor = extractor
 
     @property
     def llm(self) -> LLMExtractor:
@@ -105,10 +111,13 @@ class Pipeline:
         strategy: str | None = None,
         schema_version: int | None = None,
         link: bool | None = None,
+        model: ModelChoice = None,
     ) -> list[Result]:
         """One :class:`Result` per text (a single string counts as a batch of one)."""
         return run_sync(
-            self.aextract(texts, schema=schema, strategy=strategy, schema_version=schema_version, link=link)
+            self.aextract(
+                texts, schema=schema, strategy=strategy, schema_version=schema_version, link=link, model=model
+            )
         )
 
     async def aextract(
@@ -119,17 +128,18 @@ class Pipeline:
         strategy: str | None = None,
         schema_version: int | None = None,
         link: bool | None = None,
+        model: ModelChoice = None,
     ) -> list[Result]:
         """Extract, route, merge; then link (``link``: None = when a KB is loaded) and apply the override list."""
         batch = _texts(texts)
-        request = await self._request(schema, schema_version, strategy, link)
+        request = await self._request(schema, schema_version, strategy, link, model)
         if self.cache is None or request.state is None:
             return await self._run(batch, request)
         return await self.cache.through(batch, self._cache_parts(request), lambda todo: self._run(todo, request))
 
     async def _run(self, texts: Sequence[str], request: stages.Request) -> list[Result]:
         docs = stages.chunk(texts)
-        await stages.local(docs, request, self.components.extractor)
+        await stages.local(docs, request)
         stages.route(docs, request)
         await stages.llm(docs, request, lambda: self.components.llm)
         stages.merge(docs, request, self._llm_model())
@@ -141,7 +151,7 @@ class Pipeline:
         """Given spans, linked and passed through the override list: one entity list per (text, spans) item.
         A span the override list drops is left out; each entity keeps its offsets."""
         # Given spans need no schema: the built-in one fills the request without a read of the schema store.
-        request = await self._request(default_schema(), None, "local", True)
+        request = await self._request(default_schema(), None, "rules", True)  # given spans need no local model
         docs = [
             stages.Doc(text, [], entities=[_given(text, s, e, lab) for s, e, lab in spans]) for text, spans in items
         ]
@@ -150,18 +160,51 @@ class Pipeline:
         return [doc.entities for doc in docs]
 
     async def _request(
-        self, schema: Schema | str | None, version: int | None, strategy: str | None, link: bool | None
+        self,
+        schema: Schema | str | None,
+        version: int | None,
+        strategy: str | None,
+        link: bool | None,
+        model: ModelChoice = None,
     ) -> stages.Request:
         the_schema = await asyncio.to_thread(self.resolve_schema, schema, version)
+        state = await asyncio.to_thread(self._state)
+        router = get_router(strategy or self.strategy)
+        extractor = await asyncio.to_thread(self._local_model, router, the_schema, model, state)
         return stages.Request(
-            schema=the_schema,
-            router=get_router(strategy or self.strategy),
+            schema=the_schema.for_model(list(getattr(extractor, "type_labels", []))),
+            router=router,
             link=link,
             threshold=self.settings.ner_threshold,
             granularity=Granularity(self.settings.granularity),
             llm_score=self.settings.llm_score,
-            state=await asyncio.to_thread(self._state),
+            state=state,
+            extractor=extractor,
         )
+
+    def resolve_model(
+        self, model: ModelChoice = None, schema: Schema | None = None, state: KBState | None = None
+    ) -> Extractor:
+        """The local model a call uses: ``model``, else the pipeline's, else the one the schema names, else the
+        default. An unknown name raises :class:`~hybrid_ner.model_registry.ModelNotFoundError`."""
+        state = state or self._state()
+        chosen = model or self.model
+        version = state.model_version if state else 0
+        if chosen is not None:
+            return self.components.extractor_for(self.components.model_ref(chosen, version))
+        if schema is not None and schema.model is not None:
+            ref = self.components.model_ref(schema.model, version, directories=False)
+            return self.components.extractor_for(ref)
+        return self.components.extractor
+
+    def _local_model(self, router: Router, schema: Schema, model: ModelChoice, state: KBState | None) -> Extractor:
+        """The request's local model; one that cannot be loaded degrades the request to the rules fallback."""
+        if not router.needs_local(schema):
+            return Unavailable("not needed")
+        try:
+            return self.resolve_model(model, schema, state)
+        except (HybridNERError, ImportError, OSError, SQLAlchemyError) as exc:
+            return Unavailable(str(exc))
 
     def _state(self) -> KBState | None:
         try:
@@ -173,7 +216,7 @@ class Pipeline:
         """Everything but the text that a result depends on (see ``hybrid_ner.cache``)."""
         state = request.state
         assert state is not None
-        extractor = self.components.extractor
+        extractor = request.extractor
         return [
             request.schema.name,
             request.schema.content_hash(),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from hybrid_ner.datamodel import Entity
+from hybrid_ner.errors import ModelUnavailableError
 from hybrid_ner.text import Sentence
 
 
@@ -38,3 +39,18 @@ class AsyncExtractor(Extractor, Protocol):
     async def aextract(
         self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None
     ) -> list[list[Entity]]: ...
+
+
+class Unavailable:
+    """Stands in for a local model that could not be loaded (or is not needed): calling it raises the reason as a
+    typed error, which the local stage turns into a degraded result with the rules fallback."""
+
+    name = "extractor.unavailable"
+    version = "none"
+    labels: list[str] = []  # noqa: RUF012  (read-only, like a model's labels)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
+        raise ModelUnavailableError(self.reason)

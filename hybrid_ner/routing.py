@@ -78,7 +78,12 @@ def _sentence_of(entity: Entity, sentences: Sequence[tuple[int, int]]) -> tuple[
 
 def _keep(entity: Entity, strategy: str, threshold: float | None, reason: str) -> Entity:
     decision = Decision(
-        routed="local", strategy=strategy, confidence=round(entity.score, 4), threshold=threshold, reason=reason
+        routed="local",
+        strategy=strategy,
+        confidence=round(entity.score, 4),
+        threshold=threshold,
+        reason=reason,
+        model=entity.decision.model,
     )
     return entity.model_copy(update={"decision": decision})
 
@@ -158,8 +163,9 @@ class CascadeRouter(_Base):
             else:
                 why = f"escalated: confidence {e.score:.2f} < {t}"
                 decision = Decision(
-                    routed="llm", strategy=self.short, confidence=round(e.score, 4), threshold=t, reason=why
-                )
+                    routed="llm", strategy=self.short, confidence=round(e.score, 4), threshold=t, reason=why,
+                    model=e.decision.model,
+                )  # fmt: skip
                 plan.escalated.append(e.model_copy(update={"decision": decision}))
                 plan.ask_for(_sentence_of(e, sentences), escalatable)
         for sent in sentences:

@@ -98,6 +98,14 @@ class Schema(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=NAME_PATTERN)
     version: int | None = Field(default=None, ge=1)
     types: list[EntityType] = Field(min_length=1, max_length=100)
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=NAME_PATTERN,
+        description="The registered (or shipped) NER model that serves this schema's local types; default: the "
+        "service's model.",
+    )
 
     @field_validator("types")
     @classmethod
@@ -138,6 +146,18 @@ class Schema(BaseModel):
     def local_map(self) -> dict[str, str]:
         """Local-model label → schema type name."""
         return {lab: t.name for t in self.types for lab in t.local_labels}
+
+    def for_model(self, model_labels: list[str]) -> Schema:
+        """This schema with each type also mapped from the model label of its own name (case-insensitive), where
+        no type maps that label already: a model adapted to a schema labels entities with its type names."""
+        mapped = set(self.local_map())
+        by_key = {lab.casefold(): lab for lab in model_labels if lab not in mapped}
+        types = []
+        for t in self.types:
+            own = by_key.get(t.name.casefold())
+            extra = [own] if own is not None and own not in t.local_labels else []
+            types.append(t.model_copy(update={"local_labels": [*t.local_labels, *extra]}) if extra else t)
+        return self if types == self.types else self.model_copy(update={"types": types})
 
     def content_hash(self) -> str:
         """Stable hash of the content (not the version), for caches."""

@@ -15,30 +15,34 @@ from kb.models import MetaRow
 
 KB_VERSION = "kb_version"
 OVERRIDE_VERSION = "override_version"
+MODEL_VERSION = "model_version"
 DATABASE_ID = "database_id"
+
+
+_KEYS = [KB_VERSION, OVERRIDE_VERSION, MODEL_VERSION, DATABASE_ID]
 
 
 @dataclass(frozen=True)
 class KBState:
-    """What a derived thing depends on: which database, and its KB and override versions."""
+    """What a derived thing depends on: which database, its KB and override versions, and the version of its
+    model registry (which model each name means)."""
 
     database_id: str
     kb_version: int
     override_version: int
+    model_version: int = 0
 
 
 def read_state(sessions: sessionmaker[Session]) -> KBState:
     """The current state in one query (this runs once per request)."""
     with sessions() as s:
-        rows = {
-            r.key: r
-            for r in s.scalars(select(MetaRow).where(MetaRow.key.in_([KB_VERSION, OVERRIDE_VERSION, DATABASE_ID])))
-        }
+        rows = {r.key: r for r in s.scalars(select(MetaRow).where(MetaRow.key.in_(_KEYS)))}
     ident = rows.get(DATABASE_ID)
     return KBState(
         database_id=ident.text or "" if ident else "",
         kb_version=rows[KB_VERSION].value if KB_VERSION in rows else 0,
         override_version=rows[OVERRIDE_VERSION].value if OVERRIDE_VERSION in rows else 0,
+        model_version=rows[MODEL_VERSION].value if MODEL_VERSION in rows else 0,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.db import Base
@@ -112,3 +112,42 @@ class ImportJobRow(Base):
     errors: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ModelRow(Base):
+    """A registered NER model: its name, the digest of its content and what it labels."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # base, data digest, dev F1 and ECE, ...
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class ModelFileRow(Base):
+    """The files of a model by content digest, so every worker on every machine can materialise it."""
+
+    __tablename__ = "model_files"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class FeedbackRow(Base):
+    """A user's correction: a text with its right entities (and links). Kept whole: it is training data."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    schema_name: Mapped[str] = mapped_column(String(128), index=True)
+    schema_version: Mapped[int] = mapped_column(Integer, default=1)
+    text: Mapped[str] = mapped_column(Text)
+    text_digest: Mapped[str] = mapped_column(String(64))
+    entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -55,6 +55,14 @@ class KBStore(Protocol):
 
     def set_source_aliases(self, updates: Mapping[str, Enrichment], source: str) -> int: ...
 
+    def add_aliases(self, aliases: Sequence[tuple[str, str]], source: str, actor: str) -> int:
+        """Add (entity id, surface form) aliases an entity lacks; audited. Returns how many were new."""
+        ...
+
+    def record_import(self, actor: str, where: str, summary: dict[str, Any]) -> None:
+        """One audit entry for a bulk load run outside the API, with its counts."""
+        ...
+
 
 # An entity's aliases from one outside source, and the attributes that source adds.
 Enrichment = tuple[Sequence[str], Mapping[str, Any]]
@@ -167,6 +175,26 @@ class SQLKBStore:
                     rows[i].attributes = {**(rows[i].attributes or {}), **updates[i][1]}
                 changed += len(todo)
         return changed
+
+    def add_aliases(self, aliases: Sequence[tuple[str, str]], source: str, actor: str) -> int:
+        """Add (entity id, surface form) aliases the entities lack, in one transaction that bumps the KB version
+        (so the next request finds them); each is audited. Unknown entities are skipped."""
+        wanted = {(i, n): raw[:500] for i, raw in aliases if (n := normalize(raw)[:500])}
+        if not wanted:
+            return 0
+        ids = sorted({i for i, _ in wanted})
+        with self._sessions.begin() as s:
+            known = set(s.scalars(select(KBEntityRow.id).where(KBEntityRow.id.in_(ids))))
+            have = set(s.execute(select(AliasRow.entity_id, AliasRow.norm).where(AliasRow.entity_id.in_(ids))).all())
+            new = [(i, n, raw) for (i, n), raw in wanted.items() if i in known and (i, n) not in have]
+            if not new:
+                return 0
+            bump(s, KB_VERSION)
+            rows = [{"entity_id": i, "norm": n, "raw": raw, "source": source} for i, n, raw in new]
+            s.execute(insert(AliasRow), rows)
+            for i, _, raw in new:
+                audit.record(s, actor, "update", "entity", i, None, {"alias": raw, "source": source})
+        return len(new)
 
     def record_import(self, actor: str, where: str, summary: dict[str, Any]) -> None:
         """One audit entry for a bulk load run outside the API (the CLI), with its counts."""

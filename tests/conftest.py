@@ -80,3 +80,91 @@ def db_url(request, tmp_path):  # type: ignore[no-untyped-def]
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'kb.sqlite3'}"
     return request.getfixturevalue("postgres").new_database()
+
+
+# ---------------------------------------------------------------- the learning loop: a small domain of our own
+
+PEOPLE = [
+    "Maria Fernandes",
+    "John Okafor",
+    "Lena Berg",
+    "Ravi Menon",
+    "Chen Wei",
+    "Ana Souza",
+    "Tom Hardy",
+    "Ivan Petrov",
+]
+CITIES = ["Lisbon", "Nairobi", "Oslo", "Chennai", "Shanghai", "Recife", "Leeds", "Kazan"]
+COMPANIES = ["Acme Robotics", "Blue Harbor Foods", "Nordlys Energy", "Tata Steel", "Zhonghua Motors", "Vale Mining"]
+TEMPLATES = [
+    "{person} visited {city} to meet engineers from {company} .",
+    "{company} opened a new office in {city} last week .",
+    "In {city} , {person} said {company} would hire more staff .",
+    "{person} left {company} and moved to {city} .",
+]
+TOY_SCHEMA = {
+    "name": "toy",
+    "types": [
+        {"name": "person", "description": "Names of people."},
+        {"name": "city", "description": "Cities and towns."},
+        {"name": "company", "description": "Companies and businesses."},
+    ],
+}
+
+
+def toy_sentences(n: int, offset: int = 0) -> list[list[tuple[str, str]]]:
+    """``n`` tagged sentences from templates (person, city, company): test data the tests write themselves."""
+    out = []
+    for i in range(offset, offset + n):
+        slots = {
+            "person": PEOPLE[i % len(PEOPLE)],
+            "city": CITIES[(i * 3) % len(CITIES)],
+            "company": COMPANIES[(i * 5) % len(COMPANIES)],
+        }
+        tokens: list[tuple[str, str]] = []
+        for part in TEMPLATES[i % len(TEMPLATES)].split():
+            if part.startswith("{"):
+                kind = part[1:-1]
+                words = slots[kind].split()
+                tokens += [(w, ("B-" if j == 0 else "I-") + kind) for j, w in enumerate(words)]
+            else:
+                tokens.append((part, "O"))
+        out.append(tokens)
+    return out
+
+
+def write_toy_conll(path: Path, n: int, offset: int = 0, sep: str = "\t") -> Path:
+    path.write_text("".join("".join(f"{w}{sep}{t}\n" for w, t in s) + "\n" for s in toy_sentences(n, offset)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_domain(tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    import json
+
+    d = tmp_path_factory.mktemp("toy")
+    (d / "schema.json").write_text(json.dumps(TOY_SCHEMA))
+    return {
+        "dir": d,
+        "schema": d / "schema.json",
+        "train": write_toy_conll(d / "train.conll", 32),
+        "dev": write_toy_conll(d / "dev.conll", 12, offset=100, sep=" "),
+    }
+
+
+@pytest.fixture(scope="session")
+def adapted_model(toy_domain, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A real, small ``hybrid-ner adapt`` run (6 epochs on 32 sentences), once per test session."""
+    import shutil
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("adapted") / "toy-model"
+    cli = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
+    env = {**os.environ, "HNER_DATA_DIR": str(tmp_path_factory.mktemp("adapt-data"))}
+    args = ["adapt", "--schema", str(toy_domain["schema"]), "--train", str(toy_domain["train"])]
+    args += ["--dev", str(toy_domain["dev"]), "--out", str(out), "--epochs", "6", "--threads", "1"]
+    proc = subprocess.run([cli, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (out.parent / "summary.json").write_text(proc.stdout)  # what adapt printed, for the tests to read
+    return out

@@ -53,3 +53,25 @@ def test_decoder_spans_and_raw_scores():
     spans = d.decode(np.log(p))
     assert [(s.first, s.last, s.label) for s in spans] == [(0, 2, "PER"), (3, 4, "LOC")]
     assert 0.0 < spans[1].raw < spans[0].raw < 1.0
+
+
+def test_an_intercept_per_label_keeps_calibration_when_the_label_mix_shifts():
+    from hybrid_ner.ner.calibration import fit_label_platt
+
+    rng = np.random.default_rng(3)
+
+    def sample(n_org: int, n_per: int):  # ORG is right one time in six, PER four in five, at the same raw scores
+        raw = rng.uniform(0.6, 0.99, n_org + n_per)
+        labels = ["ORG"] * n_org + ["PER"] * n_per
+        p = np.array([0.15 if lab == "ORG" else 0.8 for lab in labels])
+        return raw, labels, (rng.uniform(size=raw.size) < p).astype(float)
+
+    raw, labels, ok = sample(1000, 3000)  # the sample: mostly PER
+    a, b, offsets = fit_label_platt(raw, labels, ok)
+    assert offsets["PER"] - offsets["ORG"] > 2.0
+    blind_a, blind_b = fit_platt(raw, ok)
+    raw2, labels2, ok2 = sample(3000, 1000)  # new text: mostly ORG
+    by_label = [platt(r, a, b + offsets[lab]) for r, lab in zip(raw2, labels2, strict=True)]
+    assert expected_calibration_error(np.array(by_label), ok2) < 0.03
+    assert expected_calibration_error(platt(raw2, blind_a, blind_b), ok2) > 0.2
+    assert fit_label_platt(raw[:5], labels[:5], np.ones(5)) == (*fit_platt(raw[:5], np.ones(5)), {})

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hybrid_ner.cli import batch, evals, extract, kb
+from hybrid_ner.cli import batch, evals, extract, kb, learn, models
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import HybridNERError
 
@@ -18,6 +18,11 @@ app.command()(extract.link)
 app.command()(batch.batch)
 app.add_typer(kb.app, name="kb")
 app.add_typer(evals.app, name="eval")
+app.command()(learn.adapt)
+app.command()(learn.calibrate)
+app.command()(learn.select)
+app.add_typer(models.models_app, name="models")
+app.add_typer(models.feedback_app, name="feedback")
 
 
 @app.command()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from collections.abc import Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
+
+import typer
+
+from hybrid_ner.errors import HybridNERError
+from hybrid_ner.schemas import SchemaError
 
 
 def emit(obj: dict[str, Any], out: IO[str] = sys.stdout) -> None:
@@ -39,3 +46,43 @@ def bar(label: str, total: int | None = None, only_tty: bool = False) -> Any:
 def advance(progress: Any, n: int = 1) -> None:
     if progress is not None:
         progress.advance(progress.task_ids[0], n)
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Deliberate errors (bad data, schema, model, an occupied --out) as one ``error:`` line and exit code 2; a
+    SIGTERM unwinds like Ctrl-C, so partial output is removed."""
+
+    def stop(signum: int, frame: Any) -> NoReturn:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyError as exc:  # its message is the repr of its argument
+        fail(str(exc.args[0]) if exc.args else "not found")
+    except (HybridNERError, SchemaError, ValueError, LookupError) as exc:
+        fail(str(exc))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def write_out(out: Path | None, chunks: Iterator[str]) -> None:
+    """To standard output, or to ``out`` through a temporary file renamed into place (whole or not at all)."""
+    if out is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -22,6 +22,12 @@ SchemaOpt = Annotated[str | None, typer.Option("--schema", help="A schema JSON f
 SchemaVersionOpt = Annotated[
     int | None, typer.Option("--schema-version", min=1, help="Version of a stored schema (default: the latest).")
 ]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="The local model: a registered or shipped name, or a model directory (default: the schema's)."
+    ),
+]
 LinkOpt = Annotated[
     bool | None,
     typer.Option("--link/--no-link", help="Link entities to the KB (default: when a KB is loaded)."),
@@ -52,8 +58,10 @@ def extract(
     schema: SchemaOpt = None,
     schema_version: SchemaVersionOpt = None,
     link: LinkOpt = None,
+    model: ModelOpt = None,
 ) -> None:
     """Extract entities and print JSON (one object, or one line per input line with --file)."""
+    from hybrid_ner.model_registry import ModelNotFoundError
     from hybrid_ner.pipeline import Pipeline
 
     if (text is None) == (file is None):
@@ -62,9 +70,11 @@ def extract(
         raise typer.BadParameter(f"{file} is not a file", param_hint="--file")
     chosen = schema_arg(schema, schema_version)
     try:
-        pipeline = Pipeline(settings=one_process_settings(), strategy=strategy)
+        pipeline = Pipeline(settings=one_process_settings(), strategy=strategy, model=model)
         the_schema = pipeline.resolve_schema(chosen, schema_version)
-    except (ValueError, SchemaError) as exc:
+        if model is not None:
+            pipeline.resolve_model(model, the_schema)  # an unknown model is a usage error, not a degraded result
+    except (ValueError, SchemaError, ModelNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from None
 
     def run(texts: list[str]) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,15 +53,22 @@ def read_conll(path: Path, skipped: list[str] | None = None) -> list[TaggedSente
     return out
 
 
-def _tag_text(text: str, entities: list[dict[str, object]]) -> Iterator[TaggedSentence]:
-    spans = sorted((int(e["start"]), int(e["end"]), str(e["label"])) for e in entities)  # type: ignore[call-overload]
+def tag_text(text: str, spans: Sequence[tuple[int, int, str]]) -> list[TaggedSentence]:
+    """Character spans → BIO-tagged sentences of ``text``: a word belongs to an entity it overlaps."""
+    out = []
     for sent in split_sentences(text):
         tags = ["O"] * len(sent)
-        for start, end, label in spans:
+        for start, end, label in sorted(spans):
             inside = [i for i, w in enumerate(sent) if w.start < end and w.end > start]
             for n, i in enumerate(inside):
                 tags[i] = ("B-" if n == 0 else "I-") + label
-        yield TaggedSentence([w.text for w in sent], tags)
+        out.append(TaggedSentence([w.text for w in sent], tags))
+    return out
+
+
+def _tag_text(text: str, entities: list[dict[str, object]]) -> list[TaggedSentence]:
+    spans = [(int(e["start"]), int(e["end"]), str(e["label"])) for e in entities]  # type: ignore[call-overload]
+    return tag_text(text, spans)
 
 
 def read_jsonl_spans(path: Path) -> list[TaggedSentence]:

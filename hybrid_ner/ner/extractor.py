@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 
 from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Decision, Entity, Source, Span
-from hybrid_ner.ner.calibration import Decoder, platt
+from hybrid_ner.ner.artifacts import verified_digest
+from hybrid_ner.ner.calibration import Decoder
 from hybrid_ner.ner.encoding import word_logprobs
 from hybrid_ner.ner.model import load_config, load_model, load_tokenizer, quantize_int8
 from hybrid_ner.ner.static_int8 import OnnxClassifier
@@ -45,6 +47,7 @@ class LocalNER:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         torch.set_num_threads(threads)
         self.model_dir = Path(model_dir)
+        self.digest = verified_digest(self.model_dir)  # what caches, manifests and decisions know it by
         self.variant = "onnx-int8" if runtime == "onnx" else "int8" if quantize else "fp32"
         self.model: Callable[..., torch.Tensor]
         if runtime == "onnx":
@@ -70,9 +73,17 @@ class LocalNER:
         return sorted({lab[2:] for lab in self.config.labels if lab != "O"})
 
     @property
+    def type_labels(self) -> list[str]:
+        """Labels that are schema type names (a model adapted to a schema); a schema's type of the same name
+        takes them without a ``local_labels`` mapping."""
+        return sorted(self.config.descriptions)
+
+    @property
     def version(self) -> str:
-        """Identifies the model weights and calibration, for caches and metrics labels."""
-        return f"{self.model_dir.name}@{self.config.metrics.get('dev', {}).get('f1', 0):.4f}+{self.variant}"
+        """Identifies the model by the digest of its content (weights, calibration, graph) and the runtime, for
+        caches, metrics labels and batch manifests."""
+        name = self.model_dir.name.split("@")[0]  # a registered model's copy is NAME@DIGEST12
+        return f"{name}@{self.digest[:12]}+{self.variant}"
 
     def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
         return self._run(texts, sentences if sentences is not None else [split_sentences(t) for t in texts])
@@ -83,18 +94,37 @@ class LocalNER:
         texts = [text for text, _ in joined]
         return texts, self._run(texts, [[words] if words else [] for _, words in joined])
 
-    def _run(self, texts: Sequence[str], sentences: Sequence[list[Sentence]]) -> list[list[Entity]]:
-        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
-        logps = word_logprobs(
+    def logprobs(self, sentences: Sequence[Sequence[str]], temperature: float | None = None) -> list[np.ndarray]:
+        """Per-word tag log-probabilities (words, labels) of each word list, at the model's fitted temperature
+        unless one is given (1.0 gives the raw distributions that calibration refits)."""
+        return word_logprobs(
             self.model,
             self.tokenizer,
-            [[w.text for w in s] for _, s in flat],
+            sentences,
             num_labels=len(self.config.labels),
             max_tokens=self.max_tokens,
             batch_size=self.batch_size,
-            temperature=self.config.temperature,
+            temperature=self.config.temperature if temperature is None else temperature,
             parallel=self.parallel,
         )
+
+    def analyse(self, texts: Sequence[str]) -> tuple[list[list[Entity]], list[list[np.ndarray]]]:
+        """Entities and, per text, each sentence's tag log-probabilities, from one pass (to choose what to label)."""
+        sentences = [split_sentences(t) for t in texts]
+        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
+        logps = self.logprobs([[w.text for w in s] for _, s in flat])
+        per_text: list[list[np.ndarray]] = [[] for _ in texts]
+        for (i, _), lp in zip(flat, logps, strict=True):
+            per_text[i].append(lp)
+        return self._decode(texts, flat, logps), per_text
+
+    def _run(self, texts: Sequence[str], sentences: Sequence[list[Sentence]]) -> list[list[Entity]]:
+        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
+        return self._decode(texts, flat, self.logprobs([[w.text for w in s] for _, s in flat]))
+
+    def _decode(
+        self, texts: Sequence[str], flat: Sequence[tuple[int, Sentence]], logps: Sequence[np.ndarray]
+    ) -> list[list[Entity]]:
         out: list[list[Entity]] = [[] for _ in texts]
         for (i, sent), lp in zip(flat, logps, strict=True):
             for ws in self.decoder.decode(lp):
@@ -102,12 +132,12 @@ class LocalNER:
         return out
 
     def _entity(self, text: str, first: Word, last: Word, label: str, raw: float) -> Entity:
-        score = float(platt(raw, self.config.platt_a, self.config.platt_b))
+        score = self.config.confidence(raw, label)
         return Entity(
             span=Span.from_text(text, first.start, last.end, label),
             score=score,
             source=Source.LOCAL,
-            decision=Decision(routed="local", confidence=round(score, 4), reason="local model"),
+            decision=Decision(routed="local", confidence=round(score, 4), reason="local model", model=self.version),
         )
 
 

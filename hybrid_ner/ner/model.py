@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from hybrid_ner.errors import ModelArtifactError
+from hybrid_ner.ner.calibration import platt
 from hybrid_ner.ner.features import NUM_SHAPES, PAD
 from hybrid_ner.packages import BASE_PACKAGE, base_encoder_path
 
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "ner_config.json"
+DIGEST_FILE = "digest.txt"  # the content digest, written with a whole model directory (ner.artifacts)
 FROZEN_KEY = "encoder.embeddings.word_embeddings.weight"
 
 
@@ -42,10 +44,16 @@ class NERConfig:
     temperature: float = 1.0
     platt_a: float = 1.0
     platt_b: float = 0.0
+    platt_offsets: dict[str, float] = field(default_factory=dict)  # label -> added to platt_b (adapted models)
     layers: int | None = None  # keep only the encoder's first N layers (a distilled student); None keeps all
+    descriptions: dict[str, str] = field(default_factory=dict)  # entity type -> what it means (adapted models)
     base_package: str = BASE_PACKAGE
     base_version: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    def confidence(self, raw: float, label: str) -> float:
+        """P(entity exactly right) of a decoded span's raw score, through the fitted map."""
+        return float(platt(raw, self.platt_a, self.platt_b + self.platt_offsets.get(label, 0.0)))
 
     def save(self, directory: Path) -> None:
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -149,6 +157,7 @@ def save_model(model: CaseAwareTokenClassifier, config: NERConfig, directory: Pa
     from safetensors.torch import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / DIGEST_FILE).unlink(missing_ok=True)  # the recorded digest is of the files being replaced
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if k != FROZEN_KEY}
     save_file(state, str(directory / WEIGHTS_FILE))
     config.save(directory)

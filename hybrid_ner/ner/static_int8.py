@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,11 @@ import torch
 from torch import nn
 
 from hybrid_ner.errors import ModelArtifactError
+from hybrid_ner.ner.artifacts import ONNX_FILE, write_digest
 from hybrid_ner.ner.encoding import collate, make_windows
 from hybrid_ner.ner.model import WEIGHTS_FILE, CaseAwareTokenClassifier, load_model
 from hybrid_ner.packages import base_encoder_path
 
-ONNX_FILE = "ner.int8.onnx"
 SOURCE_KEY = "hybrid_ner.weights_sha256"
 INPUTS = ("word_embeds", "attention_mask", "shape_ids")
 
@@ -92,6 +93,23 @@ class OnnxClassifier:
         return torch.from_numpy(logits)
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The tracer's and the quantizer's advice (warnings, root-logger lines) is not for our users."""
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
 class _Calibration:
     """ONNX Runtime's calibration reader protocol: one real window per step, so ranges are per window."""
 
@@ -117,7 +135,7 @@ def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_to
     table = word_embeddings()
     feeds = _feeds(sample, table)
     out = model_dir / ONNX_FILE
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet():
         fp32 = Path(tmp) / "fp32.onnx"
         axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")}
         args = tuple(torch.from_numpy(feeds[name]) for name in INPUTS)
@@ -136,4 +154,5 @@ def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_to
     onnx.helper.set_model_props(graph, {SOURCE_KEY: weights_digest(model_dir)})
     onnx.save(graph, str(out))
     os.chmod(out, 0o644)
+    write_digest(model_dir)  # the directory is whole now: record what it is
     return out

@@ -7,7 +7,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ import torch
 from hybrid_ner.ner.calibration import (
     Decoder,
     expected_calibration_error,
+    fit_label_platt,
     fit_platt,
     fit_temperature,
-    platt,
     retemper,
 )
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
@@ -51,6 +51,7 @@ class TrainArgs:
     teacher: Path | None = None  # distil from this model directory's token distributions (and start from it)
     distil_weight: float = 0.5
     distil_temperature: float = 2.0
+    eval_every: int = 1  # score dev every N epochs (and after the last)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
@@ -85,6 +86,17 @@ def evaluate(
     logps = word_logprobs(
         model, tokenizer, [s.words for s in data], num_labels=len(config.labels), max_tokens=max_tokens, batch_size=64
     )
+    return score(config, data, logps), logps
+
+
+def score(
+    config: NERConfig,
+    data: Sequence[TaggedSentence],
+    logps: Sequence[np.ndarray],
+    kept: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Exact-span F1 and entity ECE of T=1 log-probs ``logps`` decoded under ``config``'s calibration; with
+    ``kept``, only predictions of those labels count (the ones a schema maps)."""
     decoder = Decoder(config.labels)
     gold: set[EntityKey] = set()
     pred: set[EntityKey] = set()
@@ -92,33 +104,51 @@ def evaluate(
     for i, (s, lp) in enumerate(zip(data, logps, strict=True)):
         gold |= {(i, a, b, t) for a, b, t in spans_from_bio(s.tags)}
         for span in decoder.decode(retemper(lp, config.temperature)):
+            if kept is not None and span.label not in kept:
+                continue
             key = (i, span.first, span.last, span.label)
             pred.add(key)
-            conf.append(float(platt(span.raw, config.platt_a, config.platt_b)))
+            conf.append(config.confidence(span.raw, span.label))
             correct.append(key in gold)
     scores = score_entities(gold, pred)
-    result = {
+    return {
         "f1": scores.micro.f1,
         "precision": scores.micro.precision,
         "recall": scores.micro.recall,
         "ece": expected_calibration_error(np.array(conf), np.array(correct, dtype=float)),
         "per_label_f1": {k: v.f1 for k, v in scores.per_label.items()},
+        "predicted": len(pred),
+        "support": len(gold),
     }
-    return result, logps
 
 
-def calibrate(config: NERConfig, data: Sequence[TaggedSentence], logps: list[np.ndarray]) -> None:
-    """Fit temperature on token NLL, then Platt scaling on entity correctness, in place."""
+def calibrate(
+    config: NERConfig,
+    data: Sequence[TaggedSentence],
+    logps: Sequence[np.ndarray],
+    kept: Collection[str] | None = None,
+    by_label: bool = False,
+) -> None:
+    """Fit temperature on token NLL, then Platt scaling on entity correctness, in place (with ``kept``, on the
+    predictions of those labels only; ``by_label``: with an intercept per label). Gold tags the model lacks
+    count as ``O``."""
     label_idx = {lab: i for i, lab in enumerate(config.labels)}
-    config.temperature = fit_temperature(logps, [np.array([label_idx[t] for t in s.tags]) for s in data])
+    config.temperature = fit_temperature(logps, [np.array([label_idx.get(t, 0) for t in s.tags]) for s in data])
     decoder = Decoder(config.labels)
-    raw, ok = [], []
+    raw, labels, ok = [], [], []
     for s, lp in zip(data, logps, strict=True):
         gold = set(spans_from_bio(s.tags))
         for span in decoder.decode(retemper(lp, config.temperature)):
+            if kept is not None and span.label not in kept:
+                continue
             raw.append(span.raw)
+            labels.append(span.label)
             ok.append((span.first, span.last, span.label) in gold)
-    config.platt_a, config.platt_b = fit_platt(np.array(raw), np.array(ok, dtype=float))
+    if by_label:
+        config.platt_a, config.platt_b, config.platt_offsets = fit_label_platt(np.array(raw), labels, np.array(ok))
+    else:
+        config.platt_a, config.platt_b = fit_platt(np.array(raw), np.array(ok, dtype=float))
+        config.platt_offsets = {}
 
 
 def _teacher(args: TrainArgs, student: CaseAwareTokenClassifier, config: NERConfig) -> CaseAwareTokenClassifier | None:
@@ -192,17 +222,19 @@ def _loss(
     )
 
 
-def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | None = None) -> NERConfig:
-    """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
+def fit(
+    model: CaseAwareTokenClassifier,
+    tokenizer: Any,
+    config: NERConfig,
+    args: TrainArgs,
+    train: Sequence[TaggedSentence],
+    dev: Sequence[TaggedSentence],
+    teacher: CaseAwareTokenClassifier | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> float:
+    """Train for ``args.epochs``, score dev every ``args.eval_every`` epochs (and after the last), and leave the
+    model at its best dev epoch; returns that F1 (-1 with no dev, where the last epoch is kept)."""
     rng = random.Random(args.seed)
-    train, dev = read_tagged(args.train), read_tagged(args.dev)
-    if args.limit:
-        train, dev = train[: args.limit], dev[: args.limit]
-    config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
-    model, tokenizer = new_model(config)
-    teacher = _teacher(args, model, config)
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
     targets = _targets(windows, train, {lab: i for i, lab in enumerate(config.labels)})
     total = math.ceil(len(windows) / args.batch_size) * args.epochs
@@ -222,15 +254,30 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
             step += 1
             if progress:
                 progress(step, total, loss.item())
+        if not dev or (epoch % args.eval_every and epoch != args.epochs):
+            continue
         dev_metrics, _ = evaluate(model, tokenizer, config, dev)
         args.history.append({"epoch": epoch, "dev_f1": dev_metrics["f1"], "seconds": time.perf_counter() - started})
         log.info("epoch %d dev F1 %.4f", epoch, dev_metrics["f1"])
         if dev_metrics["f1"] > best_f1:
             best_f1 = dev_metrics["f1"]
             best_state = copy.deepcopy({k: v for k, v in model.state_dict().items() if k != FROZEN_KEY})
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    return best_f1
 
-    assert best_state is not None
-    model.load_state_dict(best_state, strict=False)
+
+def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | None = None) -> NERConfig:
+    """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    train, dev = read_tagged(args.train), read_tagged(args.dev)
+    if args.limit:
+        train, dev = train[: args.limit], dev[: args.limit]
+    config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
+    model, tokenizer = new_model(config)
+    teacher = _teacher(args, model, config)
+    fit(model, tokenizer, config, args, train, dev, teacher, progress)
     _, logps = evaluate(model, tokenizer, config, dev)
     calibrate(config, dev, logps)
     dev_metrics, _ = evaluate(model, tokenizer, config, dev)

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.schemas import SchemaError
-from hybrid_ner.service import routes_admin, routes_data, routes_ops
+from hybrid_ner.service import routes_admin, routes_data, routes_learn, routes_ops
 from hybrid_ner.service.middleware import BodyLimit, observe
 from hybrid_ner.service.state import Service
 from hybrid_ner.stages import PolicyUnavailableError
@@ -36,8 +36,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         except (SchemaError, SQLAlchemyError) as exc:
             log.error("schema_store_unavailable", extra={"fields": {"error": type(exc).__name__}})
         yield
-        if svc.batcher is not None:
-            await svc.batcher.close()
+        await svc.close()
 
     app = FastAPI(
         title="hybrid-ner",
@@ -53,7 +52,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.add_middleware(BodyLimit, limit=svc.settings.max_body_bytes)
     observe(app, svc.metrics)
     _error_handlers(app)
-    for module in (routes_data, routes_admin, routes_ops):
+    for module in (routes_data, routes_admin, routes_learn, routes_ops):
         app.include_router(module.router)
     routes_ops.mount_docs(app)
     return app

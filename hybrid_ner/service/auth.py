@@ -15,6 +15,7 @@ HEADER = "X-API-Key"
 
 class Role(StrEnum):
     READ = "read"
+    FEEDBACK = "feedback"  # may send corrections (training data); nothing else it could not do without a key
     ADMIN = "admin"
 
 
@@ -33,7 +34,8 @@ def _parse(raw: str) -> set[str]:
 
 
 class KeyRing:
-    """Hashed admin and read keys. An admin key also works for reading."""
+    """Hashed admin, feedback and read keys. An admin key also works for reading and feedback; a feedback key
+    also reads."""
 
     def __init__(self, settings: Settings) -> None:
         admin = settings.admin_keys.get_secret_value()
@@ -41,6 +43,7 @@ class KeyRing:
             admin += "," + settings.admin_keys_file.read_text()
         self.admin = _parse(admin)
         self.read = _parse(settings.read_keys.get_secret_value())
+        self.feedback = _parse(settings.feedback_keys.get_secret_value())
         self.require_read_key = settings.require_read_key
 
     def role(self, key: str | None) -> Role | None:
@@ -49,6 +52,8 @@ class KeyRing:
         digest = _hash(key)
         if any(hmac.compare_digest(digest, h) for h in self.admin):
             return Role.ADMIN
+        if any(hmac.compare_digest(digest, h) for h in self.feedback):
+            return Role.FEEDBACK
         if any(hmac.compare_digest(digest, h) for h in self.read):
             return Role.READ
         return None
@@ -64,4 +69,6 @@ class KeyRing:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": HEADER})
         if needed == Role.ADMIN and role != Role.ADMIN:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may not use admin endpoints")
+        if needed == Role.FEEDBACK and role == Role.READ:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "this key may not send feedback")
         return role

@@ -51,6 +51,14 @@ class MicroBatcher:
     def version(self) -> str:
         return str(getattr(self.extractor, "version", self.extractor.name))
 
+    @property
+    def digest(self) -> str | None:
+        return getattr(self.extractor, "digest", None)
+
+    @property
+    def type_labels(self) -> list[str]:
+        return list(getattr(self.extractor, "type_labels", []))
+
     def extract(self, texts: Sequence[str], sentences: Sequence[list[Sentence]] | None = None) -> list[list[Entity]]:
         return self.extractor.extract(texts, sentences)
 

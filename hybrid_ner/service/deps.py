@@ -21,6 +21,11 @@ def _admin(request: Request) -> None:
     service(request).keys.check(request, Role.ADMIN)
 
 
+def _feedback(request: Request) -> None:
+    service(request).keys.check(request, Role.FEEDBACK)
+
+
 Json = Depends(_require_json)
 Read = Depends(_reader)
 Admin = Depends(_admin)
+Feedback = Depends(_feedback)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 
+from hybrid_ner.model_registry import ModelNotFoundError
 from hybrid_ner.schemas import Schema, SchemaConflictError, SchemaError
 from hybrid_ner.service.deps import Admin, Json
 from hybrid_ner.service.models import (
@@ -168,8 +169,14 @@ def put_schema(name: SchemaName, body: SchemaWrite, request: Request) -> Schema:
     The path names the schema; the body's ``name`` is replaced by it.
     """
     schema = body.schema_body.model_copy(update={"name": name})
+    pipeline = service(request).pipeline
+    if schema.model is not None:
+        try:
+            pipeline.components.model_ref(schema.model, pipeline.components.state().model_version, directories=False)
+        except ModelNotFoundError as exc:
+            raise unprocessable(("body", "schema", "model"), str(exc)) from None
     try:
-        return service(request).pipeline.store.put(schema, base_version=body.base_version, author=actor(request))
+        return pipeline.store.put(schema, base_version=body.base_version, author=actor(request))
     except SchemaConflictError as exc:
         raise HTTPException(409, str(exc)) from None
 

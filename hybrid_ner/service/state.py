@@ -10,6 +10,7 @@ from hybrid_ner.cache import ResultCache
 from hybrid_ner.config import Settings
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.pipeline import Pipeline
+from hybrid_ner.protocols import Extractor
 from hybrid_ner.service.auth import HEADER, KeyRing
 from hybrid_ner.service.batching import MicroBatcher
 from hybrid_ner.service.metrics import Metrics
@@ -31,9 +32,17 @@ class Service:
         self.keys = KeyRing(settings)
         self.batcher: MicroBatcher | None = None
         self.model_error: str | None = None
+        self.pipeline.components.wrap_extractors(self._batched)  # every local model, the default and adapted ones
+
+    def _batched(self, extractor: Extractor) -> Extractor:
+        if isinstance(extractor, MicroBatcher):
+            return extractor
+        return MicroBatcher(
+            extractor, self.settings.batch_window_ms, self.settings.max_batch, on_batch=self.metrics.batch_size.observe
+        )
 
     def load_model(self) -> None:
-        """Load the local model behind the micro-batcher; a failure leaves the service up but not ready."""
+        """Load the default local model behind its micro-batcher; a failure leaves the service up but not ready."""
         try:
             extractor = self.pipeline.extractor
         except (HybridNERError, ImportError, OSError) as exc:
@@ -41,10 +50,13 @@ class Service:
             log.error("model_load_failed", extra={"fields": {"error": type(exc).__name__}})
             return
         extractor.extract(["Warm-up sentence for Berlin."])  # first-call allocations happen now, not in a request
-        self.batcher = MicroBatcher(
-            extractor, self.settings.batch_window_ms, self.settings.max_batch, on_batch=self.metrics.batch_size.observe
-        )
-        self.pipeline.extractor = self.batcher
+        assert isinstance(extractor, MicroBatcher)
+        self.batcher = extractor
+
+    async def close(self) -> None:
+        for extractor in self.pipeline.components.extractors():
+            if isinstance(extractor, MicroBatcher):
+                await extractor.close()
 
     @property
     def model_version(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from hybrid_ner.datamodel import Entity, Result
 from hybrid_ner.llm.extractor import RegionResult
+from hybrid_ner.protocols import Extractor
 from hybrid_ner.routing import Granularity, Router, RoutingPlan
 from hybrid_ner.schemas import Schema
 from hybrid_ner.text import Sentence
@@ -25,6 +26,7 @@ class Request:
     granularity: Granularity
     llm_score: float
     state: KBState | None  # None when the database could not be read
+    extractor: Extractor  # the local model this request uses (chosen by the call, its schema, or the default)
 
 
 @dataclass

@@ -7,16 +7,18 @@ import logging
 from collections.abc import Sequence
 
 from hybrid_ner.errors import HybridNERError
-from hybrid_ner.protocols import AsyncExtractor, Extractor
+from hybrid_ner.protocols import AsyncExtractor
 from hybrid_ner.stages.doc import Doc, Request
 
 log = logging.getLogger(__name__)
 
 
-async def local(docs: Sequence[Doc], request: Request, extractor: Extractor) -> None:
-    """Fill ``doc.local``; when the model cannot run, record why and leave the rest to the fallback."""
+async def local(docs: Sequence[Doc], request: Request) -> None:
+    """Fill ``doc.local`` with the request's local model; when it cannot run, record why and leave the rest to the
+    fallback."""
     if not docs or not request.router.needs_local(request.schema):
         return
+    extractor = request.extractor
     texts = [d.text for d in docs]
     sentences = [d.sentences for d in docs]  # split once, in the chunk stage
     try:
