@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--work", type=Path, default=Path("runs/adapt"))
     p.add_argument("--out", type=Path, default=Path("eval/reports"))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seeds", default="1,2,3", help="the learning curve's seeds, comma-separated")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     a.work.mkdir(parents=True, exist_ok=True)
@@ -178,7 +179,8 @@ def _run_part(part: str, a: argparse.Namespace) -> Any:
         return run_ablation(a.crossner, a.work)
     from eval.learning_curve import run_curve
 
-    return run_curve(crossner(a.crossner, "politics"), a.work, a.out, lambda done: merge(a.out, "curve", done))
+    seeds = tuple(int(s) for s in a.seeds.split(","))
+    return run_curve(crossner(a.crossner, "politics"), a.work, a.out, lambda done: merge(a.out, "curve", done), seeds)
 
 
 if __name__ == "__main__":

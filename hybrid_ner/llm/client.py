@@ -215,6 +215,9 @@ class LLMClient:
             except Exception as exc:  # a missing package or a server that will not start
                 self.breaker.record(False)
                 raise LLMError("unavailable", str(exc)) from exc
+        # Load litellm and instructor before any deadline starts: their first import takes seconds on a busy
+        # machine, and counted against the call's timeout it reads as an LLM that did not answer.
+        await asyncio.to_thread(getattr, self, "_instructor")
         last: LLMError | None = None
         for attempt in range(self.retries + 1):
             if attempt:

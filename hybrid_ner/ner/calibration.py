@@ -73,7 +73,12 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def platt(raw: float | np.ndarray, a: float, b: float) -> np.ndarray:
     z: np.ndarray = a * _logit(np.asarray(raw, dtype=np.float64)) + b
-    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return _sigmoid(z)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function without overflow warnings for large negative ``z``."""
+    out: np.ndarray = 0.5 * (1.0 + np.tanh(0.5 * z))
     return out
 
 
@@ -86,7 +91,7 @@ def fit_platt(raw: np.ndarray, correct: np.ndarray, iters: int = 50) -> tuple[fl
     y = correct.astype(np.float64)
     a, b = 1.0, 0.0
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-(a * x + b)))
+        p = _sigmoid(a * x + b)
         w = p * (1 - p) + EPS
         grad = np.array([np.sum((p - y) * x) + 1e-3 * a, np.sum(p - y) + 1e-3 * b])
         hess = np.array([[np.sum(w * x * x) + 1e-3, np.sum(w * x)], [np.sum(w * x), np.sum(w) + 1e-3]])
