@@ -43,7 +43,8 @@ DESCRIPTIONS = {
 }
 # Published test F1 (micro, exact span and type).
 NUNER_ZERO = {"politics": 71.7, "science": 65.4, "music": 69.9}
-# The CrossNER paper's supervised BERT-base baselines (Liu et al., AAAI 2021, Table 3), as reported there.
+# The CrossNER paper's supervised BERT-base baselines (Liu et al., AAAI 2021, Table 3) as quoted: the paper is not
+# reachable from this machine, so they were not re-checked against it.
 CROSSNER_BERT = {
     "directly fine-tune": {"politics": 66.56, "science": 63.73, "music": 66.59},
     "pre-train then fine-tune (CoNLL first)": {"politics": 68.71, "science": 64.94, "music": 68.30},

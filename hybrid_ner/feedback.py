@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,19 +34,29 @@ class FeedbackError(ValueError):
         self.field = field
 
 
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 12.0 is the integer 12 (as JSON Schema says), while "12", true and 12.5 stay
+    wrong, so that an offset is never guessed from something that is not one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Start = Annotated[int, BeforeValidator(_whole), Field(ge=0, le=2**31 - 1, strict=True)]
+End = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=2**31 - 1, strict=True)]
+
+
 class CorrectedEntity(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0, le=2**31 - 1, strict=True)
-    end: int = Field(ge=1, le=2**31 - 1, strict=True)
+    start: Start
+    end: End
     label: str = Field(min_length=1, max_length=64)
 
 
 class CorrectedLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0, le=2**31 - 1, strict=True)
-    end: int = Field(ge=1, le=2**31 - 1, strict=True)
+    start: Start
+    end: End
     kb_id: str = Field(min_length=1, max_length=200)
 
 

@@ -49,6 +49,7 @@ def test_feedback_needs_a_feedback_or_admin_key(client):
         ({"entities": [{"start": 25, "end": 99, "label": "city"}]}, ["body", "entities", "0"]),
         ({"entities": [{"start": 0, "end": 9, "label": "planet"}]}, ["body", "entities", "0", "label"]),
         ({"entities": [{"start": "0", "end": 9, "label": "person"}]}, ["body", "entities", 0, "start"]),
+        ({"entities": [{"start": 0, "end": 8.5, "label": "person"}]}, ["body", "entities", 0, "end"]),
         ({"schema": "nope"}, ["body", "schema"]),
         ({"links": [{"start": 17, "end": 21, "kb_id": "org:nope"}]}, ["body", "links", "0", "kb_id"]),
         ({"text": "x" * 501}, ["body", "text"]),
@@ -61,6 +62,14 @@ def test_bad_feedback_is_a_422_and_stores_nothing(client, change, loc):
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["loc"] == loc
     assert client.get("/v1/admin/feedback", headers=key(ADMIN)).json() == []
+
+
+def test_an_offset_written_as_a_whole_float_is_that_integer(client):
+    """JSON Schema counts 9.0 as an integer, so clients that write numbers as floats are not refused."""
+    fix = {**GOOD, "entities": [{"start": 0.0, "end": 9.0, "label": "person"}]}
+    assert client.post("/v1/feedback", json=fix, headers=key(FEEDBACK)).status_code == 201
+    (stored,) = client.get("/v1/admin/feedback", headers=key(ADMIN)).json()
+    assert stored["entities"] == [{"start": 0, "end": 9, "label": "person"}]
 
 
 def test_admin_lists_exports_and_purges_feedback(client, tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from hybrid_ner.learn.data import read_labelled
 from tests.conftest import TOY_SCHEMA
-from tests.test_service_http import CLI, free_port, wait_until_ready
+from tests.test_service_http import CLI, free_port, http_get, http_post, http_put, wait_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +44,7 @@ def server(tmp_path_factory, adapted_model):
 def test_every_worker_serves_the_schemas_adapted_model(server):
     base, registered = server
     admin = {"X-API-Key": ADMIN}
-    bound = httpx.put(base + "/v1/admin/schemas/toy", json={"schema": {**TOY_SCHEMA, "model": "toy"}}, headers=admin)
+    bound = http_put(base + "/v1/admin/schemas/toy", json={"schema": {**TOY_SCHEMA, "model": "toy"}}, headers=admin)
     assert bound.status_code == 200, bound.text
     workers, models = set(), set()
     for i in range(24):  # a new connection each time, so both workers answer
@@ -58,25 +58,25 @@ def test_every_worker_serves_the_schemas_adapted_model(server):
             models |= {e["decision"]["model"] for e in entities}
     assert len(workers) == 2
     assert models == {f"toy@{registered['digest'][:12]}+onnx-int8"}  # the decision names the model that decided
-    listed = httpx.get(base + "/v1/admin/models", headers=admin).json()["models"]
+    listed = http_get(base + "/v1/admin/models", headers=admin).json()["models"]
     assert {m["name"]: m["state"] for m in listed} == {"ner-conll-minilm-l4": "default", "toy": "serving"}
 
 
 def test_models_are_added_over_http_by_their_content(server, adapted_model):
     base, registered = server
     admin = {"X-API-Key": ADMIN}
-    same = httpx.post(base + "/v1/admin/models", json={"name": "toy-copy", "path": str(adapted_model)}, headers=admin)
+    same = http_post(base + "/v1/admin/models", json={"name": "toy-copy", "path": str(adapted_model)}, headers=admin)
     assert same.status_code == 201 and same.json()["digest"] == registered["digest"]
-    assert httpx.post(base + "/v1/admin/models", json={"name": "x", "path": "/"}, headers=admin).status_code == 422
+    assert http_post(base + "/v1/admin/models", json={"name": "x", "path": "/"}, headers=admin).status_code == 422
 
 
 def test_feedback_over_http_becomes_training_data(server, tmp_path):
     base, _ = server
     fix = {"text": TEXTS[0], "schema": "toy", "entities": [{"start": 0, "end": 9, "label": "person"}]}
-    assert httpx.post(base + "/v1/feedback", json=fix).status_code == 401
-    assert httpx.post(base + "/v1/feedback", json=fix, headers={"X-API-Key": FEEDBACK}).status_code == 201
+    assert http_post(base + "/v1/feedback", json=fix).status_code == 401
+    assert http_post(base + "/v1/feedback", json=fix, headers={"X-API-Key": FEEDBACK}).status_code == 201
     bad = {**fix, "entities": [{"start": 0, "end": 999, "label": "person"}]}
-    assert httpx.post(base + "/v1/feedback", json=bad, headers={"X-API-Key": FEEDBACK}).status_code == 422
-    export = httpx.get(base + "/v1/admin/feedback/export?format=conll", headers={"X-API-Key": ADMIN})
+    assert http_post(base + "/v1/feedback", json=bad, headers={"X-API-Key": FEEDBACK}).status_code == 422
+    export = http_get(base + "/v1/admin/feedback/export?format=conll", headers={"X-API-Key": ADMIN})
     (tmp_path / "fb.conll").write_text(export.text)
     assert read_labelled(tmp_path / "fb.conll", ["person", "city", "company"]).entities == 1

@@ -1,6 +1,7 @@
 """The service over real HTTP: uvicorn on 127.0.0.1 in a subprocess, headless Chromium, and schemathesis."""
 
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -21,6 +22,11 @@ ADMIN = "http-admin-key"
 SECRET = "Qwertyuiop Zanzibarian visited Berlin."
 CLI = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
 CHROMIUM = "/usr/bin/chromium"
+# A request's timeout here guards against a hang, nothing more: a busy machine may take seconds for the first one.
+HANG_S = 120
+http_get = functools.partial(httpx.get, timeout=HANG_S)
+http_post = functools.partial(httpx.post, timeout=HANG_S)
+http_put = functools.partial(httpx.put, timeout=HANG_S)
 
 
 def free_port() -> int:
@@ -73,12 +79,12 @@ def server(tmp_path_factory):
 
 def test_extract_and_admin_over_http(server):
     base, _ = server
-    r = httpx.post(base + "/v1/extract", json={"text": "Angela Merkel visited Paris."})
+    r = http_post(base + "/v1/extract", json={"text": "Angela Merkel visited Paris."})
     assert r.status_code == 200 and r.headers["x-request-id"]
     assert {e["label"] for e in r.json()["entities"]} >= {"PER", "LOC"}
-    assert httpx.get(base + "/v1/admin/schemas/default").status_code == 401
-    assert httpx.get(base + "/v1/admin/schemas/default", headers={"X-API-Key": ADMIN}).status_code == 200
-    assert httpx.get(base + "/docs").status_code == 200
+    assert http_get(base + "/v1/admin/schemas/default").status_code == 401
+    assert http_get(base + "/v1/admin/schemas/default", headers={"X-API-Key": ADMIN}).status_code == 200
+    assert http_get(base + "/docs").status_code == 200
 
 
 def test_two_workers_share_the_load_and_report_metrics_together(server):
@@ -91,7 +97,7 @@ def test_two_workers_share_the_load_and_report_metrics_together(server):
     assert len(workers) == 2, workers
 
     def served() -> float:
-        lines = httpx.get(base + "/metrics").text.splitlines()
+        lines = http_get(base + "/metrics").text.splitlines()
         return sum(float(x.split()[-1]) for x in lines if x.startswith('hner_requests_total{endpoint="/v1/extract"'))
 
     before = served()
@@ -111,7 +117,7 @@ def test_concurrent_requests_are_micro_batched(server):
 
     responses = asyncio.run(burst())
     assert all(r.status_code == 200 for r in responses)
-    metrics = httpx.get(base + "/metrics").text
+    metrics = http_get(base + "/metrics").text
     count = next(
         float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("hner_microbatch_texts_count")
     )
@@ -124,9 +130,9 @@ def test_concurrent_requests_are_micro_batched(server):
 
 def test_logs_are_structured_and_never_hold_request_text(server):
     base, log_path = server
-    httpx.post(base + "/v1/extract", json={"text": SECRET})
-    httpx.post(base + "/v1/extract", json={"texts": [SECRET, 5]})
-    httpx.post(base + "/v1/extract", content=SECRET.encode(), headers={"content-type": "text/plain"})
+    http_post(base + "/v1/extract", json={"text": SECRET})
+    http_post(base + "/v1/extract", json={"texts": [SECRET, 5]})
+    http_post(base + "/v1/extract", content=SECRET.encode(), headers={"content-type": "text/plain"})
     time.sleep(0.3)
     lines = [line for line in log_path.read_text().splitlines() if line.startswith("{")]
     assert lines and all(json.loads(line)["level"] for line in lines)
@@ -175,7 +181,7 @@ def offline_page(server):
 @chromium
 def test_playground_in_headless_chromium(server, offline_page, tmp_path):
     page, base, blocked = offline_page
-    httpx.post(
+    http_post(
         base + "/v1/admin/overrides",
         json={"pattern": "Angela Merkel", "action": "redact"},
         headers={"X-API-Key": ADMIN},

@@ -7,7 +7,7 @@ import pytest
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.ner.extractor import LocalNER
-from hybrid_ner.ner.model import WEIGHTS_FILE, NERConfig
+from hybrid_ner.ner.model import DIGEST_FILE, WEIGHTS_FILE, NERConfig
 from hybrid_ner.ner.static_int8 import ONNX_FILE
 from tests.test_cli import run_cli
 
@@ -57,6 +57,9 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     assert [e.span.text for e in got] == [e.span.text for e in want]  # int8 keeps the fp32 model's entities here
 
     weights = out / WEIGHTS_FILE
-    weights.write_bytes(weights.read_bytes() + b" ")  # the weights change: the exported graph is stale
+    weights.write_bytes(weights.read_bytes() + b" ")  # the weights change: the directory no longer matches its digest
+    with pytest.raises(ModelArtifactError, match="changed after it was written"):
+        LocalNER(out)
+    (out / DIGEST_FILE).unlink()  # and without a digest, the exported graph still knows it is stale
     with pytest.raises(ModelArtifactError, match="other weights"):
         LocalNER(out)
