@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,8 +40,8 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Start = Annotated[int, BeforeValidator(_whole), Field(ge=0, le=2**31 - 1, strict=True)]
-End = Annotated[int, BeforeValidator(_whole), Field(ge=1, le=2**31 - 1, strict=True)]
+Start = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
+End = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
 
 
 class CorrectedEntity(BaseModel):

@@ -70,6 +70,8 @@ def test_an_offset_written_as_a_whole_float_is_that_integer(client):
     assert client.post("/v1/feedback", json=fix, headers=key(FEEDBACK)).status_code == 201
     (stored,) = client.get("/v1/admin/feedback", headers=key(ADMIN)).json()
     assert stored["entities"] == [{"start": 0, "end": 9, "label": "person"}]
+    documented = client.get("/openapi.json").json()["components"]["schemas"]["CorrectedEntity"]["properties"]
+    assert documented["start"]["type"] == "integer" and documented["start"]["minimum"] == 0  # bounds stay public
 
 
 def test_admin_lists_exports_and_purges_feedback(client, tmp_path):
