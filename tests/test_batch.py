@@ -78,7 +78,8 @@ def test_ray_batch_gives_the_rows_of_extract_file(tmp_path, ray_head):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout.splitlines()[-1])
     assert summary["records"] == 122 and summary["errors"] == 2 and summary["shards"] == 5
-    assert summary["labels"]["PER"] > 0 and len(summary["peak_rss_mb_per_worker"]) == 2  # two workers did work
+    # Ray decides which of the two workers takes each shard: on an idle machine one may take all five first.
+    assert summary["labels"]["PER"] > 0 and 1 <= len(summary["peak_rss_mb_per_worker"]) <= 2
     extracted = run_cli("extract", "--file", str(src), env={"HNER_DATA_DIR": str(tmp_path / "data")})
     expected = [json.loads(line) for line in extracted.stdout.splitlines()]
     got = rows(tmp_path / "out")
