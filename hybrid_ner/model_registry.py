@@ -150,8 +150,11 @@ def directory_ref(path: Path) -> ModelRef:
 def resolve(value: str | Path, store: ModelStore | None, *, directories: bool = True) -> ModelRef:
     """A model by registered name, then (with ``directories``) by path, then by shipped name."""
     text = str(value)
-    if store is not None and isinstance(value, str) and store.digest_of(text) is not None:
-        return store.materialise(text)
+    if store is not None and isinstance(value, str):
+        try:
+            return store.materialise(text)
+        except ModelNotFoundError:
+            pass  # not a registered name: a path or a shipped model
     path = Path(value)
     if directories and path.is_dir():
         return directory_ref(path)

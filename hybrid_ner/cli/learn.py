@@ -160,7 +160,6 @@ def select(
         pipeline = open_pipeline()
         the_schema = _schema(pipeline, schema) if schema is not None else pipeline.resolve_schema(None)
         extractor = pipeline.resolve_model(model, the_schema)
-        extractor = getattr(extractor, "extractor", extractor)  # the model itself, not a service's batcher
         chosen = pick(pool, n, how, extractor, the_schema, seed)
         rows = [{"id": t.id, "text": t.text, "entities": t.entities, "score": t.score} for t in chosen]
         write_out(out, lines(rows, form, str(getattr(extractor, "version", ""))))

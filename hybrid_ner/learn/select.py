@@ -100,7 +100,22 @@ def _pick_diverse(vectors: np.ndarray, n: int) -> list[int]:
 
 
 def select(texts: list[PoolText], n: int, by: By, model: Any, schema: Schema, seed: int = 13) -> list[PoolText]:
-    """The ``n`` texts to label next, each with the model's pre-annotations (schema types) and its score."""
+    """The ``n`` texts to label next, each with the model's pre-annotations (schema types) and its score. Only
+    ``uncertainty`` needs the model on the whole pool; the other ways run it on their picks alone."""
+    if by == By.RANDOM:
+        picked = [texts[i] for i in random.Random(seed).sample(range(len(texts)), min(n, len(texts)))]
+        return _annotate(picked, model, schema)
+    from linking.embedder import Embedder
+
+    vectors = Embedder().encode([t.text[:2000] for t in texts])
+    if by == By.DIVERSITY:
+        return _annotate([texts[i] for i in _pick_diverse(vectors, n)], model, schema)
+    _annotate(texts, model, schema)
+    return [texts[i] for i in _pick_uncertain(texts, n, vectors)]
+
+
+def _annotate(texts: list[PoolText], model: Any, schema: Schema) -> list[PoolText]:
+    """Fill each text's score and pre-annotations from one pass of the model."""
     mapping = schema.for_model(list(getattr(model, "type_labels", []))).local_map()
     novel = any(t.name not in mapping.values() for t in schema.types)
     found, logps = model.analyse([t.text for t in texts])
@@ -117,11 +132,4 @@ def select(texts: list[PoolText], n: int, by: By, model: Any, schema: Schema, se
             for e in entities
             if e.span.label in mapping
         ]
-    if by == By.RANDOM:
-        order = random.Random(seed).sample(range(len(texts)), min(n, len(texts)))
-    else:
-        from linking.embedder import Embedder
-
-        vectors = Embedder().encode([t.text[:2000] for t in texts])
-        order = _pick_diverse(vectors, n) if by == By.DIVERSITY else _pick_uncertain(texts, n, vectors)
-    return [texts[i] for i in order]
+    return texts

@@ -110,17 +110,19 @@ class LocalNER:
 
     def analyse(self, texts: Sequence[str]) -> tuple[list[list[Entity]], list[list[np.ndarray]]]:
         """Entities and, per text, each sentence's tag log-probabilities, from one pass (to choose what to label)."""
-        sentences = [split_sentences(t) for t in texts]
-        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
-        logps = self.logprobs([[w.text for w in s] for _, s in flat])
+        flat, logps = self._pass([split_sentences(t) for t in texts])
         per_text: list[list[np.ndarray]] = [[] for _ in texts]
         for (i, _), lp in zip(flat, logps, strict=True):
             per_text[i].append(lp)
         return self._decode(texts, flat, logps), per_text
 
     def _run(self, texts: Sequence[str], sentences: Sequence[list[Sentence]]) -> list[list[Entity]]:
-        flat: list[tuple[int, Sentence]] = [(i, s) for i, sents in enumerate(sentences) for s in sents]
-        return self._decode(texts, flat, self.logprobs([[w.text for w in s] for _, s in flat]))
+        return self._decode(texts, *self._pass(sentences))
+
+    def _pass(self, sentences: Sequence[list[Sentence]]) -> tuple[list[tuple[int, Sentence]], list[np.ndarray]]:
+        """Every sentence of every text, with the text it belongs to, and its log-probabilities."""
+        flat = [(i, s) for i, sents in enumerate(sentences) for s in sents]
+        return flat, self.logprobs([[w.text for w in s] for _, s in flat])
 
     def _decode(
         self, texts: Sequence[str], flat: Sequence[tuple[int, Sentence]], logps: Sequence[np.ndarray]

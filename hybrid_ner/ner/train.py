@@ -280,7 +280,7 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     fit(model, tokenizer, config, args, train, dev, teacher, progress)
     _, logps = evaluate(model, tokenizer, config, dev)
     calibrate(config, dev, logps)
-    dev_metrics, _ = evaluate(model, tokenizer, config, dev)
+    dev_metrics = score(config, dev, logps)  # the same T=1 log-probs, decoded under the fitted calibration
     config.metrics = {
         "dev": dev_metrics,
         "history": args.history,
