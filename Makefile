@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench rollout-bench profile eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -117,6 +117,15 @@ train-student: $(STAMP)
 # (about two hours on 2 cores) → eval/reports/adapt.md. `--part crossner|spacy|wnut|speed|ablation|curve` runs one.
 adapt-bench: $(STAMP)
 	$(BIN)/python -m eval.adapt_bench --part all --crossner $(CROSSNER_DIR) --wnut $(WNUT_DIR) --out eval/reports
+
+# Models changed under load (shadow 20%, canary 1-100% then promotion, a bad candidate rolled back) in a
+# two-worker service, and the drift alarm (an hour of CoNLL dev, then tweets) → eval/reports/rollout.md.
+rollout-bench: $(STAMP)
+	$(BIN)/python -m eval.rollout_bench --part all --conll $(CONLL_DIR) --tweets $(WNUT_DIR)/test.conll --out eval/reports
+
+# The shipped model's reference input profile (what drift is measured against), from CoNLL-2003 train.
+profile: $(STAMP)
+	$(BIN)/hybrid-ner models profile hybrid_ner/resources/ner-conll-minilm-l4 --data $(CONLL_DIR)/train.txt --limit 20000
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

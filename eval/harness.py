@@ -323,7 +323,7 @@ def run_eval(
     if config.granularity:
         settings = settings.model_copy(update={"granularity": config.granularity})
     base = Pipeline(schema, "local", settings=settings, extractor=extractor, llm=llm)
-    model_version = getattr(base.extractor, "version", base.extractor.name)
+    model_version = getattr(base.components.extractor, "version", base.components.extractor.name)
     cache_dir = settings.data_dir / "eval_cache"
     specs: list[tuple[str, float | None]] = [("local", None)]
     for s in config.strategies:
@@ -355,8 +355,8 @@ def run_eval(
             schema,
             strategy,
             settings=run_settings,
-            extractor=base.extractor,
-            llm=base.components.built("llm") if strategy == "local" else base.llm,
+            extractor=base.components.extractor,
+            llm=base.components.built("llm") if strategy == "local" else base.components.llm,
         )
         concurrency = 1 if strategy == "local" else (config.concurrency or settings.llm_concurrency)
         label = f"{strategy}" + (f"@{threshold}" if threshold is not None else "")
@@ -367,7 +367,11 @@ def run_eval(
         runs[(strategy, threshold)] = result
     local = runs[("local", None)]
     summaries = [summarize(r, docs) for (s, _), r in runs.items() if s in config.strategies]
-    linking = linking_metrics(base, docs) if dataset.has_links and base.resolver is not None else None
+    linking = (
+        linking_metrics(base, docs)
+        if dataset.has_links and base.components.resolver(base.components.state()) is not None
+        else None
+    )
     return {
         "dataset": dataset.name,
         "path": str(config.data),
@@ -395,7 +399,7 @@ def linking_metrics(pipeline: Pipeline, docs: Sequence[Document]) -> dict[str, A
     from linking.fit import evaluate, prepare
     from linking.rerank import LogisticReranker
 
-    resolver = pipeline.resolver
+    resolver = pipeline.components.resolver(pipeline.components.state())
     assert resolver is not None and isinstance(resolver.reranker, LogisticReranker)
     gold = [(d.text, e.start, e.end, e.label, e.kb_id) for d in docs for e in d.entities]
     on_gold = evaluate(resolver.reranker, prepare(resolver, gold))

@@ -76,7 +76,15 @@ class Connection:
         self.writer.close()
 
 
-async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], str]) -> dict[str, Any]:
+async def phase(
+    base: str,
+    clients: int,
+    seconds: float,
+    pick: Callable[[int], str],
+    record: Callable[[float, str, bytes], None] | None = None,
+) -> dict[str, Any]:
+    """``clients`` keep-alive connections posting ``pick(n)`` for ``seconds``; ``record(started, text, body)``
+    sees every answered request (``started``: wall-clock time it was sent)."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
     counter = iter(range(MAX_REQUESTS))
@@ -89,12 +97,14 @@ async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], s
                 n = next(counter, None)
                 if n is None:
                     return
-                started = time.perf_counter()
-                status, body = await conn.post("/v1/extract", {"text": pick(n)})
+                started, sent, text = time.perf_counter(), time.time(), pick(n)
+                status, body = await conn.post("/v1/extract", {"text": text})
                 if status != 200 or b'"entities"' not in body:
                     errors[str(status)] = errors.get(str(status), 0) + 1
                     continue
                 latencies.append((time.perf_counter() - started) * 1000)
+                if record is not None:
+                    record(sent, text, body)
         except (OSError, asyncio.IncompleteReadError) as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
         finally:
@@ -115,12 +125,13 @@ async def phase(base: str, clients: int, seconds: float, pick: Callable[[int], s
     }
 
 
-def start_server(state: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(state: Path, workers: int, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cli = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
-    env = {**os.environ, "HNER_DATA_DIR": str(state), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    extra = env or {}
+    env = {**os.environ, "HNER_DATA_DIR": str(state), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **extra}
     proc = subprocess.Popen(
         [cli, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hybrid_ner.config import Settings
+from hybrid_ner.config import MODELS_DIR, Settings
 from hybrid_ner.feedback import FeedbackStore
 from hybrid_ner.model_registry import ModelRef, ModelStore, overview, resolve
 from hybrid_ner.protocols import Extractor
 from hybrid_ner.registry import Registry, extractors
+from hybrid_ner.rollout.control import Rollouts
+from hybrid_ner.rollout.deployments import Deployment, DeploymentStore
+from hybrid_ner.rollout.gate import EvalSets
 from hybrid_ner.schemas import SchemaStore
 from kb.jobs import ImportJobs
 from kb.meta import KBState, read_state
@@ -94,6 +97,7 @@ class Components:
         self._wrap = wrap
         self._models: dict[str, Extractor] = {}  # content digest -> loaded (and wrapped) extractor
         self._refs: dict[tuple[str, int], ModelRef] = {}  # (name or path, model_version) -> what it means
+        self._deployed: tuple[int, dict[str, Deployment]] = (-1, {})  # (model_version, schema -> deployment)
 
     def _get(self, name: str, build: Any) -> Any:
         if self._built.get(name) is None:
@@ -143,7 +147,9 @@ class Components:
         about: dict[str, Any] = {"name": self.settings.ner_model.name, "digest": None, "labels": []}
         if default is not None:
             about |= {"digest": getattr(default, "digest", None), "labels": default.labels}
-        return overview(self.models.list(), schema_models, about)
+        rollouts = {d.schema: (d.served, d.candidate, d.mode.value, d.share) for d in self.deployments.all().values()}
+        schema_models |= {name: None for name in rollouts if name not in schema_models}
+        return overview(self.models.list(), schema_models, about, rollouts)
 
     def model_ref(self, value: str | Path, model_version: int, *, directories: bool = True) -> ModelRef:
         """A model by registered name, path or shipped name, remembered until the registry changes."""
@@ -165,6 +171,44 @@ class Components:
                 if ref.digest not in self._models:
                     self._models[ref.digest] = self._wrapped(build_extractor(self.settings, ref.path))
         return self._models[ref.digest]
+
+    @property
+    def deployments(self) -> DeploymentStore:
+        """Which model serves each schema, and the rollout beside it."""
+        store: DeploymentStore = self._get("deployments", lambda: DeploymentStore(self.sessions))
+        return store
+
+    @property
+    def rollouts(self) -> Rollouts:
+        """Shadow, canary, promotion and rollback over this database."""
+        rollouts: Rollouts = self._get(
+            "rollouts", lambda: Rollouts(self.deployments, self.models, self.sessions, self.labels_of)
+        )
+        return rollouts
+
+    @property
+    def eval_sets(self) -> EvalSets:
+        """The labelled sets each schema's promotion gate scores models on."""
+        sets: EvalSets = self._get("eval_sets", lambda: EvalSets(self.sessions))
+        return sets
+
+    def labels_of(self, name: str | None) -> list[str]:
+        """A model's entity labels without loading it: registered, shipped, or (``None``) the default."""
+        from hybrid_ner.ner.model import load_config
+
+        for entry in self.models.list() if name is not None else []:
+            if entry["name"] == name:
+                return list(entry["labels"])
+        config = load_config(self.settings.ner_model if name is None else MODELS_DIR / name)
+        return sorted({lab[2:] for lab in config.labels if lab != "O"})
+
+    def deployment(self, schema: str, model_version: int) -> Deployment:
+        """A schema's deployment, read once per ``model_version`` (every change bumps it)."""
+        version, known = self._deployed
+        if version != model_version:
+            known = self.deployments.all()
+            self._deployed = (model_version, known)
+        return known.get(schema) or Deployment(schema=schema)
 
     @property
     def llm(self) -> LLMExtractor:

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=32, ge=1, description="Texts per micro-batch.")
     cache_size: int = Field(default=2048, ge=0, description="Result cache entries (0 disables it).")
     cache_ttl_s: float = Field(default=600.0, gt=0)
+    rollout_tick_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often a worker writes its rollout counts and judges a canary."
+    )
+    shadow_queue: int = Field(
+        default=32, ge=1, le=10_000, description="Shadow and agreement runs waiting per worker; more are dropped."
+    )
+    drift_window: int = Field(default=500, ge=10, description="Texts per worker in the live drift window.")
+    drift_min: int = Field(default=200, ge=1, description="Texts in the window before drift can raise an alarm.")
+    drift_threshold: float = Field(default=0.25, gt=0, description="Population stability index that raises the alarm.")
 
     @field_validator("ner_model")
     @classmethod

@@ -145,6 +145,11 @@ class Result(BaseModel):
     llm: dict[str, Any] | None = Field(
         default=None, description="LLM accounting when the LLM was asked: calls, tokens, cost, grounding, drops."
     )
+    failed: tuple[str, ...] = Field(
+        default=(),
+        exclude=True,
+        description="Stages that failed for this text (typed codes, e.g. 'local'); not part of the output.",
+    )
 
     def to_output(self) -> dict[str, Any]:
         out: dict[str, Any] = {"entities": [e.to_output() for e in self.entities], "degraded": self.degraded}

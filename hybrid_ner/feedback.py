@@ -12,13 +12,14 @@ import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_ner.schemas import Schema
+from hybrid_ner.spans import End, Start
 from kb import audit
 from kb.store import KBStore
 
@@ -32,16 +33,6 @@ class FeedbackError(ValueError):
     def __init__(self, field: tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def _whole(value: Any) -> Any:
-    """JSON has one number type: 12.0 is the integer 12 (as JSON Schema says), while "12", true and 12.5 stay
-    wrong, so that an offset is never guessed from something that is not one."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-Start = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
-End = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
 
 
 class CorrectedEntity(BaseModel):

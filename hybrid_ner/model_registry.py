@@ -167,18 +167,34 @@ def resolve(value: str | Path, store: ModelStore | None, *, directories: bool = 
 
 
 def overview(
-    registered: list[dict[str, Any]], schema_models: dict[str, str | None], default: dict[str, Any]
+    registered: list[dict[str, Any]],
+    schema_models: dict[str, str | None],
+    default: dict[str, Any],
+    rollouts: dict[str, tuple[str | None, str | None, str, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every registered model and the default one, with the schemas each serves and its share of their traffic.
 
-    ``schema_models``: each stored schema's name → the model its latest version names (``None``: the default).
-    ``default``: ``{"name", "digest", "labels"}`` of the service's model.
+    ``schema_models``: each schema's name → the model it is served by outside a rollout (``None``: the default).
+    ``default``: ``{"name", "digest", "labels"}`` of the service's model. ``rollouts``: schema → (served,
+    candidate, mode, candidate's share) for the schemas with a deployment.
     """
     rows = [{**default, "card": {}, "created_at": None, "created_by": "", "default": True}]
     rows += [{**r, "default": False} for r in registered]
+    rollouts = rollouts or {}
     out = []
     for r in rows:
-        serves = sorted(s for s, m in schema_models.items() if (m is None and r["default"]) or m == r["name"])
-        state = "default" if r["default"] else "serving" if serves else "registered"
-        out.append({**r, "schemas": serves, "share": 1.0 if serves else 0.0, "state": state})
+        shares: dict[str, float] = {}
+        state = "default" if r["default"] else "registered"
+        for schema, model in schema_models.items():
+            served, candidate, mode, share = rollouts.get(schema, (model, None, "", 0.0))
+            served = served if schema in rollouts and served is not None else model
+            if (served is None and r["default"]) or served == r["name"]:
+                shares[schema] = 1.0 - share
+                state = "serving" if not r["default"] else state
+            elif candidate == r["name"]:
+                shares[schema] = share
+                state = mode or "candidate"
+        serves = sorted(s for s, v in shares.items() if v > 0)
+        share = max(shares.values(), default=0.0)
+        out.append({**r, "schemas": serves, "share": round(share, 4), "state": state})
     return out

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Coroutine, Sequence
+import dataclasses
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,12 +20,13 @@ from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.datamodel import Decision, Entity, Result, Source, Span
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.llm.prompting import prompt_version
+from hybrid_ner.model_registry import ModelRef
 from hybrid_ner.protocols import Extractor, Unavailable
+from hybrid_ner.rollout.deployments import Deployment
+from hybrid_ner.rollout.observation import Observation
 from hybrid_ner.routing import Granularity, Router, get_router
 from hybrid_ner.schemas import Schema, SchemaStore, default_schema, resolve_schema
 from kb.meta import KBState
-from kb.overrides import OverrideStore
-from kb.store import KBStore
 
 if TYPE_CHECKING:
     from hybrid_ner.llm.extractor import LLMExtractor
@@ -56,6 +59,7 @@ class Pipeline:
         cache: ResultCache | None = None,
         model: ModelChoice = None,
         wrap: Wrap | None = None,
+        observe: Callable[[Observation], None] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.schema = schema
@@ -67,39 +71,19 @@ class Pipeline:
         )
         self.policy = stages.Policy(lambda: self.components.overrides, lambda: self.components.kb)
         self.cache = cache
+        self.observe = observe
 
-    # ---------------------------------------------------------------- parts (built on first use)
-
-    @property
-    def extractor(self) -> Extractor:
-        """The default local model."""
-        return self.components.extractor
-
-    @property
-    def llm(self) -> LLMExtractor:
-        return self.components.llm
-
-    @property
-    def store(self) -> SchemaStore:
-        return self.components.schemas
-
-    @property
-    def kb(self) -> KBStore:
-        return self.components.kb
-
-    @property
-    def overrides(self) -> OverrideStore:
-        return self.components.overrides
-
-    @property
-    def resolver(self) -> Resolver | None:
-        """The entity linker, once the KB was written to (``None`` before)."""
-        return self.components.resolver(self.components.state())
+    def serving(self, *, cache: ResultCache | None, observe: Callable[[Observation], None] | None) -> Pipeline:
+        """A pipeline over the same parts with a result cache and a rollout monitor (what the service serves
+        with): built new, so nothing is changed under a caller who holds this one."""
+        other = Pipeline(self.schema, self.strategy, settings=self.settings, model=self.model, cache=cache)
+        other.components, other.policy, other.observe = self.components, self.policy, observe
+        return other
 
     def resolve_schema(self, schema: Schema | str | None = None, version: int | None = None) -> Schema:
         """The schema object for a request: given, stored by name (and version), or the default."""
         chosen = schema if schema is not None else self.schema
-        return resolve_schema(lambda: self.store, chosen, self.settings.schema_name, version)
+        return resolve_schema(lambda: self.components.schemas, chosen, self.settings.schema_name, version)
 
     # ---------------------------------------------------------------- the request's path
 
@@ -133,9 +117,61 @@ class Pipeline:
         """Extract, route, merge; then link (``link``: None = when a KB is loaded) and apply the override list."""
         batch = _texts(texts)
         request = await self._request(schema, schema_version, strategy, link, model)
+        if self.observe is None or model is not None or request.deployment is None:
+            return await self._serve(batch, request)
+        return await self._rolled_out(batch, request, request.deployment)
+
+    async def _serve(self, texts: Sequence[str], request: stages.Request) -> list[Result]:
         if self.cache is None or request.state is None:
-            return await self._run(batch, request)
-        return await self.cache.through(batch, self._cache_parts(request), lambda todo: self._run(todo, request))
+            return await self._run(texts, request)
+        return await self.cache.through(texts, self._cache_parts(request), lambda todo: self._run(todo, request))
+
+    async def _rolled_out(self, batch: list[str], request: stages.Request, deployment: Deployment) -> list[Result]:
+        """The deployment's candidate takes the texts its canary share holds (sticky by text digest); the served
+        model the rest. Each group is reported to the rollout monitor with its time."""
+        picks = [deployment.takes(t) for t in batch]
+        candidate, failure = (None, None)
+        if any(picks):
+            candidate, failure = await asyncio.to_thread(self._candidate_request, request, deployment)
+        observe = self.observe
+        assert observe is not None
+
+        async def group(role: str, idx: list[int]) -> tuple[list[int], list[Result]]:
+            chosen = candidate if role == "candidate" and candidate is not None else request
+            texts = [batch[i] for i in idx]
+            started = time.perf_counter()
+            out = await self._serve(texts, chosen)
+            seconds = time.perf_counter() - started
+            lost = failure if role == "candidate" else None
+            observe(Observation(request.schema, deployment, role, texts, out, seconds, chosen.extractor, lost))
+            return idx, out
+
+        served = [i for i, p in enumerate(picks) if not p]
+        taken = [i for i, p in enumerate(picks) if p]
+        parts = await asyncio.gather(*(group(r, idx) for r, idx in (("served", served), ("candidate", taken)) if idx))
+        results: list[Result] = [Result()] * len(batch)
+        for idx, out in parts:
+            for i, r in zip(idx, out, strict=True):
+                results[i] = r
+        return results
+
+    def _candidate_request(
+        self, request: stages.Request, deployment: Deployment
+    ) -> tuple[stages.Request | None, str | None]:
+        """The request as the candidate serves it, or why the candidate cannot be loaded here."""
+        assert deployment.candidate is not None
+        try:
+            extractor = self.resolve_model(deployment.candidate, request.schema, request.state)
+        except (HybridNERError, ImportError, OSError, SQLAlchemyError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        schema = request.schema.for_model(list(getattr(extractor, "type_labels", [])))
+        return dataclasses.replace(request, extractor=extractor, schema=schema), None
+
+    async def alocal(self, texts: Sequence[str], schema: Schema, model: str | None) -> list[Result]:
+        """The local model's entities alone (``model``: a registered name, or None for what serves ``schema``):
+        what a rollout compares two models on, off the request path. No cache, no LLM, no links."""
+        request = await self._request(schema, None, "local", False, model)
+        return await self._run(texts, request)
 
     async def _run(self, texts: Sequence[str], request: stages.Request) -> list[Result]:
         docs = stages.chunk(texts)
@@ -167,10 +203,18 @@ class Pipeline:
         link: bool | None,
         model: ModelChoice = None,
     ) -> stages.Request:
-        the_schema = await asyncio.to_thread(self.resolve_schema, schema, version)
-        state = await asyncio.to_thread(self._state)
+        """Everything the stages need, resolved in one trip to a worker thread (the reads block on the database)."""
         router = get_router(strategy or self.strategy)
-        extractor = await asyncio.to_thread(self._local_model, router, the_schema, model, state)
+        return await asyncio.to_thread(self._resolve, schema, version, router, link, model)
+
+    def _resolve(
+        self, schema: Schema | str | None, version: int | None, router: Router, link: bool | None, model: ModelChoice
+    ) -> stages.Request:
+        the_schema = self.resolve_schema(schema, version)
+        state = self._state()
+        deployment = self._deployment(the_schema.name, state)
+        served = deployment.served if deployment is not None else None
+        extractor = self._local_model(router, the_schema, model or served, state)
         return stages.Request(
             schema=the_schema.for_model(list(getattr(extractor, "type_labels", []))),
             router=router,
@@ -180,7 +224,17 @@ class Pipeline:
             llm_score=self.settings.llm_score,
             state=state,
             extractor=extractor,
+            deployment=deployment,
         )
+
+    def _deployment(self, schema: str, state: KBState | None) -> Deployment | None:
+        """The schema's rollout state at this model version (read once per version and worker)."""
+        if state is None:
+            return None
+        try:
+            return self.components.deployment(schema, state.model_version)
+        except SQLAlchemyError:
+            return None
 
     def resolve_model(
         self, model: ModelChoice = None, schema: Schema | None = None, state: KBState | None = None
@@ -196,6 +250,19 @@ class Pipeline:
             ref = self.components.model_ref(schema.model, version, directories=False)
             return self.components.extractor_for(ref)
         return self.components.extractor
+
+    def model_ref(self, schema: Schema) -> ModelRef | None:
+        """What serves ``schema`` without loading it: the pipeline's model, the deployment's served model, the
+        schema's own, or ``None`` for the default."""
+        state = self._state()
+        deployment = self._deployment(schema.name, state)
+        chosen = self.model or (deployment.served if deployment is not None else None)
+        version = state.model_version if state else 0
+        if chosen is not None:
+            return self.components.model_ref(chosen, version)
+        if schema.model is not None:
+            return self.components.model_ref(schema.model, version, directories=False)
+        return None
 
     def _local_model(self, router: Router, schema: Schema, model: ModelChoice, state: KBState | None) -> Extractor:
         """The request's local model; one that cannot be loaded degrades the request to the rules fallback."""

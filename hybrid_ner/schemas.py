@@ -83,8 +83,10 @@ class EntityType(BaseModel):
     )
     local_labels: list[str] = Field(default_factory=list, description="Local-model labels mapped to this type.")
     mode: RoutingMode = RoutingMode.AUTO
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    sensitive: bool = Field(default=False, description="Policy flag: keep this type working in degraded mode.")
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0, strict=True)
+    sensitive: bool = Field(
+        default=False, strict=True, description="Policy flag: keep this type working in degraded mode."
+    )
     patterns: list[str] = Field(
         default_factory=list, max_length=200, description="Exact phrases for the rules fallback."
     )

@@ -4,13 +4,23 @@ output, one definition shared by both faces."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
 
 from hybrid_ner.datamodel import Entity, Link
 
 MAX_SPANS = 500
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 12.0 is the integer 12 (as JSON Schema says), while "12", true and 12.5 stay
+    wrong, so that an offset is never guessed from something that is not one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Start = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
+End = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
 
 
 class SpanIn(BaseModel):
@@ -18,8 +28,8 @@ class SpanIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: int = Field(ge=0)
-    end: int = Field(gt=0)
+    start: Start
+    end: End
     label: str | None = Field(default=None, max_length=64)
 
 

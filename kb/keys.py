@@ -7,6 +7,9 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import cache
+
+from kb.gazetteer import place_names
 
 _SPACES = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
@@ -114,11 +117,20 @@ def lookup_keys(text: str) -> set[str]:
     return keys - {""}
 
 
+@cache
+def alternates() -> dict[str, frozenset[str]]:
+    """Normalized place name → every name of the same place, normalized (see ``kb.gazetteer``)."""
+    out: dict[str, set[str]] = {}
+    for names in place_names():
+        norms = {normalize(n) for n in names} - {""}
+        for n in norms:
+            out.setdefault(n, set()).update(norms)
+    return {n: frozenset(v) for n, v in out.items()}
+
+
 def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
     Exchange" → nyse), and for people the surname ("Nick Saban" → saban)."""
-    from kb.gazetteer import alternates
-
     keys = lookup_keys(name)
     for other in alternates().get(normalize(name), ()):
         keys |= lookup_keys(other)

@@ -151,3 +151,51 @@ class FeedbackRow(Base):
     text_digest: Mapped[str] = mapped_column(String(64))
     entities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class DeploymentRow(Base):
+    """Which model serves a schema, and what is being rolled out beside it. ``version`` is compared and set on
+    every change, so of several workers deciding the same transition exactly one makes it."""
+
+    __tablename__ = "model_deployments"
+
+    schema_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    served: Mapped[str | None] = mapped_column(String(128), nullable=True)  # None: the schema's own or the default
+    candidate: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    mode: Mapped[str] = mapped_column(String(16), default="")  # "" | shadow | canary
+    sample: Mapped[float] = mapped_column(Float, default=0.0)
+    steps: Mapped[list[float]] = mapped_column(JSON, default=list)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    min_requests: Mapped[int] = mapped_column(Integer, default=0)
+    guards: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    history: Mapped[list[str | None]] = mapped_column(JSON, default=list)  # models served before, oldest first
+    reason: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RolloutStatsRow(Base):
+    """One worker's counts for one model in one state of a deployment; summed over workers by whoever decides."""
+
+    __tablename__ = "rollout_stats"
+
+    schema_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)  # served | candidate
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalSetRow(Base):
+    """A labelled evaluation set registered for a schema: what the promotion gate scores models on."""
+
+    __tablename__ = "eval_sets"
+
+    schema_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    sentences: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="")

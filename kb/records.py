@@ -29,7 +29,7 @@ class EntityIn(BaseModel):
     aliases: list[str] = Field(default_factory=list, max_length=500)
     types: list[str] = Field(default_factory=list, max_length=50)
     description: str = Field(default="", max_length=5000)
-    prior: float = Field(default=0.0, ge=0.0)
+    prior: float = Field(default=0.0, ge=0.0, strict=True)  # a number, never a string taken for one
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

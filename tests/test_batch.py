@@ -183,3 +183,30 @@ def test_engine_ray_without_ray_names_the_package(tmp_path):
                  env={"PYTHONPATH": str(fake)})  # fmt: skip
     assert proc.returncode == 1 and "pip install 'ray[data]" in proc.stderr
     shutil.rmtree(fake)
+
+
+def test_a_model_changed_in_place_at_the_same_size_never_resumes_onto_the_old_output(tmp_path):
+    """A retrained model of the same shape has files of the same sizes: the run is tied to the model's content
+    digest, so the resumed run stops and says the model changed, whether the new model was written properly
+    (a new digest beside it) or its weights were overwritten behind its back."""
+    from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+    from hybrid_ner.ner.artifacts import ONNX_FILE, content_digest
+
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_NER_MODEL_DIR, model)
+    env = {"HNER_NER_MODEL": str(model)}
+    src = corpus(tmp_path / "docs.jsonl", 4)
+    args = ["--input", str(src), "--output", str(tmp_path / "out"), "--no-link"]
+    assert batch(tmp_path, *args, env=env).returncode == 0
+    onnx = model / ONNX_FILE
+    size = onnx.stat().st_size
+    data = bytearray(onnx.read_bytes())
+    data[-64:] = bytes(64)  # the same size, other content
+    onnx.write_bytes(bytes(data))
+    assert onnx.stat().st_size == size
+    behind = batch(tmp_path, *args, env=env)
+    assert behind.returncode != 0 and "changed after it was written" in behind.stderr
+    (model / "digest.txt").write_text(content_digest(model) + "\n")  # as a retrain would write it
+    retrained = batch(tmp_path, *args, env=env)
+    assert retrained.returncode == 1 and "other model" in retrained.stderr
+    assert len(rows(tmp_path / "out")) == 4  # the old output is left as it was, not mixed with the new model's

@@ -98,7 +98,7 @@ def test_redaction_holds_when_the_local_model_fails(tmp_path):
     )
     broken = FakeExtractor([], fail=OSError("model files are gone"))
     pipeline = Pipeline(shop, "cascade", settings=settings, extractor=broken)
-    pipeline.overrides.save(OverrideIn(pattern="Pixel 8", action="redact"), actor="test")
+    pipeline.components.overrides.save(OverrideIn(pattern="Pixel 8", action="redact"), actor="test")
     (result,) = pipeline.extract("Jane bought a Pixel 8 in Paris.", link=True)
     assert result.degraded and "local_model_unavailable" in (result.degraded_reason or "")
     assert result.entities, "the rules fallback should find the product"

@@ -197,7 +197,7 @@ def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, t
     first = {e.span.text: e for e in pipeline.extract(text)[0].entities}
     assert first["Paris"].link.kb_id == "geonames:2988507"
     assert first["Angela Merkel"].link is not None and first["Angela Merkel"].link.nil
-    rules = pipeline.overrides
+    rules = pipeline.components.overrides
     rules.save(OverrideIn(pattern="Paris", action="force_link", kb_id="geonames:4717560"), actor="test")
     rules.save(OverrideIn(pattern="Angela Merkel", action="redact"), actor="test")
     second = {e.span.start: e for e in pipeline.extract(text)[0].entities}

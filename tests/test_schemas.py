@@ -113,6 +113,11 @@ def test_unknown_schema_lists_stored_ones(store):
 
 def test_default_schema_is_served_until_one_is_stored(store):
     assert store.get("default").labels == ["PER", "ORG", "LOC", "MISC"]
+    assert store.get("default", 1).labels == ["PER", "ORG", "LOC", "MISC"]
+    mine = product_schema().model_copy(update={"name": "default"})
+    store.put(mine, base_version=None)
+    assert store.get("default").labels == mine.labels != ["PER", "ORG", "LOC", "MISC"]
+    assert store.get("default", 1).version == 1 and store.versions("default")[0]["version"] == 1
 
 
 def test_two_writers_on_one_database(db_url):

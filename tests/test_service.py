@@ -68,7 +68,9 @@ def test_extract_single_and_batch(client):
 @pytest.mark.parametrize(
     ("kwargs", "status", "fragment"),
     [
-        ({"json": {"text": "x" * 500}}, 413, "longer than 200"),
+        ({"json": {"text": "x" * 500}}, 422, "longer than 200"),  # a field over its maxLength
+        ({"json": {"text": "a", "schema_version": 2**70}}, 422, "less than or equal"),
+        ({"json": {"text": "a", "schema_version": "2"}}, 422, "integer"),
         ({"json": {"texts": ["a"] * 5}}, 422, "at most 4 texts"),
         (
             {"content": b'{"text": "' + b"y" * 5000 + b'"}', "headers": {"content-type": "application/json"}},
@@ -178,7 +180,8 @@ def test_ops_endpoints_and_metrics(client):
     assert 'hner_entities_total{label="PER",source="local"}' in text
     assert "hner_request_seconds_bucket" in text and "hner_microbatch_texts_bucket" in text
     assert "hner_info{model=" in text and "hner_escalation_ratio" in text
-    assert "/docs" in client.get("/openapi.json").text or client.get("/docs").status_code == 200
+    assert "/v1/extract" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 200
 
 
 def test_playground_page_is_served(client):
@@ -256,3 +259,29 @@ def test_bulk_import_job(client):
         time.sleep(0.05)
     assert job["status"] == "done" and job["loaded"] == 2 and job["skipped"] == 1
     assert client.get("/v1/admin/kb/entities/geonames:4717560", headers=admin()).json()["name"] == "Paris"
+
+
+def test_what_a_fuzzer_found_is_refused_with_a_4xx_and_changes_nothing(client):
+    """A schema version past the SQL integer range, an import with no body, values of the wrong JSON type, and a
+    405 that names every method of its path."""
+    assert client.get("/v1/admin/schemas/default?version=" + str(2**70), headers=admin()).status_code == 422
+    empty = client.post("/v1/admin/kb/import", content=b"", headers={**admin(), "content-type": "application/x-ndjson"})
+    assert empty.status_code == 422 and "body is empty" in empty.text
+    assert client.get("/v1/admin/audit?kind=import", headers=admin()).json() == []  # no job was started
+    wrong_types = [
+        ("/v1/link", {"text": "Paris", "spans": [{"start": "0", "end": 5}]}),
+        ("/v1/link", {"text": "Paris", "spans": [{"start": False, "end": 5}]}),
+    ]
+    for path, body in wrong_types:
+        assert client.post(path, json=body).status_code == 422, body
+    assert client.post("/v1/link", json={"text": "Paris", "spans": [{"start": 0.0, "end": 5}]}).status_code == 200
+    entity = {"id": "Q90", "name": "Paris", "prior": "0"}
+    assert client.put("/v1/admin/kb/entities", json=[entity], headers=admin()).status_code == 422
+    assert client.get("/v1/admin/kb/entities/Q90", headers=admin()).status_code == 404  # nothing was stored
+    schema = {"name": "s", "types": [{"name": "PER", "description": "people", "sensitive": 0}]}
+    put = client.put("/v1/admin/schemas/s", json={"schema": schema}, headers=admin())
+    assert put.status_code == 422 and client.get("/v1/admin/schemas/s", headers=admin()).status_code == 404
+    not_allowed = client.patch("/v1/admin/models", headers=admin())
+    assert not_allowed.status_code == 405 and not_allowed.headers["allow"] == "GET, POST"
+    spec = client.get("/openapi.json").json()
+    assert "400" in spec["paths"]["/v1/extract"]["post"]["responses"]

@@ -84,9 +84,10 @@ def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) 
     settings = get_settings()
     state = pipeline.components.state()
     index = None
-    if config.link is not False and state.kb_version and pipeline.resolver is not None:
-        pipeline.resolver.index.persist()  # built once here; workers load it instead of building their own
-        index = str(pipeline.resolver.index.path.relative_to(settings.data_dir / "index"))
+    resolver = pipeline.components.resolver(state)
+    if config.link is not False and state.kb_version and resolver is not None:
+        resolver.index.persist()  # built once here; workers load it instead of building their own
+        index = str(resolver.index.path.relative_to(settings.data_dir / "index"))
     job = Job(
         out_dir=str(config.out_dir.resolve()),
         fmt=config.fmt,
@@ -103,23 +104,21 @@ def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) 
         "strategy": job.strategy,
         "schema": schema.content_hash(),
         "link": config.link,
-        "model": [settings.extractor, _model_digest(settings.ner_model), settings.ner_runtime, settings.ner_quantize],
+        "model": [settings.extractor, _model_digest(pipeline, schema), settings.ner_runtime, settings.ner_quantize],
         "llm": [settings.llm_model, prompt_version()],
         "kb": [state.database_id, state.kb_version, state.override_version] if config.link is not False else None,
     }
     return job, manifest
 
 
-def _model_digest(model_dir: Path) -> str:
-    """The local model by content, not by where it is installed (another checkout of the same model resumes)."""
-    import hashlib
+def _model_digest(pipeline: Any, schema: Schema) -> str:
+    """The content digest of the local model the run uses: the one serving the schema, else the default. It is
+    the digest written beside the model's files, checked against them, so a model changed in place (even at the
+    same size) never resumes onto the old one's output: the manifest differs, and the run stops and says so."""
+    from hybrid_ner.model_registry import directory_ref
 
-    digest = hashlib.sha256()
-    for name in ("ner_config.json", "weights.safetensors", "ner.int8.onnx"):
-        path = model_dir / name
-        if path.is_file():
-            digest.update(path.read_bytes() if path.suffix == ".json" else str(path.stat().st_size).encode())
-    return digest.hexdigest()[:16]
+    ref = pipeline.model_ref(schema)
+    return (ref or directory_ref(pipeline.settings.ner_model)).digest
 
 
 def _account(summary: Summary, stats: ShardStats) -> None:

@@ -100,6 +100,7 @@ class ShardWorker:
 
 def _materialize(ref: Any) -> None:
     """Write the driver's index files under this machine's data directory, unless the same files are there."""
+    import hashlib
     import os
 
     import ray
@@ -109,8 +110,8 @@ def _materialize(ref: Any) -> None:
     root = get_settings().data_dir / "index"
     for rel, data in ray.get(ref).items():
         target = root / rel
-        if target.is_file() and target.stat().st_size == len(data):
-            continue
+        if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
+            continue  # the same content (never judged by size: a rebuilt index can have the old one's size)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hybrid_ner.cli import batch, evals, extract, kb, learn, models
+from hybrid_ner.cli import batch, evals, extract, kb, learn, models, rollout  # noqa: F401  (rollout adds to models)
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import HybridNERError
 

@@ -41,8 +41,8 @@ def _actor() -> str:
 
 def _report(pipeline: Any, where: str, report: Any) -> None:
     """Print the load's counts and record them in the audit log."""
-    summary = {"loaded": report.loaded, "skipped": report.skipped, "entities": pipeline.kb.count()}
-    pipeline.kb.record_import(_actor(), where, summary)
+    summary = {"loaded": report.loaded, "skipped": report.skipped, "entities": pipeline.components.kb.count()}
+    pipeline.components.kb.record_import(_actor(), where, summary)
     typer.echo(json.dumps(summary))
 
 
@@ -57,12 +57,12 @@ def _index(pipeline: Any, rebuild: bool = False) -> None:
 
     torch.set_num_threads(one_process_settings().threads)
 
-    index = DenseIndex(pipeline.kb, Embedder(), pipeline.settings.data_dir / "index")
+    index = DenseIndex(pipeline.components.kb, Embedder(), pipeline.settings.data_dir / "index")
     if not rebuild and index.load():
         index.refresh()
         typer.echo(f"index: {index.size()} entries (updated incrementally) in {index.path}", err=True)
         return
-    with bar("embedding KB entries", pipeline.kb.count()) as progress:
+    with bar("embedding KB entries", pipeline.components.kb.count()) as progress:
         index.build(progress=lambda n: advance(progress, n))
     typer.echo(f"index: {index.size()} entries built in {index.path}", err=True)
 
@@ -91,11 +91,11 @@ def build_default(
     pipeline = _pipeline()
     with bar("loading default KB") as progress:
         places, titles = build(
-            pipeline.kb, int(min_population.value), min_redirects, lambda n: advance(progress, n), _redirects
+            pipeline.components.kb, int(min_population.value), min_redirects, lambda n: advance(progress, n), _redirects
         )
     _report(pipeline, "default-kb", places)
     if titles is not None:
-        typer.echo(json.dumps({"wikipedia": vars(titles), "entities": pipeline.kb.count()}))
+        typer.echo(json.dumps({"wikipedia": vars(titles), "entities": pipeline.components.kb.count()}))
     if index:
         _index(pipeline)
 
@@ -131,10 +131,10 @@ def enrich(
 
     pipeline = _pipeline()
     redirects = _redirects()
-    with bar("matching KB entities", pipeline.kb.count()) as progress:
-        report = run(pipeline.kb, redirects, min_redirects, progress=lambda n: advance(progress, n))
+    with bar("matching KB entities", pipeline.components.kb.count()) as progress:
+        report = run(pipeline.components.kb, redirects, min_redirects, progress=lambda n: advance(progress, n))
     summary = {"source": source.value, **vars(report)}
-    pipeline.kb.record_import(_actor(), f"enrich:{source.value}", summary)
+    pipeline.components.kb.record_import(_actor(), f"enrich:{source.value}", summary)
     typer.echo(json.dumps(summary))
     if index:
         _index(pipeline)
@@ -155,7 +155,7 @@ def load(
 
     pipeline = _pipeline()
     with bar(f"loading {file.name}") as progress:
-        report = load_file(pipeline.kb, file, progress=lambda n: advance(progress, n))
+        report = load_file(pipeline.components.kb, file, progress=lambda n: advance(progress, n))
     for error in report.errors:
         typer.echo(error, err=True)
     _report(pipeline, str(file), report)

@@ -32,7 +32,7 @@ def list_models() -> None:
     """The registered models and the default one, with the schemas each serves (as GET /v1/admin/models)."""
     with cli_errors():
         pipeline = open_pipeline()
-        rows = pipeline.components.model_overview(pipeline.extractor)
+        rows = pipeline.components.model_overview(pipeline.components.extractor)
     typer.echo(json.dumps({"models": rows}))
 
 

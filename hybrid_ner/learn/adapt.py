@@ -33,6 +33,7 @@ from hybrid_ner.ner.data import TaggedSentence
 from hybrid_ner.ner.model import CaseAwareTokenClassifier, NERConfig, load_model, save_model
 from hybrid_ner.ner.tags import bio_labels
 from hybrid_ner.ner.train import TrainArgs, calibrate, evaluate, fit, score
+from hybrid_ner.rollout.profile import write_reference
 from hybrid_ner.schemas import Schema
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ class Adapted:
     untrained: list[str] = field(default_factory=list)
 
 
+REFERENCE_TEXTS = 2000
+
+
 def adapt(args: AdaptArgs, progress: Progress | None = None) -> Adapted:
     """Read and check the data, train, export, calibrate, and write ``args.out`` atomically."""
     started = time.perf_counter()
@@ -101,6 +105,8 @@ def adapt(args: AdaptArgs, progress: Progress | None = None) -> Adapted:
         config.save(tmp)
         write_card(tmp, args, config)
         digest = write_digest(tmp)
+        texts = [" ".join(s.words) for s in [*train.sentences, *(dev.sentences if dev else [])]]
+        write_reference(tmp, texts[:REFERENCE_TEXTS], args.schema)  # what drift compares live input with
     return Adapted(
         str(Path(args.out).resolve()), labels, round(metrics["f1"], 4), round(metrics["ece"], 4),
         round(time.perf_counter() - started, 1), epochs, calibration, digest, _base_name(args.base), untrained,

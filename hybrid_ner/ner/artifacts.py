@@ -20,7 +20,8 @@ from hybrid_ner.ner.model import CONFIG_FILE, DIGEST_FILE, WEIGHTS_FILE
 ONNX_FILE = "ner.int8.onnx"
 CARD_FILE = "README.md"
 ARTIFACT_FILES = (CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE)  # what a model's predictions depend on
-MODEL_FILES = (*ARTIFACT_FILES, CARD_FILE, DIGEST_FILE)  # what a model directory holds
+PROFILE_FILE = "profile.json"  # the reference input profile drift is measured against (``hybrid_ner.rollout.drift``)
+MODEL_FILES = (*ARTIFACT_FILES, CARD_FILE, DIGEST_FILE, PROFILE_FILE)  # what a model directory holds
 
 
 def content_digest(model_dir: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hybrid_ner.config import Settings, get_settings
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.schemas import SchemaError
-from hybrid_ner.service import routes_admin, routes_data, routes_learn, routes_ops
+from hybrid_ner.service import routes_admin, routes_data, routes_learn, routes_ops, routes_rollout
 from hybrid_ner.service.middleware import BodyLimit, observe
 from hybrid_ner.service.state import Service
 from hybrid_ner.stages import PolicyUnavailableError
@@ -31,8 +31,9 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc.load_model()
+        svc.rollout.start()
         try:
-            svc.pipeline.store.get(svc.settings.schema_name)
+            svc.components.schemas.get(svc.settings.schema_name)
         except (SchemaError, SQLAlchemyError) as exc:
             log.error("schema_store_unavailable", extra={"fields": {"error": type(exc).__name__}})
         yield
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     app.add_middleware(BodyLimit, limit=svc.settings.max_body_bytes)
     observe(app, svc.metrics)
     _error_handlers(app)
-    for module in (routes_data, routes_admin, routes_learn, routes_ops):
+    for module in (routes_data, routes_admin, routes_learn, routes_rollout, routes_ops):
         app.include_router(module.router)
     routes_ops.mount_docs(app)
     return app
@@ -78,13 +79,31 @@ def _limit(prop: dict[str, Any], **limits: int) -> None:
             branch.update(limits)
 
 
+def _allowed(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    def routes(items: list[Any]) -> Iterator[Any]:
+        for route in items:
+            inner = getattr(route, "original_router", None)  # an included router (our routers have no prefix)
+            yield from routes(inner.routes) if inner is not None else [route]
+
+    methods: set[str] = set()
+    for route in routes(request.app.router.routes):
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             detail = "the request body is not valid JSON in UTF-8"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not just those of the first route that matched it
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

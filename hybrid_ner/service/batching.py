@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from hybrid_ner.datamodel import Entity
 from hybrid_ner.protocols import Extractor
@@ -50,6 +51,12 @@ class MicroBatcher:
     @property
     def version(self) -> str:
         return str(getattr(self.extractor, "version", self.extractor.name))
+
+    @property
+    def model_dir(self) -> Path | None:
+        """Where the wrapped model's files are (its reference profile among them)."""
+        directory: Path | None = getattr(self.extractor, "model_dir", None)
+        return directory
 
     @property
     def digest(self) -> str | None:

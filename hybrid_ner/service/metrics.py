@@ -39,6 +39,22 @@ class Metrics:
             "hner_microbatch_texts", "Texts per local-model micro-batch.", buckets=(1, 2, 4, 8, 16, 32, 64), registry=r
         )
 
+        self.shadow_dropped = Counter(
+            "hner_shadow_dropped_texts_total",
+            "Shadow or agreement runs dropped: the queue was full.",
+            ["schema"],
+            registry=r,
+        )
+
+        def live(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+            return Gauge(name, doc, labels, registry=r, multiprocess_mode="livemax")
+
+        self.rollout_share = live("hner_rollout_share", "Candidate's share of requests.", ("schema", "model"))
+        self.rollout_agreement = live(
+            "hner_rollout_agreement", "Candidate's span-and-label agreement with the served model.", ("schema", "model")
+        )
+        self.drift_psi = live("hner_drift_psi", "Population stability index of live input per figure.", ("figure",))
+        self.drift_alarm = live("hner_drift_alarm", "1 when a drift figure is over its threshold.")
         self.escalation_ratio = Gauge(
             "hner_escalation_ratio", "Escalated / local spans since start (LLM strategies).", registry=r
         )

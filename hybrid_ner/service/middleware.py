@@ -6,9 +6,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,31 +56,48 @@ class _BodyTooLarge(Exception):
 
 def observe(app: FastAPI, metrics: Metrics) -> None:
     """Request id, latency and status per route into metrics and one JSON log line; never a stack trace out."""
+    app.add_middleware(Observe, metrics=metrics)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class Observe:
+    """Plain ASGI (no per-request task or stream wrapping, which ``@app.middleware`` costs): the request id header,
+    the route's latency and status, one log line of fields only."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"")
+        request_id = given.decode("latin-1")[:64] or uuid.uuid4().hex[:16]
+        status = 500
+        responded = False
+
+        async def tagged(message: Message) -> None:
+            nonlocal status, responded
+            if message["type"] == "http.response.start":
+                status, responded = message["status"], True
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, tagged)
         except Exception as exc:  # never a stack trace to the client
             log.error("unhandled_error", extra={"fields": {"error": type(exc).__name__, "request_id": request_id}})
-            response = JSONResponse({"detail": "internal error"}, status_code=500)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
+            if not responded:
+                await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, tagged)
+            status = 500
+        endpoint = getattr(scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        fields = {
-            "request_id": request_id,
-            "method": request.method,
-            "endpoint": endpoint,
-            "status": response.status_code,
-            "ms": round(elapsed * 1000, 2),
-        }
+        self.metrics.requests.labels(endpoint, str(status)).inc()
+        self.metrics.latency.labels(endpoint).observe(elapsed)
+        fields = {"request_id": request_id, "method": scope.get("method"), "endpoint": endpoint, "status": status,
+                  "ms": round(elapsed * 1000, 2)}  # fmt: skip
         log.info("request", extra={"fields": fields})
-        return response
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path as PathParam
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hybrid_ner.routing import STRATEGIES, routers
@@ -36,7 +37,9 @@ class ExtractRequest(BaseModel):
     text: str | None = Field(default=None, description="A single text.")
     texts: list[str] | None = Field(default=None, description="A batch of texts; errors are reported per item.")
     schema_name: str | None = Field(default=None, alias="schema", description="Stored schema name (default schema).")
-    schema_version: int | None = Field(default=None, ge=1, description="Schema version (default: latest).")
+    schema_version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, strict=True, description="Schema version (default: latest)."
+    )
     strategy: str | None = Field(
         default=None,
         description=f"Router strategy: {', '.join(STRATEGIES)} (or a registered router.*.v1 name).",
@@ -111,7 +114,7 @@ class SchemaWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_body: Schema = Field(alias="schema")
-    base_version: int | None = Field(default=None, ge=1)
+    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True)
 
 
 class DryRunRequest(BaseModel):
@@ -189,8 +192,10 @@ class SchemaSummary(BaseModel):
 
 SchemaName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=NAME_PATTERN)]
 RuleId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]  # SQL integer range: larger ids cannot exist
+Version = Annotated[int, Query(ge=1, le=2**31 - 1)]  # a schema version: the SQL integer range
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not valid JSON in UTF-8"},
     401: {"model": ErrorResponse, "description": "Missing or unknown API key"},
     403: {"model": ErrorResponse, "description": "The key may not use this endpoint"},
     413: {"model": ErrorResponse, "description": "Request body too large"},

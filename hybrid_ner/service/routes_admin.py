@@ -24,6 +24,7 @@ from hybrid_ner.service.models import (
     RuleId,
     SchemaName,
     SchemaWrite,
+    Version,
 )
 from hybrid_ner.service.routes_data import response, unprocessable
 from hybrid_ner.service.state import actor, service
@@ -43,14 +44,14 @@ IN_USE: dict[int | str, dict[str, Any]] = {
 @router.put("/v1/admin/kb/entities", dependencies=[Json], responses=ERRORS)
 def upsert_entities(entities: Annotated[list[EntityIn], Body(max_length=1000)], request: Request) -> dict[str, int]:
     """Create or replace entities (audited); they are linkable on the next request."""
-    kb = service(request).pipeline.kb
+    kb = service(request).components.kb
     n = kb.upsert(entities, source="api", actor=actor(request))
     return {"upserted": n, "kb_version": kb.version()}
 
 
 @router.get("/v1/admin/kb/entities/{entity_id}", responses={**ERRORS, **NOT_FOUND})
 def get_entity(entity_id: str, request: Request) -> dict[str, Any]:
-    found = service(request).pipeline.kb.get([entity_id])
+    found = service(request).components.kb.get([entity_id])
     if entity_id not in found:
         raise HTTPException(404, f"no entity {entity_id!r}")
     return vars(found[entity_id])
@@ -60,7 +61,7 @@ def get_entity(entity_id: str, request: Request) -> dict[str, Any]:
 def delete_entity(entity_id: str, request: Request) -> Response:
     """Delete an entity (audited). Refused with 409 while an override rule names it."""
     try:
-        deleted = service(request).pipeline.kb.delete_entity(entity_id, actor=actor(request))
+        deleted = service(request).components.kb.delete_entity(entity_id, actor=actor(request))
     except EntityInUseError as exc:
         raise HTTPException(409, str(exc)) from None
     if not deleted:
@@ -81,13 +82,15 @@ async def import_jsonl(request: Request) -> ImportJob:
     """Bulk JSONL import (lines as for ``hybrid-ner kb load``) as a background job; every entity it writes is
     in the audit log. Poll ``/v1/admin/kb/jobs/{id}``."""
     body = await request.body()
-    jobs = service(request).pipeline.components.jobs
+    if not body.strip():
+        raise unprocessable(("body",), "the body is empty: send JSONL, one entity per line")
+    jobs = service(request).components.jobs
     return ImportJob.model_validate(await asyncio.to_thread(jobs.start, body.splitlines(), actor(request)))
 
 
 @router.get("/v1/admin/kb/jobs/{job_id}", response_model=ImportJob, responses={**ERRORS, **NOT_FOUND})
 def import_status(job_id: str, request: Request) -> ImportJob:
-    job = service(request).pipeline.components.jobs.get(job_id)
+    job = service(request).components.jobs.get(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id!r}")
     return ImportJob.model_validate(job)
@@ -98,7 +101,7 @@ def import_status(job_id: str, request: Request) -> ImportJob:
 
 @router.get("/v1/admin/overrides", response_model=list[Override], responses=ERRORS)
 def list_overrides(request: Request) -> list[Override]:
-    return service(request).pipeline.overrides.all()
+    return service(request).components.overrides.all()
 
 
 @router.post(
@@ -111,7 +114,7 @@ def list_overrides(request: Request) -> list[Override]:
 def create_override(rule: OverrideIn, request: Request) -> Override:
     """Add a policy rule; it applies from the next request. An unknown ``kb_id`` is rejected (404)."""
     try:
-        return service(request).pipeline.overrides.save(rule, actor=actor(request))
+        return service(request).components.overrides.save(rule, actor=actor(request))
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
 
@@ -121,14 +124,14 @@ def create_override(rule: OverrideIn, request: Request) -> Override:
 )
 def update_override(rule_id: RuleId, rule: OverrideIn, request: Request) -> Override:
     try:
-        return service(request).pipeline.overrides.save(rule, actor=actor(request), rule_id=rule_id)
+        return service(request).components.overrides.save(rule, actor=actor(request), rule_id=rule_id)
     except (LookupError, KeyError) as exc:
         raise HTTPException(404, str(exc).strip("'\"")) from None
 
 
 @router.delete("/v1/admin/overrides/{rule_id}", status_code=204, responses={**ERRORS, **NOT_FOUND})
 def delete_override(rule_id: RuleId, request: Request) -> Response:
-    if not service(request).pipeline.overrides.delete(rule_id, actor=actor(request)):
+    if not service(request).components.overrides.delete(rule_id, actor=actor(request)):
         raise HTTPException(404, f"no override {rule_id}")
     return Response(status_code=204)
 
@@ -138,23 +141,23 @@ def audit_log(
     request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100, kind: str | None = None
 ) -> list[dict[str, Any]]:
     """The audit log, newest first: who changed what, when, before and after."""
-    return audit.read(service(request).pipeline.components.sessions, limit, kind)
+    return audit.read(service(request).components.sessions, limit, kind)
 
 
 # ---------------------------------------------------------------- schemas
 
 
 @router.get("/v1/admin/schemas/{name}", response_model=Schema, responses={**ERRORS, **NOT_FOUND})
-def get_schema(name: SchemaName, request: Request, version: int | None = None) -> Schema:
+def get_schema(name: SchemaName, request: Request, version: Version | None = None) -> Schema:
     try:
-        return service(request).pipeline.store.get(name, version)
+        return service(request).components.schemas.get(name, version)
     except SchemaError as exc:
         raise HTTPException(404, str(exc)) from None
 
 
 @router.get("/v1/admin/schemas/{name}/versions", responses=ERRORS)
 def schema_versions(name: SchemaName, request: Request) -> list[dict[str, Any]]:
-    return service(request).pipeline.store.versions(name)
+    return service(request).components.schemas.versions(name)
 
 
 @router.put(
@@ -176,14 +179,14 @@ def put_schema(name: SchemaName, body: SchemaWrite, request: Request) -> Schema:
         except ModelNotFoundError as exc:
             raise unprocessable(("body", "schema", "model"), str(exc)) from None
     try:
-        return pipeline.store.put(schema, base_version=body.base_version, author=actor(request))
+        return pipeline.components.schemas.put(schema, base_version=body.base_version, author=actor(request))
     except SchemaConflictError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
 @router.delete("/v1/admin/schemas/{name}", status_code=204, responses=ERRORS)
 def delete_schema(name: SchemaName, request: Request) -> Response:
-    service(request).pipeline.store.delete(name)
+    service(request).components.schemas.delete(name)
     return Response(status_code=204)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from hybrid_ner.datamodel import Result
 from hybrid_ner.routing import get_router
@@ -30,12 +33,24 @@ from hybrid_ner.service.state import Service, service
 from hybrid_ner.spans import link_output, span_error
 
 router = APIRouter(tags=["data"])
+One = TypeVar("One", bound=BaseModel)
+Many = TypeVar("Many", bound=BaseModel)
 UNKNOWN_SCHEMA = {**ERRORS, 404: {"model": ErrorResponse, "description": "Unknown schema"}}
 
 
 def unprocessable(loc: tuple[str, ...], message: str) -> RequestValidationError:
     """A 422 in the same shape as FastAPI's validation errors, so every 422 matches the documented schema."""
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}])
+
+
+def envelope(single: bool, outputs: Sequence[Any], one: type[One], many: type[Many]) -> One | Many:
+    """A request for one item gets its answer itself (an item's error was raised as a 4xx before); a batch gets
+    every item's answer or error in ``results``, in order."""
+    if single:
+        first = outputs[0]
+        assert isinstance(first, one)
+        return first
+    return many(results=list(outputs))
 
 
 def response(result: Result) -> ExtractResponse:
@@ -55,8 +70,8 @@ async def run_extract(svc: Service, body: ExtractRequest, link: bool | None) -> 
     texts = [body.text] if body.text is not None else list(body.texts or [])
     if len(texts) > svc.settings.max_texts:
         raise unprocessable(("body", "texts"), f"at most {svc.settings.max_texts} texts per request, got {len(texts)}")
-    if body.text is not None and len(body.text) > limit:
-        raise HTTPException(413, f"text is longer than {limit} characters")
+    if body.text is not None and len(body.text) > limit:  # a field over its declared maxLength: 422, like any field
+        raise unprocessable(("body", "text"), f"text is longer than {limit} characters")
     good = [i for i, t in enumerate(texts) if len(t) <= limit]
     results = await svc.pipeline.aextract([texts[i] for i in good], schema=schema, strategy=router_name, link=link)
     outputs: list[ExtractResponse | ErrorItem] = [
@@ -66,11 +81,7 @@ async def run_extract(svc: Service, body: ExtractRequest, link: bool | None) -> 
         svc.metrics.observe(result)
         outputs[i] = response(result)
     svc.metrics.info.labels(svc.model_version, schema.name, str(schema.version or 0)).set(1)
-    if body.text is not None:
-        single = outputs[0]
-        assert isinstance(single, ExtractResponse)
-        return single
-    return BatchResponse(results=outputs)
+    return envelope(body.text is not None, outputs, ExtractResponse, BatchResponse)
 
 
 @router.post(
@@ -129,20 +140,16 @@ async def link(body: LinkRequest, request: Request) -> LinkResponse | LinkBatchR
     ]
     for i, entities in zip(good, linked, strict=True):
         outputs[i] = LinkResponse(links=[LinkedSpan.model_validate(link_output(e)) for e in entities])
-    if body.text is not None:
-        single = outputs[0]
-        assert isinstance(single, LinkResponse)
-        return single
-    return LinkBatchResponse(results=outputs)
+    return envelope(body.text is not None, outputs, LinkResponse, LinkBatchResponse)
 
 
 @router.get("/v1/schemas", response_model=list[SchemaSummary], dependencies=[Read], responses=ERRORS)
 def list_schemas(request: Request) -> list[SchemaSummary]:
     """Stored schemas (latest versions) plus the built-in default."""
     svc = service(request)
-    names = sorted(set(svc.pipeline.store.names()) | {svc.settings.schema_name})
+    names = sorted(set(svc.components.schemas.names()) | {svc.settings.schema_name})
     out = []
     for name in names:
-        s = svc.pipeline.store.get(name)
+        s = svc.components.schemas.get(name)
         out.append(SchemaSummary(name=name, version=s.version or 1, labels=s.labels))
     return out

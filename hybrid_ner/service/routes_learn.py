@@ -54,7 +54,7 @@ async def send_feedback(body: Correction, request: Request) -> FeedbackCreated:
         raise unprocessable(("body", "text"), f"text is longer than {svc.settings.max_chars} characters")
     try:
         schema = await asyncio.to_thread(svc.pipeline.resolve_schema, body.schema_name or svc.settings.schema_name)
-        added = await asyncio.to_thread(svc.pipeline.components.feedback.add, body, schema, actor(request))
+        added = await asyncio.to_thread(svc.components.feedback.add, body, schema, actor(request))
     except SchemaError as exc:
         raise unprocessable(("body", "schema"), str(exc)) from None
     except FeedbackError as exc:
@@ -70,7 +70,7 @@ def list_feedback(
     schema: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[dict[str, Any]]:
     """Stored corrections, newest first, texts included."""
-    return service(request).pipeline.components.feedback.recent(limit, offset, schema)
+    return service(request).components.feedback.recent(limit, offset, schema)
 
 
 @router.get(
@@ -85,7 +85,7 @@ def export_feedback(
 ) -> StreamingResponse:
     """Every stored correction (of one schema, or all) as ``adapt --train`` reads it: CoNLL or JSONL."""
     fmt = Format(format)
-    rows = service(request).pipeline.components.feedback.rows(schema)
+    rows = service(request).components.feedback.rows(schema)
     media = "text/plain; charset=utf-8" if fmt == Format.CONLL else "application/x-ndjson"
     return StreamingResponse(lines(rows, fmt), media_type=media)
 
@@ -95,7 +95,7 @@ def export_feedback(
 )
 def delete_feedback(feedback_id: FeedbackId, request: Request) -> Response:
     """Delete one correction (audited)."""
-    if not service(request).pipeline.components.feedback.delete([feedback_id], actor(request)):
+    if not service(request).components.feedback.delete([feedback_id], actor(request)):
         raise HTTPException(404, f"no feedback {feedback_id}")
     return Response(status_code=204)
 
@@ -103,14 +103,14 @@ def delete_feedback(feedback_id: FeedbackId, request: Request) -> Response:
 @router.delete("/v1/admin/feedback", dependencies=[Admin], responses=ERRORS)
 def purge_feedback(request: Request, older_than_days: Annotated[float, Query(ge=0, le=36500)]) -> dict[str, int]:
     """Delete every correction older than ``older_than_days`` (audited)."""
-    return {"deleted": service(request).pipeline.components.feedback.purge_older_than(older_than_days, actor(request))}
+    return {"deleted": service(request).components.feedback.purge_older_than(older_than_days, actor(request))}
 
 
 @router.get("/v1/admin/models", response_model=ModelList, dependencies=[Admin], responses=ERRORS)
 def list_models(request: Request) -> ModelList:
     """The models this service can serve: registered ones and the default, with the schemas each serves."""
     svc = service(request)
-    return ModelList(models=svc.pipeline.components.model_overview(svc.batcher))
+    return ModelList(models=svc.components.model_overview(svc.batcher))
 
 
 @router.post("/v1/admin/models", status_code=201, dependencies=[Admin, Json], responses=ERRORS)
@@ -119,7 +119,7 @@ async def add_model(body: ModelIn, request: Request) -> dict[str, Any]:
     database, so every worker can serve it; a schema names it with ``"model": NAME``. Audited."""
     from pathlib import Path
 
-    models = service(request).pipeline.components.models
+    models = service(request).components.models
     try:
         return await asyncio.to_thread(models.add, body.name, Path(body.path), actor(request))
     except (HybridNERError, ValueError, OSError) as exc:

@@ -41,7 +41,7 @@ def readyz(request: Request) -> JSONResponse:
     if svc.batcher is None:
         problems.append(f"model not loaded ({svc.model_error or 'loading'})")
     try:
-        with svc.pipeline.components.sessions() as session:
+        with svc.components.sessions() as session:
             session.execute(sql_text("SELECT 1"))
     except SQLAlchemyError as exc:
         problems.append(f"database unreachable ({type(exc).__name__})")
@@ -55,7 +55,9 @@ def metrics(request: Request) -> Response:
     """Prometheus metrics."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    return Response(generate_latest(service(request).metrics.exposed()), media_type=CONTENT_TYPE_LATEST)
+    svc = service(request)
+    svc.rollout.drift(svc.settings.schema_name)  # sets the drift gauges from the current window
+    return Response(generate_latest(svc.metrics.exposed()), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", include_in_schema=False)

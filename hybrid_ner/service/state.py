@@ -14,25 +14,33 @@ from hybrid_ner.protocols import Extractor
 from hybrid_ner.service.auth import HEADER, KeyRing
 from hybrid_ner.service.batching import MicroBatcher
 from hybrid_ner.service.metrics import Metrics
+from hybrid_ner.service.rollout import RolloutMonitor
 
 log = logging.getLogger("hybrid_ner.service")
 
 
 class Service:
+    """What one worker serves with. The pipeline is built here with its cache and rollout monitor, never changed
+    after: a pipeline handed in (tests) keeps its parts, and the service serves a new one over them."""
+
     def __init__(self, settings: Settings, pipeline: Pipeline | None) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.pipeline = pipeline or Pipeline(settings=settings)
-        if self.pipeline.cache is None and settings.cache_size:
-            self.pipeline.cache = ResultCache(
+        given = pipeline or Pipeline(settings=settings)
+        cache = given.cache
+        if cache is None and settings.cache_size:
+            cache = ResultCache(
                 settings.cache_size,
                 settings.cache_ttl_s,
                 on_lookup=lambda hit: self.metrics.cache.labels("hit" if hit else "miss").inc(),
             )
+        self.components = components = given.components  # the one container this worker owns
+        self.rollout = RolloutMonitor(settings, lambda: components.rollouts, given.alocal, self.metrics)
+        self.pipeline = given.serving(cache=cache, observe=self.rollout.record)
         self.keys = KeyRing(settings)
         self.batcher: MicroBatcher | None = None
         self.model_error: str | None = None
-        self.pipeline.components.wrap_extractors(self._batched)  # every local model, the default and adapted ones
+        self.components.wrap_extractors(self._batched)  # every local model, the default and adapted ones
 
     def _batched(self, extractor: Extractor) -> Extractor:
         if isinstance(extractor, MicroBatcher):
@@ -44,7 +52,7 @@ class Service:
     def load_model(self) -> None:
         """Load the default local model behind its micro-batcher; a failure leaves the service up but not ready."""
         try:
-            extractor = self.pipeline.extractor
+            extractor = self.components.extractor
         except (HybridNERError, ImportError, OSError) as exc:
             self.model_error = f"{type(exc).__name__}: {exc}"
             log.error("model_load_failed", extra={"fields": {"error": type(exc).__name__}})
@@ -54,7 +62,8 @@ class Service:
         self.batcher = extractor
 
     async def close(self) -> None:
-        for extractor in self.pipeline.components.extractors():
+        await self.rollout.stop()
+        for extractor in self.components.extractors():
             if isinstance(extractor, MicroBatcher):
                 await extractor.close()
 

@@ -9,10 +9,23 @@ from typing import Any
 from hybrid_ner.datamodel import Entity, Result
 from hybrid_ner.llm.extractor import RegionResult
 from hybrid_ner.protocols import Extractor
+from hybrid_ner.rollout.deployments import Deployment
 from hybrid_ner.routing import Granularity, Router, RoutingPlan
 from hybrid_ner.schemas import Schema
 from hybrid_ner.text import Sentence
 from kb.meta import KBState
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """Why a stage could not run for a text: a code later stages and counters read, and a message for people."""
+
+    stage: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class Request:
     llm_score: float
     state: KBState | None  # None when the database could not be read
     extractor: Extractor  # the local model this request uses (chosen by the call, its schema, or the default)
+    deployment: Deployment | None = None  # the schema's rollout state (None when the database could not be read)
 
 
 @dataclass
@@ -36,7 +50,7 @@ class Doc:
     text: str
     sentences: list[Sentence]
     local: list[Entity] = field(default_factory=list)
-    local_error: str | None = None
+    local_error: StageFailure | None = None
     plan: RoutingPlan = field(default_factory=RoutingPlan)
     regions: list[RegionResult] = field(default_factory=list)
     entities: list[Entity] = field(default_factory=list)
@@ -51,5 +65,9 @@ class Doc:
     def result(self) -> Result:
         reasons = list(dict.fromkeys(self.degraded))
         return Result(
-            entities=self.entities, degraded=bool(reasons), degraded_reason=", ".join(reasons) or None, llm=self.llm
+            entities=self.entities,
+            degraded=bool(reasons),
+            degraded_reason=", ".join(reasons) or None,
+            llm=self.llm,
+            failed=(self.local_error.stage,) if self.local_error else (),
         )

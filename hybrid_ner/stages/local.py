@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.protocols import AsyncExtractor
-from hybrid_ner.stages.doc import Doc, Request
+from hybrid_ner.stages.doc import Doc, Request, StageFailure
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ async def local(docs: Sequence[Doc], request: Request) -> None:
             found = await asyncio.to_thread(extractor.extract, texts, sentences)
     except (HybridNERError, ImportError, OSError) as exc:
         log.error("local NER unavailable: %s", type(exc).__name__)
+        failure = StageFailure("local", "local_model_unavailable", str(exc))
         for doc in docs:
-            doc.local_error = f"local_model_unavailable: {exc}"
+            doc.local_error = failure
         return
     for doc, entities in zip(docs, found, strict=True):
         doc.local = entities

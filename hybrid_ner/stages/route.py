@@ -11,7 +11,7 @@ from hybrid_ner.stages.doc import Doc, Request
 def route(docs: Sequence[Doc], request: Request) -> None:
     for doc in docs:
         if doc.local_error is not None:  # no local model: everything falls back to the schema's rules
-            doc.degraded.append(doc.local_error)
-            doc.plan = RoutingPlan(use_rules=True, rules_reason="fallback: " + doc.local_error.split(":")[0])
+            doc.degraded.append(str(doc.local_error))
+            doc.plan = RoutingPlan(use_rules=True, rules_reason="fallback: " + doc.local_error.code)
         else:
             doc.plan = request.router.route(doc.bounds, doc.local, request.schema, request.threshold)
