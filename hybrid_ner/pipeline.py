@@ -60,25 +60,27 @@ class Pipeline:
         model: ModelChoice = None,
         wrap: Wrap | None = None,
         observe: Callable[[Observation], None] | None = None,
+        components: Components | None = None,
     ) -> None:
         self.settings = settings or get_settings()
         self.schema = schema
         self.strategy = strategy or self.settings.strategy
         self.model = model
         get_router(self.strategy)  # fail now on an unknown strategy, listing the valid ones
-        self.components = Components(
+        self.components = components or Components(
             self.settings, extractor=extractor, llm=llm, schemas=store, resolver=resolver, wrap=wrap
         )
-        self.policy = stages.Policy(lambda: self.components.overrides, lambda: self.components.kb)
+        parts = self.components
+        self.policy = stages.Policy(lambda: parts.overrides, lambda: parts.kb)
+        self.stages = stages.build(lambda: parts.llm, self._llm_model, parts.resolver, self.policy.apply)
         self.cache = cache
         self.observe = observe
 
     def serving(self, *, cache: ResultCache | None, observe: Callable[[Observation], None] | None) -> Pipeline:
         """A pipeline over the same parts with a result cache and a rollout monitor (what the service serves
         with): built new, so nothing is changed under a caller who holds this one."""
-        other = Pipeline(self.schema, self.strategy, settings=self.settings, model=self.model, cache=cache)
-        other.components, other.policy, other.observe = self.components, self.policy, observe
-        return other
+        return Pipeline(self.schema, self.strategy, settings=self.settings, model=self.model, cache=cache,
+                        observe=observe, components=self.components)  # fmt: skip
 
     def resolve_schema(self, schema: Schema | str | None = None, version: int | None = None) -> Schema:
         """The schema object for a request: given, stored by name (and version), or the default."""
@@ -174,13 +176,13 @@ class Pipeline:
         return await self._run(texts, request)
 
     async def _run(self, texts: Sequence[str], request: stages.Request) -> list[Result]:
-        docs = stages.chunk(texts)
-        await stages.local(docs, request)
-        stages.route(docs, request)
-        await stages.llm(docs, request, lambda: self.components.llm)
-        stages.merge(docs, request, self._llm_model())
-        await stages.link(docs, request, self.components.resolver)
-        self.policy.apply(docs, request)
+        path, docs = self.stages, stages.chunk(texts)
+        await path.local(docs, request)
+        path.route(docs, request)
+        await path.llm(docs, request)
+        path.merge(docs, request)
+        await path.link(docs, request)
+        path.policy(docs, request)
         return [doc.result() for doc in docs]
 
     async def alink(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Entity]]:
@@ -191,8 +193,8 @@ class Pipeline:
         docs = [
             stages.Doc(text, [], entities=[_given(text, s, e, lab) for s, e, lab in spans]) for text, spans in items
         ]
-        await stages.link(docs, request, self.components.resolver)
-        self.policy.apply(docs, request)
+        await self.stages.link(docs, request)
+        self.stages.policy(docs, request)
         return [doc.entities for doc in docs]
 
     async def _request(

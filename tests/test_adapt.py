@@ -44,8 +44,10 @@ def test_adapt_prints_its_summary_and_writes_a_whole_model_dir(adapted_model):
         assert needle in card
     assert (adapted_model / "digest.txt").read_text().strip() == content_digest(adapted_model) == summary["digest"]
     assert {p.name for p in adapted_model.iterdir()} == {
-        "ner_config.json", "weights.safetensors", "ner.int8.onnx", "README.md", "digest.txt"
+        "ner_config.json", "weights.safetensors", "ner.int8.onnx", "README.md", "digest.txt", "profile.json"
     }  # fmt: skip
+    profile = json.loads((adapted_model / "profile.json").read_text())  # what drift compares live input with
+    assert profile["texts"] == 32 + 12 and set(profile["figures"]["entity_types"]) >= {"person", "city", "company"}
     assert not list(adapted_model.parent.glob(".toy-model.partial-*"))
 
 

@@ -12,6 +12,20 @@ from hybrid_ner.stages.llm import llm
 from hybrid_ner.stages.local import local
 from hybrid_ner.stages.merge import merge
 from hybrid_ner.stages.override import Policy, PolicyUnavailableError
+from hybrid_ner.stages.path import Stages, build
 from hybrid_ner.stages.route import route
 
-__all__ = ["Doc", "Policy", "PolicyUnavailableError", "Request", "chunk", "link", "llm", "local", "merge", "route"]
+__all__ = [
+    "Doc",
+    "Policy",
+    "PolicyUnavailableError",
+    "Request",
+    "Stages",
+    "build",
+    "chunk",
+    "link",
+    "llm",
+    "local",
+    "merge",
+    "route",
+]

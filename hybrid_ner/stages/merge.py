@@ -3,7 +3,7 @@ fallback for sensitive types the LLM failed on; every entity keeps a ``Decision`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hybrid_ner.datamodel import Decision, Entity, Source, Span
@@ -15,7 +15,7 @@ from hybrid_ner.stages.doc import Doc, Request
 FUZZY_DISCOUNT = 0.75
 
 
-def merge(docs: Sequence[Doc], request: Request, llm_model: str | None) -> None:
+def merge(docs: Sequence[Doc], request: Request, llm_model: Callable[[], str | None]) -> None:
     """Fill ``doc.entities`` (sorted by offset) and the LLM accounting of each text."""
     rules = RulesExtractor(request.schema)
     for doc in docs:
@@ -23,7 +23,7 @@ def merge(docs: Sequence[Doc], request: Request, llm_model: str | None) -> None:
             doc.entities = rules.extract([doc.text], reason=doc.plan.rules_reason)[0]
             continue
         kept = list(doc.plan.keep)
-        llm_entities, drops = _llm_entities(doc, kept, request, llm_model)
+        llm_entities, drops = _llm_entities(doc, kept, request, llm_model())
         failed = [r for r in doc.regions if r.error]
         kept += _unjudged(doc.plan, failed)
         entities = kept + [e for e in llm_entities if not _overlaps(e.span, kept)]
