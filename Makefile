@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench rollout-bench profile eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -122,6 +122,10 @@ adapt-bench: $(STAMP)
 # two-worker service, and the drift alarm (an hour of CoNLL dev, then tweets) → eval/reports/rollout.md.
 rollout-bench: $(STAMP)
 	$(BIN)/python -m eval.rollout_bench --part all --conll $(CONLL_DIR) --tweets $(WNUT_DIR)/test.conll --out eval/reports
+
+# schemathesis 4 against the live service: every phase, every check but positive_data_acceptance (about 7 min).
+fuzz: $(STAMP)
+	$(BIN)/python -m eval.fuzz --max-examples 10 --max-time 400 --out eval/reports
 
 # The shipped model's reference input profile (what drift is measured against), from CoNLL-2003 train.
 profile: $(STAMP)

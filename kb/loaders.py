@@ -84,7 +84,16 @@ def read_csv(path: Path) -> Iterator[Row]:
             for key in ("aliases", "types"):
                 if key in data:
                     data[key] = [x.strip() for x in str(data[key]).split("|") if x.strip()]
+            if "prior" in data:  # a CSV cell is text: a number in it is read here, anything else stays wrong
+                data["prior"] = _number(data["prior"])
             yield (lineno, *_entity(data))
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def read_wikidata(path: Path) -> Iterator[Row]:

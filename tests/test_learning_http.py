@@ -11,7 +11,7 @@ import pytest
 
 from hybrid_ner.learn.data import read_labelled
 from tests.conftest import TOY_SCHEMA
-from tests.test_service_http import CLI, free_port, http_get, http_post, http_put, wait_until_ready
+from tests.test_service_http import CLI, http_get, http_post, http_put, serving
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +30,8 @@ def server(tmp_path_factory, adapted_model):
            "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}  # fmt: skip
     added = subprocess.run([CLI, "models", "add", "toy", str(adapted_model)], env=env, capture_output=True, text=True)
     assert added.returncode == 0, added.stderr
-    port, log_path = free_port(), state / "server.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log_file,
-                                stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(base, proc, log_path)
-    yield base, json.loads(added.stdout)
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(env, state) as base:
+        yield base, json.loads(added.stdout)
 
 
 def test_every_worker_serves_the_schemas_adapted_model(server):

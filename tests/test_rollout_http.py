@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.rollout_models import foreign, mislabelling, recalibrated, variant
-from tests.test_service_http import CLI, free_port, http_get, http_post, wait_until_ready
+from tests.test_service_http import CLI, http_get, http_post, serving
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +48,8 @@ def server(tmp_path_factory):
         added = subprocess.run([CLI, "models", "add", name, str(path)], env=env, capture_output=True, text=True)
         assert added.returncode == 0, added.stderr
     (state / "eval.conll").write_text(EVAL_SET + "\n")
-    port, log_path = free_port(), state / "server.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log_file,
-                                stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(base, proc, log_path)
-    yield base, env, state
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serving(env, state) as base:
+        yield base, env, state
 
 
 class Traffic:
@@ -141,7 +134,9 @@ def test_shadow_compares_off_the_request_path_and_serves_nobody(server):
     assert shadow["agreement"] > 0.95 and shadow["p95_ms"] > 0
     listed = {m["name"]: m for m in http_get(base + "/v1/admin/models", headers=H).json()["models"]}
     assert listed["recal"]["state"] == "shadow" and listed["recal"]["share"] == 0.0
-    assert 'hner_rollout_share{model="recal",schema="default"} 0.0' in http_get(base + "/metrics").text
+    metrics = http_get(base + "/metrics").text
+    assert 'hner_rollout_share{model="recal",schema="default"} 0.0' in metrics
+    assert 'hner_rollout_agreement{model="recal",schema="default"}' in metrics
     assert http_post(base + "/v1/admin/models/rollback", headers=H).json()["mode"] == "steady"
 
 

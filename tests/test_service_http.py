@@ -1,6 +1,7 @@
 """The service over real HTTP: uvicorn on 127.0.0.1 in a subprocess, headless Chromium, and schemathesis."""
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -49,6 +51,22 @@ def wait_until_ready(base: str, proc: subprocess.Popen, log_path: Path, seconds:
         time.sleep(0.5)
     proc.terminate()
     pytest.fail("server did not become ready:\n" + log_path.read_text())
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], state: Path, workers: int = 2) -> Iterator[str]:
+    """``hybrid-ner serve --workers N`` on a free port until the block ends; yields its base URL."""
+    port, log_path = free_port(), state / "server.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, proc, log_path)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

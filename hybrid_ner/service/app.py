@@ -87,10 +87,12 @@ def _allowed(request: Request) -> list[str]:
             inner = getattr(route, "original_router", None)  # an included router (our routers have no prefix)
             yield from routes(inner.routes) if inner is not None else [route]
 
-    methods: set[str] = set()
-    for route in routes(request.app.router.routes):
-        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= set(route.methods)
+    matching = [r for r in routes(request.app.router.routes) if getattr(r, "methods", None)]
+    matching = [r for r in matching if r.matches(request.scope)[0] != Match.NONE]
+    # The routes of the path the router chose (the first that matches it): "/feedback/export" is not also
+    # "/feedback/{feedback_id}", though the latter's pattern would take it.
+    template = matching[0].path if matching else None
+    methods = {m for r in matching if r.path == template for m in r.methods}
     return sorted(methods)
 
 

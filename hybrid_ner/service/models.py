@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hybrid_ner.routing import STRATEGIES, routers
 from hybrid_ner.schemas import NAME_PATTERN, Schema
-from hybrid_ner.spans import MAX_SPANS, SpanIn
+from hybrid_ner.spans import MAX_SPANS, SpanIn, Whole
 
 EXAMPLE_TEXT = "Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget."
 
@@ -37,8 +37,8 @@ class ExtractRequest(BaseModel):
     text: str | None = Field(default=None, description="A single text.")
     texts: list[str] | None = Field(default=None, description="A batch of texts; errors are reported per item.")
     schema_name: str | None = Field(default=None, alias="schema", description="Stored schema name (default schema).")
-    schema_version: int | None = Field(
-        default=None, ge=1, le=2**31 - 1, strict=True, description="Schema version (default: latest)."
+    schema_version: Whole | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Schema version (default: latest)."
     )
     strategy: str | None = Field(
         default=None,
@@ -114,7 +114,7 @@ class SchemaWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_body: Schema = Field(alias="schema")
-    base_version: int | None = Field(default=None, ge=1, le=2**31 - 1, strict=True)
+    base_version: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class DryRunRequest(BaseModel):

@@ -161,11 +161,13 @@ class RolloutMonitor:
         self._counts = {k: v for k, v in self._counts.items() if k[0] not in live or k[1] >= live[k[0]].version}
         for d in live.values():
             self._metrics.rollout_share.labels(d.schema, d.candidate or "").set(d.share)
-            if d.mode != Mode.CANARY:
+            if d.mode == Mode.STEADY:
                 continue
             candidate = rollouts.totals(d.schema, d.version).get("candidate", Counts())
             if candidate.agreement is not None:
                 self._metrics.rollout_agreement.labels(d.schema, d.candidate or "").set(candidate.agreement)
+            if d.mode != Mode.CANARY:
+                continue
             moved = rollouts.apply(d, judge(d, candidate))
             if moved is not None:
                 log.info("rollout_moved", extra={"fields": {"schema": d.schema, "reason": moved.reason}})

@@ -34,6 +34,10 @@ from kb.records import EntityIn
 from kb.store import EntityInUseError
 
 router = APIRouter(tags=["admin"], dependencies=[Admin])
+EMPTY_BODY = {  # the shape of every 422 (FastAPI's validation error), documented for a body it does not parse
+    "description": "The body is empty",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
 IN_USE: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "An override rule names the entity"}
 }
@@ -73,16 +77,19 @@ def delete_entity(entity_id: str, request: Request) -> Response:
     "/v1/admin/kb/import",
     response_model=ImportJob,
     status_code=202,
-    responses=ERRORS,
+    responses={**ERRORS, 422: EMPTY_BODY},
     openapi_extra={
-        "requestBody": {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}, "required": True}
+        "requestBody": {
+            "content": {"application/x-ndjson": {"schema": {"type": "string", "minLength": 1}}},
+            "required": True,
+        }
     },
 )
 async def import_jsonl(request: Request) -> ImportJob:
     """Bulk JSONL import (lines as for ``hybrid-ner kb load``) as a background job; every entity it writes is
     in the audit log. Poll ``/v1/admin/kb/jobs/{id}``."""
     body = await request.body()
-    if not body.strip():
+    if not body:
         raise unprocessable(("body",), "the body is empty: send JSONL, one entity per line")
     jobs = service(request).components.jobs
     return ImportJob.model_validate(await asyncio.to_thread(jobs.start, body.splitlines(), actor(request)))
