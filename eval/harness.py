@@ -324,47 +324,20 @@ def run_eval(
         settings = settings.model_copy(update={"granularity": config.granularity})
     base = Pipeline(schema, "local", settings=settings, extractor=extractor, llm=llm)
     model_version = getattr(base.components.extractor, "version", base.components.extractor.name)
-    cache_dir = settings.data_dir / "eval_cache"
     specs: list[tuple[str, float | None]] = [("local", None)]
     for s in config.strategies:
         for t in config.thresholds if s in THRESHOLDED else [None]:
             if (s, t) not in specs:
                 specs.append((s, t))
-    dataset_id = {"name": dataset.name, "size": config.data.stat().st_size, "mtime": config.data.stat().st_mtime_ns}
-    runs: dict[tuple[str, float | None], RunResult] = {}
-    for strategy, threshold in specs:
-        key = _cache_key(
-            {
-                "dataset": dataset_id,
-                "docs": [d.id for d in docs],
-                "strategy": strategy,
-                "threshold": threshold,
-                "model": model_version,
-                "schema": schema.content_hash(),
-                "llm": settings.llm_model,
-                "prompt": prompt_version(),
-                "granularity": settings.granularity,
-            }
-        )
-        path = cache_dir / f"{key}.json"
-        if path.is_file():
-            runs[(strategy, threshold)] = RunResult(**{**json.loads(path.read_text()), "cached": True})
-            continue
-        run_settings = settings.model_copy(update={"ner_threshold": threshold if threshold is not None else 0.0})
-        pipeline = Pipeline(
-            schema,
-            strategy,
-            settings=run_settings,
-            extractor=base.components.extractor,
-            llm=base.components.built("llm") if strategy == "local" else base.components.llm,
-        )
-        concurrency = 1 if strategy == "local" else (config.concurrency or settings.llm_concurrency)
-        label = f"{strategy}" + (f"@{threshold}" if threshold is not None else "")
-        tick = progress(label, len(docs)) if progress else (lambda n: None)
-        result = asyncio.run(_run(pipeline, docs, strategy, threshold, concurrency, tick))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({k: v for k, v in asdict(result).items() if k != "cached"}))
-        runs[(strategy, threshold)] = result
+    # The dataset by its content (never its size or time): an edited file is a new dataset.
+    dataset_id = {"name": dataset.name, "sha256": hashlib.sha256(config.data.read_bytes()).hexdigest()}
+    same = {"dataset": dataset_id, "docs": [d.id for d in docs], "model": model_version,
+            "schema": schema.content_hash(), "llm": settings.llm_model, "prompt": prompt_version(),
+            "granularity": settings.granularity}  # fmt: skip
+    runs = {
+        (strategy, threshold): _cached_run(config, settings, base, docs, same, strategy, threshold, progress)
+        for strategy, threshold in specs
+    }
     local = runs[("local", None)]
     summaries = [summarize(r, docs) for (s, _), r in runs.items() if s in config.strategies]
     linking = (
@@ -392,6 +365,34 @@ def run_eval(
         "reliability": reliability(local, docs),
         "linking": linking,
     }
+
+
+def _cached_run(
+    config: EvalConfig,
+    settings: Settings,
+    base: Pipeline,
+    docs: Sequence[Document],
+    same: dict[str, Any],
+    strategy: str,
+    threshold: float | None,
+    progress: Callable[[str, int], Callable[[int], None]] | None,
+) -> RunResult:
+    """One (strategy, threshold) over the documents, from the cache when everything it depends on is the same."""
+    key = _cache_key({**same, "strategy": strategy, "threshold": threshold})
+    path = settings.data_dir / "eval_cache" / f"{key}.json"
+    if path.is_file():
+        return RunResult(**{**json.loads(path.read_text()), "cached": True})
+    run_settings = settings.model_copy(update={"ner_threshold": threshold if threshold is not None else 0.0})
+    parts = base.components
+    llm = parts.built("llm") if strategy == "local" else parts.llm
+    pipeline = Pipeline(base.schema, strategy, settings=run_settings, extractor=parts.extractor, llm=llm)
+    concurrency = 1 if strategy == "local" else (config.concurrency or settings.llm_concurrency)
+    label = f"{strategy}" + (f"@{threshold}" if threshold is not None else "")
+    tick = progress(label, len(docs)) if progress else (lambda n: None)
+    result = asyncio.run(_run(pipeline, list(docs), strategy, threshold, concurrency, tick))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: v for k, v in asdict(result).items() if k != "cached"}))
+    return result
 
 
 def linking_metrics(pipeline: Pipeline, docs: Sequence[Document]) -> dict[str, Any]:

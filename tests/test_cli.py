@@ -99,10 +99,14 @@ def test_extract_with_a_schema_file_and_a_strategy(tmp_path):
     proc = run_cli("extract", "--strategy", "schema", "--schema", str(shop), text, env={"HNER_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["llm"]["calls"] >= 1 or out["degraded"]  # the LLM was asked (PRODUCT has no local mapping)
-    assert out["entities"], "expected entities (the local model's PERSON at least)"
+    assert out["llm"]["calls"] >= 1 and not out["degraded"]  # the LLM was asked: PRODUCT has no local mapping
     for e in out["entities"]:
         assert e["label"] in {"PERSON", "PRODUCT"} and text[e["start"] : e["end"]] == e["text"]
+    by_label = {e["label"]: e for e in out["entities"]}
+    assert by_label["PERSON"]["text"] == "Tim Cook" and by_label["PERSON"]["source"] == "local"
+    product = by_label["PRODUCT"]  # found by the bundled LLM from the type's description and example alone
+    assert product["source"] == "llm" and product["decision"]["reason"] == "type PRODUCT is routed to the LLM"
+    assert "PlayStation" in product["text"]
 
 
 def test_extract_with_a_stored_schema_version_and_link_flags(tmp_path):

@@ -283,5 +283,7 @@ def test_what_a_fuzzer_found_is_refused_with_a_4xx_and_changes_nothing(client):
     assert put.status_code == 422 and client.get("/v1/admin/schemas/s", headers=admin()).status_code == 404
     not_allowed = client.patch("/v1/admin/models", headers=admin())
     assert not_allowed.status_code == 405 and not_allowed.headers["allow"] == "GET, POST"
+    export = client.delete("/v1/admin/feedback/export", headers=admin())  # not feedback number "export"
+    assert export.status_code == 405 and export.headers["allow"] == "GET"
     spec = client.get("/openapi.json").json()
     assert "400" in spec["paths"]["/v1/extract"]["post"]["responses"]

@@ -80,7 +80,11 @@ def delete_entity(entity_id: str, request: Request) -> Response:
     responses={**ERRORS, 422: EMPTY_BODY},
     openapi_extra={
         "requestBody": {
-            "content": {"application/x-ndjson": {"schema": {"type": "string", "minLength": 1}}},
+            "content": {  # bytes on the wire: any JSON value sent is a line, so no type is claimed for it
+                "application/x-ndjson": {
+                    "schema": {"minLength": 1, "description": "JSON lines, one entity object per line."}
+                }
+            },
             "required": True,
         }
     },

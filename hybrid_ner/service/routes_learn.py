@@ -91,7 +91,7 @@ def export_feedback(
 
 
 @router.delete(
-    "/v1/admin/feedback/{feedback_id}", status_code=204, dependencies=[Admin], responses={**ERRORS, **NOT_FOUND}
+    "/v1/admin/feedback/{feedback_id:int}", status_code=204, dependencies=[Admin], responses={**ERRORS, **NOT_FOUND}
 )
 def delete_feedback(feedback_id: FeedbackId, request: Request) -> Response:
     """Delete one correction (audited)."""
