@@ -214,14 +214,20 @@ def test_the_cli_drives_the_running_service(server, tmp_path):
         until(lambda: deployment(base, "recal").get("mode") == "ready")  # the service took the steps
     assert set(traffic.statuses) == {200}
     assert models("evalset", "cli-news", str(state / "eval.conll"))["sentences"] == 2
-    promoted = models("promote", "recal")
+    promoted = models("promote", "recal", "--tolerance", "0.01")
     assert promoted["served"] == "recal" and promoted["gate"]["passed"]
     assert models("rollback")["served"] is None
+    guarded = models("canary", "swapped", "--schema", "default", "--steps", "100", "--max-error-rate", "0.5",
+                     "--max-p95-ms", "60000", "--min-requests", "1000")  # fmt: skip
+    assert guarded["guards"] == {"max_error_rate": 0.5, "max_p95_ms": 60000.0, "min_agreement": 0.8}
+    forced = models("promote", "swapped", "--force", "--schema", "default")  # past a gate that would refuse it
+    assert forced["served"] == "swapped" and forced["gate"] is None and "force" in forced["reason"]
+    assert models("rollback", "--schema", "default")["served"] is None
     unknown = subprocess.run([CLI, "models", "canary", "nope"], env=env, capture_output=True, text=True)
     assert unknown.returncode == 2 and "no model named 'nope'" in unknown.stderr
     model = recalibrated(tmp_path)
-    profile = models("profile", str(model), "--data", str(state / "eval.conll"))
-    assert profile["texts"] == 2 and (model / "profile.json").is_file()
+    profile = models("profile", str(model), "--data", str(state / "eval.conll"), "--limit", "1")
+    assert profile["texts"] == 1 and (model / "profile.json").is_file()
 
 
 def test_drift_alarms_when_the_traffic_turns_to_tweets(server):
