@@ -24,11 +24,13 @@ def variants(tmp_path_factory):
 
 
 @pytest.fixture()
-def components(db_url, tmp_path, variants):
-    pipeline = Pipeline(settings=Settings(data_dir=tmp_path, db_url=db_url))
-    c = pipeline.components
-    for name, path in variants.items():
-        c.models.add(name, path, "test")
+def components(db_url, tmp_path, variants, request):
+    """A fresh database with the variants a test names in its ``models`` marker registered (each is loaded by
+    the served runtime when it is added, so only those a test needs)."""
+    c = Pipeline(settings=Settings(data_dir=tmp_path, db_url=db_url)).components
+    marker = request.node.get_closest_marker("models")
+    for name in marker.args if marker else ():
+        c.models.add(name, variants[name], "test")
     return c
 
 
@@ -39,6 +41,7 @@ def refused(problem, call, *args):
     return str(err.value)
 
 
+@pytest.mark.models("recal", "swapped", "foreign")
 def test_a_canary_is_checked_before_it_is_written(components):
     r, schema = components.rollouts, default_schema()
     assert "no model named 'nope'" in refused(Problem.NOT_FOUND, r.canary, "nope", schema, PLAN, "t")
@@ -54,6 +57,7 @@ def test_a_canary_is_checked_before_it_is_written(components):
     assert entry["action"] == "canary" and entry["after"]["candidate"] == "recal" and entry["actor"] == "t"
 
 
+@pytest.mark.models("recal", "swapped")
 def test_moves_are_compare_and_set_and_rollback_returns_to_the_model_before(components):
     r, schema = components.rollouts, default_schema()
     d = r.canary("recal", schema, PLAN, "t")
