@@ -54,9 +54,7 @@ class Rollouts:
 
     def check_model(self, name: str, schema: Schema) -> None:
         """Refuse an unknown model, or one whose labels leave a local type of the schema without a label."""
-        known = {e["name"] for e in self.models.list()} | set(shipped_names())
-        if name not in known:
-            raise RolloutError(Problem.NOT_FOUND, f"no model named {name!r}; models: {', '.join(sorted(known))}")
+        self._known(name)
         labels = self._labels_of(name)
         mapped = schema.for_model(labels)
         missing = [
@@ -70,6 +68,11 @@ class Rollouts:
                 f"model {name!r} labels {', '.join(labels) or 'nothing'}; schema {schema.name!r} needs a local "
                 f"label for {', '.join(missing)}",
             )
+
+    def _known(self, name: str) -> None:
+        known = {e["name"] for e in self.models.list()} | set(shipped_names())
+        if name not in known:
+            raise RolloutError(Problem.NOT_FOUND, f"no model named {name!r}; models: {', '.join(sorted(known))}")
 
     def _idle(self, d: Deployment, name: str) -> None:
         if d.mode != Mode.STEADY and not (d.mode == Mode.SHADOW and d.candidate == name):
@@ -193,9 +196,7 @@ class Rollouts:
 
     def report(self, name: str) -> dict[str, Any]:
         """The rollouts that involve ``name``, with the counts of their current step."""
-        known = {e["name"] for e in self.models.list()} | set(shipped_names())
-        if name not in known:
-            raise RolloutError(Problem.NOT_FOUND, f"no model named {name!r}")
+        self._known(name)
         out = []
         for d in self.deployments.all().values():
             if name not in (d.candidate, d.served):

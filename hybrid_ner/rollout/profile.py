@@ -8,6 +8,7 @@ from typing import Any
 
 from hybrid_ner.config import get_settings
 from hybrid_ner.ner.artifacts import PROFILE_FILE
+from hybrid_ner.ner.data import read_conll
 from hybrid_ner.rollout import drift
 from hybrid_ner.schemas import Schema
 
@@ -20,20 +21,12 @@ def reference_texts(path: Path, limit: int) -> list[str]:
     raw = path.read_text(encoding="utf-8")
     lines = raw.splitlines()
     texts: list[str] = []
-    words: list[str] = []
     if path.suffix in {".jsonl", ".json"}:
         texts = [json.loads(line)["text"] for line in lines if line.strip()]
-    elif any(len(line.split()) >= 2 and line.split()[-1][:2] in {"B-", "I-"} for line in lines[:2000]) or any(
-        line.split()[-1:] == ["O"] for line in lines[:2000]
+    elif any(
+        line.split()[-1:] == ["O"] or line.split()[-1][:2] in {"B-", "I-"} for line in lines[:2000] if line.split()
     ):
-        for line in [*lines, ""]:
-            parts = line.split()
-            if not parts or parts[0] == "-DOCSTART-":
-                if words:
-                    texts.append(" ".join(words))
-                words = []
-            else:
-                words.append(parts[0])
+        texts = [" ".join(s.words) for s in read_conll(path, skipped=[])]  # CoNLL: the project's own reader
     else:
         texts = drift.texts_of(lines)
     return texts[:limit]
