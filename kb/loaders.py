@@ -153,20 +153,19 @@ def load_rows(
     progress: Progress | None = None,
     actor: str | None = None,
 ) -> LoadReport:
-    """Upsert valid rows in batches, skipping and counting bad ones; with ``actor`` every write is audited."""
+    """Upsert valid rows in batches, skipping and counting bad ones; with ``actor`` every write is audited.
+
+    The whole source is read before anything is written: a file that breaks off half-way (a truncated archive,
+    bytes that are no text) raises while the KB is still as it was, never leaving half an import behind."""
     report = LoadReport()
-    batch: list[EntityIn] = []
+    valid: list[EntityIn] = []
     for lineno, entity, error in rows:
         if entity is None:
             report.skip(f"{where}:{lineno}", error)
-            continue
-        batch.append(entity)
-        if len(batch) >= BATCH:
-            report.loaded += store.upsert(batch, source, actor)
-            if progress:
-                progress(len(batch))
-            batch = []
-    if batch:
+        else:
+            valid.append(entity)
+    for i in range(0, len(valid), BATCH):
+        batch = valid[i : i + BATCH]
         report.loaded += store.upsert(batch, source, actor)
         if progress:
             progress(len(batch))

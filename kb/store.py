@@ -59,6 +59,11 @@ class KBStore(Protocol):
         """Add (entity id, surface form) aliases an entity lacks; audited. Returns how many were new."""
         ...
 
+    def describe(self, updates: Mapping[str, Description]) -> int:
+        """Set the name, description and types given for each entity (None keeps a field), in one transaction;
+        entities already so described are not written. Returns how many changed."""
+        ...
+
     def record_import(self, actor: str, where: str, summary: dict[str, Any]) -> None:
         """One audit entry for a bulk load run outside the API, with its counts."""
         ...
@@ -66,6 +71,8 @@ class KBStore(Protocol):
 
 # An entity's aliases from one outside source, and the attributes that source adds.
 Enrichment = tuple[Sequence[str], Mapping[str, Any]]
+# What an outside source says an entity is: its name, description and types (None: leave the field as it is).
+Description = tuple[str | None, str | None, Sequence[str] | None]
 
 
 class SQLKBStore:
@@ -175,6 +182,33 @@ class SQLKBStore:
                     rows[i].attributes = {**(rows[i].attributes or {}), **updates[i][1]}
                 changed += len(todo)
         return changed
+
+    def describe(self, updates: Mapping[str, Description]) -> int:
+        """Set the fields given for each entity in one transaction (all or nothing) that bumps the KB version and
+        marks the changed entities, so the dense index re-embeds them; unknown ids and unchanged entities are
+        skipped, so a second run writes nothing."""
+        with self._sessions.begin() as s:
+            rows = [
+                row
+                for chunk in _chunks(list(updates), 500)
+                for row in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk)))
+            ]
+            todo = []
+            for row in rows:
+                name, description, types = updates[row.id]
+                new = (
+                    row.name if name is None else name[:500],
+                    row.description if description is None else description,
+                    row.types if types is None else list(types),
+                )
+                if new != (row.name, row.description, row.types):
+                    todo.append((row, new))
+            if not todo:
+                return 0
+            seq = bump(s, KB_VERSION)
+            for row, (name, description, types) in todo:
+                row.name, row.description, row.types, row.updated_seq = name, description, types, seq
+        return len(todo)
 
     def add_aliases(self, aliases: Sequence[tuple[str, str]], source: str, actor: str) -> int:
         """Add (entity id, surface form) aliases the entities lack, in one transaction that bumps the KB version

@@ -6,6 +6,10 @@ version does not fit the database it is opened on is rebuilt, with a warning tha
 for small KBs, HNSW for large ones) holds the entries as of its build; entities written since then are embedded
 into a small flat *delta* index on the next query, and their stale base vectors are masked. So an entity added
 through the API is linkable on the next request, without a full rebuild.
+
+A service does not wait for a missing index: ``warm_in_background`` loads or builds it on a thread while
+``search`` returns nothing, so linking runs on name candidates meanwhile. The builder writes its progress to
+``build.json`` beside the index, so a worker waiting on another process's build reports that build's progress.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +28,15 @@ from typing import Any
 import numpy as np
 
 from kb.store import KBStore
-from linking.embedder import Embedder
+from linking.embedder import Embedder, encode_spread
 
 log = logging.getLogger(__name__)
 # Entries; below this an exact flat index is fast enough. A flat search over the 68k bundled KB takes ~5 ms of a
 # 25 ms linking budget on one thread, HNSW well under 1 ms with the same candidates in practice.
 HNSW_ABOVE = 20_000
 EF_SEARCH = 256  # HNSW search breadth: 64 lost 1-3 points of candidate recall@30 on a 54k KB
+CHUNK = 500  # entities per encoder call while building
+PROGRESS = "build.json"  # {"done", "total", "pid", "started"} while a build runs; removed when it ends
 
 
 @contextmanager
@@ -45,14 +53,20 @@ def _exclusive(directory: Path) -> Iterator[None]:
 
 
 class DenseIndex:
-    def __init__(self, store: KBStore, embedder: Embedder, directory: Path) -> None:
+    def __init__(
+        self, store: KBStore, embedder: Embedder, directory: Path, build_batch: int = 5000, processes: int = 1
+    ) -> None:
         self.store = store
+        self.build_batch = build_batch  # entities read from the KB at a time
+        self.processes = processes  # encoder processes for a full build (``HNER_INDEX_PROCESSES``)
         self.embedder = embedder
         self.database_id = store.identity()
         if not self.database_id:
             raise ValueError("the database has no identity (kb_meta.database_id): run its migrations first")
         self.directory = directory
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._background = False  # set once by ``warm_in_background``: never build on the request path after
+        self._warm: dict[str, Any] = {"state": "cold"}  # what the warming thread is doing, for ``status``
         self.base: Any = None
         self.base_ids: list[str] = []
         self.base_version = -1
@@ -70,6 +84,48 @@ class DenseIndex:
     def size(self) -> int:
         return len(self.base_ids) + len(self.delta_ids)
 
+    @property
+    def ready(self) -> bool:
+        """Whether dense retrieval runs (a base index is loaded)."""
+        return self.base is not None
+
+    def warm_in_background(self) -> threading.Thread:
+        """Load or build the base index on a daemon thread; until it is there, ``search`` finds nothing and never
+        blocks. Of several processes, one builds and the others wait for it on the directory's lock, then load."""
+        self._background = True
+        thread = threading.Thread(target=self._warm_up, name="dense-index-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_up(self) -> None:
+        self._warm = {"state": "waiting"}
+        try:
+            with _exclusive(self.path):
+                if not self.load():
+                    total = self.store.count()
+                    self._warm = {"state": "building", "done": 0, "total": total}
+                    self._build(progress=lambda n: self._warm.update(done=self._warm.get("done", 0) + n))
+            self.refresh()
+        except Exception as exc:  # any failure leaves name-only linking, reported in status, never raised
+            log.error("dense index warm-up failed: %s", type(exc).__name__)
+            self._warm = {"state": "failed", "error": type(exc).__name__}
+            return
+        self._warm = {"state": "ready"}
+
+    def status(self) -> dict[str, Any]:
+        """What ``/readyz`` reports: ready (entries), building here (done of total), waiting for another
+        process's build (its progress from ``build.json``), cold (never asked) or failed (why)."""
+        if self.ready:
+            return {"state": "ready", "entries": self.size()}
+        status = dict(self._warm)
+        if status["state"] == "waiting":
+            try:
+                other = json.loads((self.path / PROGRESS).read_text())
+                status.update(done=int(other["done"]), total=int(other["total"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # no build running elsewhere yet, or its file is being replaced
+        return status
+
     def build(self, progress: Callable[[int], None] | None = None) -> None:
         """Embed every entity and write a fresh base index to disk."""
         with _exclusive(self.path):
@@ -81,18 +137,39 @@ class DenseIndex:
         version = self.store.version()
         ids: list[str] = []
         chunks: list[np.ndarray] = []
-        for batch in self.store.changed_since(-1):
-            ids += [e.id for e in batch]
-            chunks.append(self.embedder.encode([e.text() for e in batch]))
+        total, started = self.store.count(), time.time()
+        for vectors in encode_spread(self.embedder, self._texts(ids), self.processes):
+            chunks.append(vectors)
+            self._note_progress(sum(len(c) for c in chunks), total, started)
             if progress:
-                progress(len(batch))
+                progress(len(vectors))
+        (self.path / PROGRESS).unlink(missing_ok=True)
         vectors = np.vstack(chunks) if chunks else np.zeros((0, self.embedder.dim), dtype=np.float32)
         index = self._new_index(vectors)
         meta = {"database_id": self.database_id, "embedder": self.embedder.name, "version": version, "ids": ids}
-        faiss.write_index(index, str(self.path / "base.faiss"))
-        np.save(self.path / "base_vectors.npy", vectors.astype(np.float16))
-        (self.path / "base.json").write_text(json.dumps(meta))
+        # Each file is written beside its final name and renamed, the metadata last: a build killed half-way
+        # leaves the previous index whole (or none), never files of two builds under one description.
+        faiss.write_index(index, str(self.path / "base.faiss.tmp"))
+        with (self.path / "base_vectors.npy.tmp").open("wb") as handle:
+            np.save(handle, vectors.astype(np.float16))
+        (self.path / "base.json.tmp").write_text(json.dumps(meta))
+        (self.path / "base.json").unlink(missing_ok=True)
+        for name in ("base.faiss", "base_vectors.npy", "base.json"):
+            (self.path / f"{name}.tmp").replace(self.path / name)
         self._set_base(index, ids, version, np.load(self.path / "base_vectors.npy", mmap_mode="r"))
+
+    def _texts(self, ids: list[str]) -> Iterator[list[str]]:
+        """Every entity's text in chunks of ``CHUNK``, appending each id to ``ids`` in the same order."""
+        for batch in self.store.changed_since(-1, self.build_batch):
+            ids += [e.id for e in batch]
+            texts = [e.text() for e in batch]
+            yield from (texts[i : i + CHUNK] for i in range(0, len(texts), CHUNK))
+
+    def _note_progress(self, done: int, total: int, started: float) -> None:
+        """Tell other processes how far this build is (written whole, then renamed: never read half-written)."""
+        tmp = self.path / f"{PROGRESS}.{os.getpid()}"
+        tmp.write_text(json.dumps({"done": done, "total": total, "pid": os.getpid(), "started": started}))
+        tmp.replace(self.path / PROGRESS)
 
     def _new_index(self, vectors: np.ndarray) -> Any:
         """Flat for small KBs, HNSW for large ones, holding ``vectors``."""
@@ -108,9 +185,12 @@ class DenseIndex:
     def _set_base(self, index: Any, ids: list[str], version: int, vectors: np.ndarray) -> None:
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = EF_SEARCH
-        self.base, self.base_ids, self.base_version, self.base_vectors = index, ids, version, vectors
-        self.positions = {eid: i for i, eid in enumerate(ids)}
-        self.delta_ids, self.delta_vectors, self.delta_version, self.stale = [], self.delta_vectors[:0], version, set()
+        with self._lock:
+            self.positions = {eid: i for i, eid in enumerate(ids)}
+            self.delta_ids, self.delta_vectors, self.delta_version = [], self.delta_vectors[:0], version
+            self.stale = set()
+            self.base_ids, self.base_version, self.base_vectors = ids, version, vectors
+            self.base = index  # last: a reader that sees the base sees everything that goes with it
 
     def load(self) -> bool:
         """Load the cached base index if one exists for this database and embedder and still fits them."""
@@ -152,6 +232,8 @@ class DenseIndex:
     def refresh(self) -> None:
         """Bring the delta up to the KB's current version (cheap when nothing changed)."""
         version = self.store.version()
+        if self._background and self.base is None:
+            return  # the warming thread builds it; requests link by name meanwhile
         with self._lock:
             if self.base is None:
                 with _exclusive(self.path):  # a second cold process waits here, then loads what the first built

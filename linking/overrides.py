@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from hybrid_ner.datamodel import Entity, Link, Source, Span
+from hybrid_ner.datamodel import Entity, Link, LinkDecision, Source, Span
 from kb.keys import normalize
 from kb.overrides import Action, MatchKind, Override, compile_pattern
 
@@ -67,9 +67,15 @@ def _apply(rule: Override, e: Entity) -> Entity:
     decision = e.decision.model_copy(update={"override": {"id": rule.id, "action": rule.action.value}})
     update: dict[str, Any] = {"decision": decision, "source": Source.OVERRIDE}
     if rule.action == Action.FORCE_LINK:
-        update["link"] = Link(kb_id=rule.kb_id, score=1.0, nil=False, candidates=e.link.candidates if e.link else [])
+        update["link"] = Link(
+            kb_id=rule.kb_id,
+            score=1.0,
+            nil=False,
+            candidates=e.link.candidates if e.link else [],
+            decision=LinkDecision(stage="override"),
+        )
     elif rule.action == Action.BLOCK:
-        update["link"] = Link(nil=True, candidates=[])
+        update["link"] = Link(nil=True, candidates=[], decision=LinkDecision(stage="override"))
     elif rule.action == Action.REVIEW:
         decision.review = True  # type: ignore[attr-defined]
     else:  # redact: the text is masked and the link removed; offsets still say where it was

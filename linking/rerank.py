@@ -66,6 +66,23 @@ TYPE_WORDS = {
 }
 
 
+# Types of articles about words rather than bearers of a name ("Apple" the fruit, "Stephen" the given name): a
+# person or organisation mention links to them only when no candidate of its own type is there.
+NOT_A_BEARER = ("concept", "given name", "surname", "family name")
+
+
+def word_articles(label: str | None, records: Sequence[EntityRecord | None]) -> np.ndarray:
+    """Per candidate, True where it is an article about a word that a ``label`` mention must not take while a
+    candidate of the mention's own type is on the list."""
+    out = np.zeros(len(records), dtype=bool)
+    if label not in ("PER", "ORG"):
+        return out
+    joined = [" ".join(e.types).lower() if e is not None else "" for e in records]
+    if not any(any(w in j for w in TYPE_WORDS[label]) for j in joined):
+        return out
+    return np.array([any(w in j for w in NOT_A_BEARER) for j in joined], dtype=bool)
+
+
 @dataclass
 class Scored:
     kb_id: str
@@ -253,6 +270,8 @@ class LogisticReranker:
                 continue
             rows = features(m, cands, entities, vectors)
             probs = self.probability(rows)
+            if self.exclude_clashes:
+                probs = np.where(word_articles(m.label, [entities.get(c.kb_id) for c in cands]), 0.0, probs)
             out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)])
         return out
 

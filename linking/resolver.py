@@ -9,13 +9,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
-from hybrid_ner.datamodel import Link
+from hybrid_ner.datamodel import Link, LinkDecision, LinkStage
 from kb.records import EntityRecord
 from kb.store import KBStore
+from linking.adjudicate import CrossCheck
 from linking.candidates import Candidate, CandidateGenerator, Mention, document_vectors, embed_mentions
-from linking.embedder import Embedder
+from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
-from linking.rerank import Reranker
+from linking.rerank import Reranker, Scored
 
 TOP_K = 5
 SpanIn = tuple[int, int, str | None]  # (start, end, label)
@@ -95,6 +96,7 @@ class Resolver:
         candidates: CandidateGenerator,
         reranker: Reranker,
         top_k: int = TOP_K,
+        cross: CrossCheck | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -102,19 +104,29 @@ class Resolver:
         self.generator = candidates
         self.reranker = reranker
         self.top_k = top_k
+        self.cross = cross  # the cross-encoder stage for close calls (``HNER_LINK_CROSS_ENCODER``), or None
+        # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
+        # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
+        self.fresh = VectorCache(embedder.encode_each, embedder.dim)
+
+    def status(self) -> dict[str, object]:
+        """Which linking stages run now, and the dense index's state (for ``/readyz``)."""
+        index = self.index.status()
+        stages = {"alias": True, "dense": self.index.ready, "cross_encoder": self.cross is not None}
+        return {"stages": stages, "index": index}
 
     def gather(
         self, mentions: Sequence[Mention]
     ) -> tuple[list[list[Candidate]], dict[str, EntityRecord], dict[str, np.ndarray]]:
         """Everything the reranker needs: embedded mentions, their candidates, the candidates' records and vectors."""
-        embed_mentions(self.embedder.encode, mentions)
+        embed_mentions(self.fresh.encode, mentions)
         cands = self.generator.candidates(mentions)
         ids = list({c.kb_id for cs in cands for c in cs})
         entities = self.store.get(ids)
         vectors = self.index.vectors(ids)
         missing = [i for i in ids if i not in vectors and i in entities]
         if missing:  # alias hits outside the dense index's view (e.g. just added): embed them now
-            fresh = self.embedder.encode([entities[i].text() for i in missing])
+            fresh = self.fresh.encode([entities[i].text() for i in missing])
             vectors.update({i: v for i, v in zip(missing, fresh, strict=True)})
         document_vectors(mentions, cands, vectors)
         return cands, entities, vectors
@@ -126,24 +138,39 @@ class Resolver:
             return [[] for _ in items]
         cands, entities, vectors = self.gather(mentions)
         scored = self.reranker.rerank(mentions, cands, entities, vectors)
+        consulted = [False] * len(scored)
+        if self.cross is not None:
+            scored, consulted = self.cross(mentions, scored, entities)
         links = []
-        for ranked in scored:
+        for ranked, found, crossed in zip(scored, cands, consulted, strict=True):
             top = [
                 LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
                 for c in ranked[: self.top_k]
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
+            decision = _decision(ranked, found, "cross-encoder" if crossed else None)
             if ranked and ranked[0].score >= self.reranker.nil_threshold:
-                link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False)
+                link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
             else:
-                links.append(Link(kb_id=None, score=best, candidates=top))
+                links.append(Link(kb_id=None, score=best, candidates=top, decision=decision))
         out: list[list[Link]] = []
         pos = 0
         for _, spans in items:
             out.append(links[pos : pos + len(spans)])
             pos += len(spans)
         return out
+
+
+def _decision(ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None) -> LinkDecision:
+    """The best candidate's stage (a name the KB knows, or meaning alone) and its margin over the second."""
+    if not ranked:
+        return LinkDecision(stage="none", reason="no_candidates")
+    margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)
+    if stage is None:
+        named = next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
+        stage = "alias" if named else "dense"
+    return LinkDecision(stage=stage, margin=round(margin, 4))
 
 
 def _name(record: EntityRecord | None) -> str | None:

@@ -109,3 +109,30 @@ class FakeExtractor:
                     )
             out.append(ents)
         return out
+
+
+class FakeGatedEmbedder:
+    """A fake embedder for index tests: deterministic unit vectors from a text's hash. After ``free_calls``
+    calls, each call waits for ``gate``, so a test can look at an index while its build is under way."""
+
+    name = "fake-gated"
+    dim = 8
+
+    def __init__(self, free_calls: int = 0) -> None:
+        import threading
+
+        self.gate = threading.Event()
+        self.calls = 0
+        self.free_calls = free_calls
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        self.calls += 1
+        if self.calls > self.free_calls:
+            self.gate.wait(timeout=60)
+        rows = [np.frombuffer(hashlib.sha256(t.encode()).digest()[: self.dim], dtype=np.uint8) for t in texts]
+        vectors = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim) - 127.5
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)

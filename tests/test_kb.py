@@ -219,3 +219,25 @@ def test_catastrophic_regex_cannot_hang():
     rule = Override(id=1, pattern="(a+)+$", match="regex", action="review")
     out = apply_overrides([rule], text, [entity(text, 0, len(text))])  # returns at all: the match was bounded
     assert getattr(out[0].decision, "review", None) is None  # timed out: treated as no match
+
+
+@pytest.mark.integration
+def test_an_import_that_breaks_off_half_way_leaves_the_kb_as_it_was(tmp_path):
+    from tests.test_cli import run_cli
+
+    env = {"HNER_DATA_DIR": str(tmp_path)}
+    (tmp_path / "ok.jsonl").write_text(json.dumps({"id": "X1", "name": "Existing"}) + "\n")
+    assert run_cli("kb", "load", str(tmp_path / "ok.jsonl"), "--no-index", env=env).returncode == 0
+    rows = [
+        {"id": f"Q{i}", "type": "item", "labels": {"en": {"language": "en", "value": f"Thing {i}"}}}
+        for i in range(3000)
+    ]
+    dump = gzip.compress(("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n").encode())
+    (tmp_path / "dump.json.gz").write_bytes(dump[: len(dump) // 2])  # cut off in the middle of the archive
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'hybrid_ner.sqlite3'}")
+    store = SQLKBStore(sessions)
+    before = (store.count(), store.version())
+    proc = run_cli("kb", "load", str(tmp_path / "dump.json.gz"), "--no-index", env=env)
+    assert proc.returncode == 2 and "dump.json.gz" in proc.stderr and "unchanged" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (store.count(), store.version()) == before

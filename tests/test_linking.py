@@ -1,6 +1,7 @@
 """Linking with the real embedder, a real FAISS index and a small KB in SQLite."""
 
 import json
+import re
 
 import pytest
 
@@ -266,3 +267,13 @@ def test_eval_run_reports_linking_metrics_when_the_dataset_has_links(tmp_path):
     lk = report["linking"]
     assert lk["known"] == 2 and lk["candidate_recall"] == 1.0
     assert lk["gold_span_accuracy"] == 1.0 and lk["e2e_f1"] == 1.0
+
+
+def test_links_are_the_same_for_a_text_alone_and_in_a_batch_of_32(kb):
+    _, resolver = kb
+    texts = [f"Siemens AG opened office {i} in Paris and another in Springfield, Illinois." for i in range(32)]
+    texts[7] = "The plant near Paris, Texas supplies Siemens in Springfield."
+    items = [(t, [(m.start(), m.end(), None) for m in re.finditer(r"Siemens|Paris|Springfield", t)]) for t in texts]
+    alone = resolver.link([items[7]])[0]
+    batched = resolver.link(items)[7]
+    assert [link.model_dump() for link in alone] == [link.model_dump() for link in batched]

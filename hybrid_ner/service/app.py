@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc.load_model()
+        svc.warm_linker()
         svc.rollout.start()
         try:
             svc.components.schemas.get(svc.settings.schema_name)

@@ -8,6 +8,7 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hybrid_ner.datamodel import LinkDecision
 from hybrid_ner.routing import STRATEGIES, routers
 from hybrid_ner.schemas import NAME_PATTERN, Schema
 from hybrid_ner.spans import MAX_SPANS, SpanIn, Whole
@@ -70,6 +71,7 @@ class LinkOut(BaseModel):
     score: float
     nil: bool
     candidates: list[CandidateOut]
+    decision: LinkDecision | None = Field(default=None, description="Which stage decided the link, and its margin.")
 
 
 class EntityOut(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 
 from hybrid_ner.service.models import ErrorResponse
-from hybrid_ner.service.state import service
+from hybrid_ner.service.state import Service, service
 
 router = APIRouter(tags=["ops"])
 STATIC = Path(__file__).resolve().parent / "static"
@@ -35,7 +35,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"model": ErrorResponse}})
 def readyz(request: Request) -> JSONResponse:
-    """Readiness: the local model is loaded and the database answers."""
+    """Readiness: the local model is loaded and the database answers. ``linking`` says which linking stages run
+    now and how far the dense index is: the service is ready while it builds, and links by name meanwhile."""
     svc = service(request)
     problems = []
     if svc.batcher is None:
@@ -47,7 +48,20 @@ def readyz(request: Request) -> JSONResponse:
         problems.append(f"database unreachable ({type(exc).__name__})")
     if problems:
         return JSONResponse({"detail": "; ".join(problems)}, status_code=503)
-    return JSONResponse({"status": "ready", "model": svc.model_version, "worker": os.getpid()})
+    body = {"status": "ready", "model": svc.model_version, "worker": os.getpid(), "linking": _linking(svc)}
+    return JSONResponse(body)
+
+
+def _linking(svc: Service) -> dict[str, object]:
+    """The linker's stages and index progress: ``no_kb`` until anything was written to the KB, ``cold`` until
+    the first request that links (without ``HNER_INDEX_BACKGROUND``)."""
+    resolver = svc.components.built("resolver")
+    if resolver is None:
+        empty = svc.components.state().kb_version == 0
+        stages = {"alias": not empty, "dense": False, "cross_encoder": False}
+        return {"stages": stages, "index": {"state": "no_kb" if empty else "cold"}}
+    status: dict[str, object] = resolver.status()
+    return status
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

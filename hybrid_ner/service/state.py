@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from hybrid_ner.cache import ResultCache
 from hybrid_ner.config import Settings
@@ -60,6 +61,16 @@ class Service:
         extractor.extract(["Warm-up sentence for Berlin."])  # first-call allocations happen now, not in a request
         assert isinstance(extractor, MicroBatcher)
         self.batcher = extractor
+
+    def warm_linker(self) -> None:
+        """With ``HNER_INDEX_BACKGROUND``, start the dense index's load or build now, in the background; a KB that
+        cannot be read leaves linking to fail per request, with its reason."""
+        if not self.settings.index_background:
+            return
+        try:
+            self.components.warm_linker()
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            log.error("linker_warm_up_failed", extra={"fields": {"error": type(exc).__name__}})
 
     async def close(self) -> None:
         await self.rollout.stop()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hybrid_ner.datamodel import Link
+from hybrid_ner.datamodel import Link, LinkDecision
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.stages.doc import Doc, Request
 from kb.meta import KBState
@@ -28,16 +28,19 @@ async def link(docs: Sequence[Doc], request: Request, resolver: Callable[[KBStat
     if request.link is False or not any(d.entities for d in docs):
         return
     items = [(d.text, [(e.span.start, e.span.end, e.span.label) for e in d.entities]) for d in docs]
+    reason = "no_kb"
     try:
         linker = resolver(request.state) if request.state is not None else None
         links = await asyncio.to_thread(linker.link, items) if linker is not None else None
     except LINK_FAILURES as exc:
         log.error("linking unavailable: %s", type(exc).__name__)
+        reason = "linking_unavailable"
         for doc in docs:
             doc.degraded.append(f"linking_unavailable: {type(exc).__name__}")
         links = None
     if links is None and not request.link:
         return
+    why = LinkDecision(stage="none", reason=reason)
     for i, doc in enumerate(docs):
-        found = links[i] if links is not None else [Link() for _ in doc.entities]
+        found = links[i] if links is not None else [Link(decision=why) for _ in doc.entities]
         doc.entities = [e.model_copy(update={"link": lk}) for e, lk in zip(doc.entities, found, strict=True)]

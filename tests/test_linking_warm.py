@@ -1,0 +1,92 @@
+"""The dense index warmed in the background: search never blocks on a build, progress is reported (also from
+another process's build), and what was built is reused. Real SQLite and FAISS; the embedder is a named fake
+that can hold a build half-way."""
+
+import time
+
+import numpy as np
+import pytest
+
+from kb.db import open_db
+from kb.records import EntityIn
+from kb.store import SQLKBStore
+from linking.index import PROGRESS, DenseIndex
+from tests.fakes import FakeGatedEmbedder
+
+
+@pytest.fixture()
+def store(tmp_path):
+    engine, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    kb = SQLKBStore(sessions)
+    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(5)])
+    yield kb
+    engine.dispose()
+
+
+def _until(check, what: str, limit: float = 30.0):
+    """Poll ``check`` until it returns something truthy (a condition, never a timing assertion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_search_finds_nothing_while_the_index_builds_then_everything(store, tmp_path):
+    embedder = FakeGatedEmbedder(free_calls=1)  # the first batch of two passes, the second waits
+    index = DenseIndex(store, embedder, tmp_path / "index", build_batch=2)
+    thread = index.warm_in_background()
+    status = _until(lambda: index.status() if index.status().get("done") == 2 else None, "first batch embedded")
+    assert status == {"state": "building", "done": 2, "total": 5}
+    assert not index.ready
+    assert index.search(np.ones((1, embedder.dim), dtype=np.float32), 3) == [[]]  # answers at once, empty
+    assert index.vectors(["e0"]) == {}
+    embedder.gate.set()
+    thread.join(timeout=60)
+    assert index.ready and index.status() == {"state": "ready", "entries": 5}
+    assert not (index.path / PROGRESS).exists()  # the progress file goes with the build
+    hits = index.search(embedder.encode(["Entity 3 (thing)"]), 1)
+    assert hits[0][0][0] == "e3" and hits[0][0][1] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_second_process_waits_for_the_first_build_and_reports_its_progress(store, tmp_path):
+    builder_embedder = FakeGatedEmbedder(free_calls=1)
+    builder = DenseIndex(store, builder_embedder, tmp_path / "index", build_batch=2)
+    builder_thread = builder.warm_in_background()
+    _until(lambda: builder.status().get("done") == 2, "the builder embedded its first batch")
+    other_embedder = FakeGatedEmbedder(free_calls=10**6)  # never waits; must never be asked to build either
+    other = DenseIndex(store, other_embedder, tmp_path / "index", build_batch=2)
+    other_thread = other.warm_in_background()
+    status = _until(lambda: other.status() if other.status()["state"] == "waiting" else None, "waiting")
+    assert status["done"] == 2 and status["total"] == 5  # read from the builder's progress file
+    builder_embedder.gate.set()
+    builder_thread.join(timeout=60)
+    other_thread.join(timeout=60)
+    assert other.ready and other.status()["entries"] == 5
+    assert other_embedder.calls == 0  # it loaded what the builder wrote, it did not embed anything itself
+
+
+def test_a_restart_reuses_the_built_index_and_a_write_is_searchable_next(store, tmp_path):
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    first = DenseIndex(store, embedder, tmp_path / "index")
+    first.warm_in_background().join(timeout=60)
+    calls = embedder.calls
+    again = DenseIndex(store, embedder, tmp_path / "index")
+    again.warm_in_background().join(timeout=60)
+    assert again.ready and embedder.calls == calls  # loaded from disk, keyed by the database and embedder
+    store.upsert([EntityIn(id="e9", name="Entity 9", types=["thing"])])
+    hits = again.search(embedder.encode(["Entity 9 (thing)"]), 1)
+    assert hits[0][0][0] == "e9"
+
+
+def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
+    class Broken(FakeGatedEmbedder):
+        def encode(self, texts):
+            raise RuntimeError("no model")
+
+    index = DenseIndex(store, Broken(), tmp_path / "index")
+    index.warm_in_background().join(timeout=60)
+    assert index.status() == {"state": "failed", "error": "RuntimeError"}
+    assert index.search(np.ones((1, 8), dtype=np.float32), 3) == [[]]

