@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-cross first-run link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +97,14 @@ link-bench: runs/geonames/geonames-dev.jsonl
 	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
 		--out eval/reports/link_latency.json
 	$(BIN)/python -m eval.kb_sets --kb-dir runs/linking/kb1 --geonames runs/geonames --out eval/reports
+
+# What the vital-article descriptions and the cross-encoder add on ELEVANT's gold spans → eval/reports/link_cross.md
+link-cross: $(STAMP)
+	$(BIN)/python -m eval.cross_bench --el-dir $(EL_DIR) --kb-dir runs/linking/cross --out eval/reports
+
+# A fresh data directory as `make run` fills it: seconds to the first linked answer and to the dense index.
+first-run: $(STAMP)
+	$(BIN)/python -m eval.first_run --out eval/reports/first_run.json
 
 # What each data source and reranker feature adds (gold spans, leave-one-group-out) → eval/reports/link_ablation.md
 link-ablation: runs/geonames/geonames-dev.jsonl

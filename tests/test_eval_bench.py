@@ -67,3 +67,50 @@ def test_load_bench_compares_workers_with_one(conll_file, tmp_path):
     for phase in ("cold_1_worker", "cold", "warm_80pct_repeats", "cold_again"):
         assert report[phase]["requests"] > 0 and report[phase]["errors"] == 0
     assert "workers over 1 worker" in (tmp_path / "load.md").read_text()
+
+
+@pytest.mark.integration
+def test_first_run_times_the_first_linked_answer_and_the_dense_index(tmp_path):
+    from eval.first_run import measure
+    from tests.test_linking import KB
+
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text("".join(json.dumps(e) + "\n" for e in KB))
+    (tmp_path / "data").mkdir()
+    got = measure(tmp_path / "data", limit_s=300, kb=kb, workers=1)
+    assert 0 < got["kb_loaded_s"] <= got["first_linked_answer_s"] <= got["dense_ready_s"]
+    assert got["index"] == {"state": "ready", "entries": len(KB)}
+    assert set(got["first_answer_stages"]) <= {"alias", "dense", "none"}
+
+
+@pytest.mark.integration
+def test_cross_bench_scores_each_set_by_what_the_others_chose(tmp_path):
+    from eval.cross_bench import compare, markdown
+    from hybrid_ner.components import build_resolver
+    from hybrid_ner.config import Settings
+    from kb.db import open_db
+    from kb.records import EntityIn
+    from kb.store import SQLKBStore
+    from linking.cross_encoder import CrossEncoder
+    from tests.test_linking import KB
+
+    settings = Settings(data_dir=tmp_path)
+    _, sessions = open_db(settings.database_url)
+    store = SQLKBStore(sessions)
+    store.upsert([EntityIn(**e) for e in KB])
+    resolver = build_resolver(settings, store)
+    paris = "The plant is in Paris, the French capital, near the Seine."
+    texas = "The plant is in Paris, Texas, a small town in Lamar County."
+    spring = "Springfield, Illinois is the state capital."
+    golds = {
+        "first": [(paris, 16, 21, "LOC", "geonames:2988507"), (spring, 0, 11, "LOC", "geonames:4250542")],
+        "second": [(texas, 16, 21, "LOC", "geonames:4717560"), ("Siemens AG grew.", 0, 10, "ORG", "org:siemens")],
+    }
+    rows = compare(resolver, golds, CrossEncoder())
+    cost = rows.pop("_cost")
+    assert set(rows) == {"first", "second"} and cost["pairs"] > 0
+    for row in rows.values():
+        assert all(0.0 <= row[k] <= 1.0 for k in ("kb as loaded", "+ vital descriptions", "+ cross-encoder"))
+        assert row["margin"] > 0 and row["weight"] > 0
+    report = markdown({"benchmarks": rows, **cost})
+    assert "| first |" in report and "| **mean** |" in report
