@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-cross first-run link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-cross first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,10 @@ link-cross: $(STAMP)
 # A fresh data directory as `make run` fills it: seconds to the first linked answer and to the dense index.
 first-run: $(STAMP)
 	$(BIN)/python -m eval.first_run --out eval/reports/first_run.json
+
+# Share of the ELEVANT benchmarks' gold entities that the bundled KB in ./data holds → eval/reports/kb_coverage.json
+kb-coverage: $(STAMP) $(KB_STAMP)
+	$(BIN)/python -m eval.kb_coverage --el-dir $(EL_DIR) --data-dir data --out eval/reports/kb_coverage.json
 
 # What each data source and reranker feature adds (gold spans, leave-one-group-out) → eval/reports/link_ablation.md
 link-ablation: runs/geonames/geonames-dev.jsonl

@@ -114,3 +114,36 @@ def test_cross_bench_scores_each_set_by_what_the_others_chose(tmp_path):
         assert row["margin"] > 0 and row["weight"] > 0
     report = markdown({"benchmarks": rows, **cost})
     assert "| first |" in report and "| **mean** |" in report
+
+
+def test_kb_coverage_counts_titles_places_and_names(tmp_path):
+    from eval.kb_coverage import coverage, gold_labels
+    from kb.db import open_db
+    from kb.records import EntityIn
+    from kb.store import SQLKBStore
+
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    store = SQLKBStore(sessions)
+    store.upsert(
+        [
+            EntityIn(id="dbpedia:angela_merkel", name="Angela Merkel"),
+            EntityIn(id="geonames:2988507", name="Paris"),
+            EntityIn(id="dbpedia:cologne_cathedral", name="Cologne Cathedral", aliases=["Koelner Dom"]),
+        ]
+    )
+    article = {
+        "labels": [
+            {"entity_id": "Q567", "name": "Angela Merkel"},
+            {"entity_id": "Q90", "name": "Paris"},
+            {"entity_id": "Q90", "name": "Paris"},
+            {"entity_id": "Q1", "name": "Koelner Dom"},
+            {"entity_id": "Q2", "name": "Nobody Known"},
+            {"entity_id": "<NIL>", "name": "Unknown"},
+            {"entity_id": "Q3", "name": "Optional", "optional": True},
+        ]
+    }
+    path = tmp_path / "b.jsonl"
+    path.write_text(json.dumps(article) + "\n")
+    got = coverage(store, gold_labels(path))
+    assert got["mentions"] == 5 and got["entities"] == 4
+    assert got["by_title"] == 0.6 and got["by_name"] == 0.8 and got["missing"] == ["Nobody Known"]
