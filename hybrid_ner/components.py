@@ -29,6 +29,7 @@ from kb.store import KBStore, SQLKBStore
 
 if TYPE_CHECKING:
     from hybrid_ner.llm.extractor import LLMExtractor
+    from linking.adjudicate import Judge
     from linking.resolver import Resolver
 
 # Factories take a session factory; ``HNER_KB_STORE`` names the one used.
@@ -65,15 +66,29 @@ def build_resolver(settings: Settings, store: KBStore) -> Resolver:
     embedder = Embedder()
     index = DenseIndex(store, embedder, settings.data_dir / "index", processes=settings.index_processes)
     generator = candidate_generators.get(settings.candidates)(store, index)
-    cross = None
+    reranker = rerankers.get(settings.reranker)()
+    return Resolver(store, embedder, index, generator, reranker, judges=build_judges(settings, reranker.nil_threshold))
+
+
+def build_judges(settings: Settings, nil_threshold: float) -> list[Judge]:
+    """The stages that settle close links, in order: the cross-encoder, then the LLM (each when switched on)."""
+    judges: list[Judge] = []
     if settings.link_cross_encoder:
         from linking.adjudicate import CrossCheck
         from linking.cross_encoder import CrossEncoder
 
         encoder = CrossEncoder()
         encoder.digest  # noqa: B018  (a missing or altered model file fails here, at build, not per request)
-        cross = CrossCheck(encoder, settings.link_cross_margin, settings.link_cross_top, settings.link_cross_weight)
-    return Resolver(store, embedder, index, generator, rerankers.get(settings.reranker)(), cross=cross)
+        judges.append(
+            CrossCheck(encoder, settings.link_cross_margin, settings.link_cross_top, settings.link_cross_weight)
+        )
+    if settings.link_llm:
+        from hybrid_ner.llm.backend import llm_backends
+        from hybrid_ner.llm.linking import LLMJudge
+
+        backend = llm_backends.get(settings.llm_backend)(settings)
+        judges.append(LLMJudge(backend, nil_threshold, settings.link_llm_margin, settings.link_llm_top))
+    return judges
 
 
 Wrap = Callable[[Extractor], Extractor]

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     link_cross_weight: float = Field(
         default=0.5, ge=0.0, le=10.0, description="How far one cross-encoder logit moves a candidate's log-odds."
     )
+    link_llm: bool = Field(
+        default=False,
+        description="Settle close links with the LLM (HNER_LLM_MODEL, with the same timeouts, retries and cache).",
+    )
+    link_llm_margin: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Ask the LLM when the best link leads the second by less than this."
+    )
+    link_llm_top: int = Field(default=5, ge=2, le=20, description="Candidates the LLM chooses among.")
     drift_window: int = Field(default=500, ge=10, description="Texts per worker in the live drift window.")
     drift_min: int = Field(default=200, ge=1, description="Texts in the window before drift can raise an alarm.")
     drift_threshold: float = Field(default=0.25, gt=0, description="Population stability index that raises the alarm.")

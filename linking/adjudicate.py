@@ -1,5 +1,7 @@
-"""Close calls, settled by a slower judge: the cross-encoder reads the mention in its context against each of
-the few best candidates, for the links whose margin over the runner-up is small.
+"""Close calls, settled by a slower judge: a ``Judge`` sees the reranked candidates of a batch's mentions and
+re-orders those whose best candidate leads the runner-up by a small margin. The cross-encoder here reads the
+mention in its context against each of the few best candidates; the LLM judge (``hybrid_ner.llm.linking``) picks
+one of them or none.
 
 Only a close call pays for it (a pair costs about 25 ms on one thread), and only the ``top`` candidates are read.
 The cross-encoder's logits move each candidate's probability on the log-odds scale, centred on their mean, so a
@@ -11,9 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Protocol
 
 import numpy as np
 
+from hybrid_ner.datamodel import LinkStage
 from kb.records import EntityRecord
 from linking.candidates import Mention
 from linking.cross_encoder import CrossEncoder
@@ -22,22 +26,41 @@ from linking.rerank import Scored
 QUERY_REACH = 120  # characters of context on each side of the mention that the cross-encoder reads
 
 
+Ranked = list[list[Scored]]
+
+
+class Judge(Protocol):
+    """Re-orders close calls; says per mention whether it was consulted (a link it settled names its stage)."""
+
+    stage: ClassVar[LinkStage]
+
+    def __call__(
+        self, mentions: Sequence[Mention], ranked: Ranked, entities: dict[str, EntityRecord]
+    ) -> tuple[Ranked, list[bool]]: ...
+
+
+def is_close(scored: Sequence[Scored], margin: float) -> bool:
+    """Whether the best candidate leads the second by less than ``margin``."""
+    return len(scored) > 1 and scored[0].score - scored[1].score < margin
+
+
 @dataclass(frozen=True)
 class CrossCheck:
     """Settings of the cross-encoder stage (``HNER_LINK_CROSS_*``) with the model they drive."""
 
+    stage: ClassVar[LinkStage] = "cross-encoder"
     encoder: CrossEncoder
     margin: float = 0.2  # consult it when the best candidate leads the second by less than this
     top: int = 3  # candidates it reads
     weight: float = 0.5  # log-odds per logit
 
     def __call__(
-        self, mentions: Sequence[Mention], ranked: list[list[Scored]], entities: dict[str, EntityRecord]
-    ) -> tuple[list[list[Scored]], list[bool]]:
+        self, mentions: Sequence[Mention], ranked: Ranked, entities: dict[str, EntityRecord]
+    ) -> tuple[Ranked, list[bool]]:
         """The ranked lists with close calls re-scored, and per mention whether the cross-encoder was read."""
         out, consulted = [], []
         for m, scored in zip(mentions, ranked, strict=True):
-            close = len(scored) > 1 and scored[0].score - scored[1].score < self.margin
+            close = is_close(scored, self.margin)
             out.append(self._settle(m, scored, entities) if close else scored)
             consulted.append(close)
         return out, consulted

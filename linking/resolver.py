@@ -12,7 +12,7 @@ from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage
 from kb.records import EntityRecord
 from kb.store import KBStore
-from linking.adjudicate import CrossCheck
+from linking.adjudicate import Judge
 from linking.candidates import Candidate, CandidateGenerator, Mention, document_vectors, embed_mentions
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
@@ -96,7 +96,7 @@ class Resolver:
         candidates: CandidateGenerator,
         reranker: Reranker,
         top_k: int = TOP_K,
-        cross: CrossCheck | None = None,
+        judges: Sequence[Judge] = (),
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -104,7 +104,7 @@ class Resolver:
         self.generator = candidates
         self.reranker = reranker
         self.top_k = top_k
-        self.cross = cross  # the cross-encoder stage for close calls (``HNER_LINK_CROSS_ENCODER``), or None
+        self.judges = tuple(judges)  # close calls settled in turn: the cross-encoder, then the LLM, when configured
         # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
         # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
         self.fresh = VectorCache(embedder.encode_each, embedder.dim)
@@ -112,8 +112,19 @@ class Resolver:
     def status(self) -> dict[str, object]:
         """Which linking stages run now, and the dense index's state (for ``/readyz``)."""
         index = self.index.status()
-        stages = {"alias": True, "dense": self.index.ready, "cross_encoder": self.cross is not None}
-        return {"stages": stages, "index": index}
+        judged = {j.stage for j in self.judges}
+        stages = {
+            "alias": True,
+            "dense": self.index.ready,
+            "cross_encoder": "cross-encoder" in judged,
+            "llm": "llm" in judged,
+        }
+        out: dict[str, object] = {"stages": stages, "index": index}
+        for judge in self.judges:
+            counts = getattr(judge, "counts", None)
+            if counts is not None:
+                out[judge.stage] = dict(counts)
+        return out
 
     def gather(
         self, mentions: Sequence[Mention]
@@ -138,17 +149,18 @@ class Resolver:
             return [[] for _ in items]
         cands, entities, vectors = self.gather(mentions)
         scored = self.reranker.rerank(mentions, cands, entities, vectors)
-        consulted = [False] * len(scored)
-        if self.cross is not None:
-            scored, consulted = self.cross(mentions, scored, entities)
+        decided_by: list[LinkStage | None] = [None] * len(scored)
+        for judge in self.judges:
+            scored, consulted = judge(mentions, scored, entities)
+            decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
         links = []
-        for ranked, found, crossed in zip(scored, cands, consulted, strict=True):
+        for ranked, found, stage in zip(scored, cands, decided_by, strict=True):
             top = [
                 LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
                 for c in ranked[: self.top_k]
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
-            decision = _decision(ranked, found, "cross-encoder" if crossed else None)
+            decision = _decision(ranked, found, stage)
             if ranked and ranked[0].score >= self.reranker.nil_threshold:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))

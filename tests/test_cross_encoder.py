@@ -80,4 +80,4 @@ def test_close_calls_go_to_the_cross_encoder_and_say_so(tmp_path):
     plain = _resolver(tmp_path / "b", link_cross_encoder=True, link_cross_margin=0.0)  # nothing is close enough
     assert plain.link(span)[0][0].decision.stage in ("alias", "dense")
     off = _resolver(tmp_path / "c")
-    assert off.cross is None and off.status()["stages"]["cross_encoder"] is False
+    assert off.judges == () and off.status()["stages"]["cross_encoder"] is False

@@ -147,3 +147,11 @@ def test_kb_coverage_counts_titles_places_and_names(tmp_path):
     got = coverage(store, gold_labels(path))
     assert got["mentions"] == 5 and got["entities"] == 4
     assert got["by_title"] == 0.6 and got["by_name"] == 0.8 and got["missing"] == ["Nobody Known"]
+
+
+def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():
+    from eval.llm_link_bench import linked_accuracy
+    from linking.rerank import Scored
+
+    lists = [[Scored("a", 0.9)], [Scored("b", 0.01)], [Scored("c", 0.8)], []]
+    assert linked_accuracy(["a", "b", None, "d"], lists, threshold=0.05) == pytest.approx(1 / 3)

@@ -78,7 +78,7 @@ def test_without_background_building_the_index_is_cold_until_a_request_links(tmp
     _load_without_index(env, tmp_path)
     with serving(env, tmp_path, workers=1) as base:
         assert _linking(base) == {
-            "stages": {"alias": True, "dense": False, "cross_encoder": False},
+            "stages": {"alias": True, "dense": False, "cross_encoder": False, "llm": False},
             "index": {"state": "cold"},
         }
         body = http_post(base + "/v1/annotate", json={"text": TEXT}).json()  # this request waits for the build
@@ -90,7 +90,7 @@ def test_no_kb_and_overrides_say_which_stage_decided(tmp_path):
     env = _env(tmp_path)
     with serving(env, tmp_path, workers=1) as base:
         assert _linking(base) == {
-            "stages": {"alias": False, "dense": False, "cross_encoder": False},
+            "stages": {"alias": False, "dense": False, "cross_encoder": False, "llm": False},
             "index": {"state": "no_kb"},
         }
         body = http_post(base + "/v1/annotate", json={"text": TEXT}).json()

@@ -58,7 +58,7 @@ def _linking(svc: Service) -> dict[str, object]:
     resolver = svc.components.built("resolver")
     if resolver is None:
         empty = svc.components.state().kb_version == 0
-        stages = {"alias": not empty, "dense": False, "cross_encoder": False}
+        stages = {"alias": not empty, "dense": False, "cross_encoder": False, "llm": False}
         return {"stages": stages, "index": {"state": "no_kb" if empty else "cold"}}
     status: dict[str, object] = resolver.status()
     return status
