@@ -225,6 +225,9 @@ def test_playground_in_headless_chromium(server, offline_page, tmp_path):
     detail = page.inner_text("#detail")
     assert "geonames:2988507" in detail and "candidates" in detail and "{" not in detail  # fields, not raw JSON
     assert "city" in detail and "France" in detail and "geonames.org/2988507" in detail  # types, description, page
+    assert "decided by" in detail and ("alias" in detail or "dense" in detail)  # which linking stage decided it
+    page.wait_for_function("document.getElementById('linking').innerText.includes('dense')", timeout=30_000)
+    assert page.inner_text("#linking").startswith("linking: alias, dense")  # what /readyz says is running
     page.click("#run")  # a new run clears the detail pane
     assert page.locator("#detail").is_hidden()
     page.wait_for_selector("mark.ent", timeout=30_000)
