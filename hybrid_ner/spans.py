@@ -22,6 +22,9 @@ def _whole(value: Any) -> Any:
 Whole = Annotated[int, Strict(), BeforeValidator(_whole)]  # an integer as JSON Schema has it (12 or 12.0)
 Start = Annotated[int, Strict(), Field(ge=0, le=2**31 - 1), BeforeValidator(_whole)]
 End = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
+# A version or id number: bounded inside the type, so the bounds reach the OpenAPI schema as minimum/maximum even
+# in an optional field (bounds put on ``Whole | None`` show up as keywords JSON Schema does not know).
+Positive = Annotated[int, Strict(), Field(ge=1, le=2**31 - 1), BeforeValidator(_whole)]
 
 
 class SpanIn(BaseModel):

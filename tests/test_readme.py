@@ -161,3 +161,29 @@ def test_readme_flags_exist():
 def test_docs_examples_do_not_point_at_missing_paths():
     for path in re.findall(r"\]\(((?:eval|hybrid_ner|linking|kb)/[^)#]+)\)", README):
         assert Path(ROOT / path).exists(), path
+
+
+def test_every_bound_in_the_api_reaches_the_openapi_schema(tmp_path):
+    """Bounds on an optional or union field must appear as JSON Schema's minimum/maximum, never as pydantic's
+    ge/le keywords that clients and schemathesis ignore (they would send values the service then rejects)."""
+    from hybrid_ner.config import Settings
+    from hybrid_ner.pipeline import Pipeline
+    from hybrid_ner.service.app import create_app
+    from tests.fakes import FakeExtractor
+
+    settings = Settings(data_dir=tmp_path)
+    spec = create_app(settings, Pipeline(settings=settings, extractor=FakeExtractor([]))).openapi()
+    unknown: list[str] = []
+
+    def walk(node, path):  # type: ignore[no-untyped-def]
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("ge", "le", "gt", "lt") and not isinstance(value, dict):
+                    unknown.append(f"{path}/{key}")
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(spec, "")
+    assert unknown == []

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hybrid_ner.datamodel import LinkDecision
 from hybrid_ner.routing import STRATEGIES, routers
 from hybrid_ner.schemas import NAME_PATTERN, Schema
-from hybrid_ner.spans import MAX_SPANS, SpanIn, Whole
+from hybrid_ner.spans import MAX_SPANS, Positive, SpanIn
 
 EXAMPLE_TEXT = "Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget."
 
@@ -38,9 +38,7 @@ class ExtractRequest(BaseModel):
     text: str | None = Field(default=None, description="A single text.")
     texts: list[str] | None = Field(default=None, description="A batch of texts; errors are reported per item.")
     schema_name: str | None = Field(default=None, alias="schema", description="Stored schema name (default schema).")
-    schema_version: Whole | None = Field(
-        default=None, ge=1, le=2**31 - 1, description="Schema version (default: latest)."
-    )
+    schema_version: Positive | None = Field(default=None, description="Schema version (default: latest).")
     strategy: str | None = Field(
         default=None,
         description=f"Router strategy: {', '.join(STRATEGIES)} (or a registered router.*.v1 name).",
@@ -116,7 +114,7 @@ class SchemaWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schema_body: Schema = Field(alias="schema")
-    base_version: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
+    base_version: Positive | None = Field(default=None)
 
 
 class DryRunRequest(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictFloat, StrictInt
 
 from hybrid_ner.errors import HybridNERError
 from hybrid_ner.rollout.control import CanaryPlan
@@ -24,6 +24,11 @@ from hybrid_ner.service.state import Service, actor, service
 router = APIRouter(tags=["rollout"], dependencies=[Admin])
 ModelName = Annotated[str, PathParam(min_length=1, max_length=128, pattern=NAME_PATTERN)]
 Number = StrictFloat | StrictInt
+# Bounded numbers: the bounds sit inside the type so the OpenAPI schema states them (exclusiveMinimum, maximum)
+# even in an optional field; ints are taken as floats, strings and booleans refused.
+Share = Annotated[float, Strict(), Field(gt=0, le=1)]
+Rate = Annotated[float, Strict(), Field(ge=0, le=1)]
+Millis = Annotated[float, Strict(), Field(gt=0, le=3_600_000)]
 REFUSED: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     404: {"model": ErrorResponse, "description": "Unknown model or schema"},
@@ -40,15 +45,15 @@ class Target(BaseModel):
 
 
 class ShadowIn(Target):
-    sample: Number = Field(default=0.2, gt=0, le=1, description="Share of live texts the candidate also runs on.")
+    sample: Share = Field(default=0.2, description="Share of live texts the candidate also runs on.")
 
 
 class GuardsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_error_rate: Number = Field(default=0.02, ge=0, le=1)
-    max_p95_ms: Number | None = Field(default=None, gt=0, le=3_600_000)
-    min_agreement: Number = Field(default=0.8, ge=0, le=1)
+    max_error_rate: Rate = 0.02
+    max_p95_ms: Millis | None = None
+    min_agreement: Rate = 0.8
 
 
 class CanaryIn(Target):
@@ -56,12 +61,12 @@ class CanaryIn(Target):
                                 description="Rising shares in percent; the last is 100.")  # fmt: skip
     min_requests: StrictInt = Field(default=200, ge=1, le=10_000_000, description="Texts per step before it is judged.")
     guards: GuardsIn = Field(default_factory=GuardsIn)
-    sample: Number = Field(default=1.0, gt=0, le=1, description="Share of the candidate's texts compared.")
+    sample: Share = Field(default=1.0, description="Share of the candidate's texts compared.")
 
 
 class PromoteIn(Target):
     force: StrictBool = Field(default=False, description="Promote even when the evaluation gate refuses.")
-    tolerance: Number = Field(default=0.005, ge=0, le=1, description="F1 the candidate may lose per set.")
+    tolerance: Rate = Field(default=0.005, description="F1 the candidate may lose per set.")
 
 
 class EvalSetIn(Target):
