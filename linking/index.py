@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 HNSW_ABOVE = 20_000
 EF_SEARCH = 256  # HNSW search breadth: 64 lost 1-3 points of candidate recall@30 on a 54k KB
 CHUNK = 500  # entities per encoder call while building
+SPREAD_ABOVE = 20_000  # entities; below this a build encodes in-process (starting encoder processes costs ~10 s)
 PROGRESS = "build.json"  # {"done", "total", "pid", "started"} while a build runs; removed when it ends
 
 
@@ -138,7 +139,8 @@ class DenseIndex:
         ids: list[str] = []
         chunks: list[np.ndarray] = []
         total, started = self.store.count(), time.time()
-        for vectors in encode_spread(self.embedder, self._texts(ids), self.processes):
+        processes = self.processes if total >= SPREAD_ABOVE else 1
+        for vectors in encode_spread(self.embedder, self._texts(ids), processes):
             chunks.append(vectors)
             self._note_progress(sum(len(c) for c in chunks), total, started)
             if progress:

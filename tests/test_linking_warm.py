@@ -90,3 +90,16 @@ def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
     index.warm_in_background().join(timeout=60)
     assert index.status() == {"state": "failed", "error": "RuntimeError"}
     assert index.search(np.ones((1, 8), dtype=np.float32), 3) == [[]]
+
+
+@pytest.mark.integration
+def test_encoder_processes_give_the_vectors_of_one_process_in_order():
+    from linking.embedder import Embedder, encode_spread
+
+    embedder = Embedder()
+    chunks = [["Paris (city)", "Siemens"], ["Angela Merkel"], ["Springfield, Illinois", "NYSE", "Toyota"]]
+    spread = list(encode_spread(embedder, iter(chunks), processes=2))
+    alone = [embedder.encode(chunk) for chunk in chunks]
+    assert [len(v) for v in spread] == [2, 1, 3]
+    for a, b in zip(spread, alone, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
