@@ -11,7 +11,6 @@ timeouts, retries, breaker and cache as extraction; any failure keeps the local 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from hybrid_ner.datamodel import LinkStage
 from hybrid_ner.llm.backend import LLMBackend
 from hybrid_ner.llm.client import LLMError, ResponseCache
-from hybrid_ner.llm.prompting import PROMPT_DIR, _env
+from hybrid_ner.llm.prompting import _env, prompt_version
 from kb.records import EntityRecord
 from linking.adjudicate import Ranked, is_close, query_of
 from linking.candidates import Mention
@@ -43,14 +42,6 @@ class _Base(BaseModel):
 def choice_model(candidates: int) -> type[BaseModel]:
     """``{"choice": N}`` with 0 <= N <= ``candidates`` (a JSON-schema bound the LLM server enforces too)."""
     return create_model(f"LinkChoice{candidates}", __base__=_Base, choice=(int, Field(ge=0, le=candidates)))
-
-
-def prompt_version() -> str:
-    """Hash of the link templates: part of the cache key, so an edited prompt never hits a stale answer."""
-    digest = hashlib.sha256()
-    for name in (SYSTEM_TEMPLATE, USER_TEMPLATE):
-        digest.update((PROMPT_DIR / name).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def describe(entity: EntityRecord | None, kb_id: str) -> str:
@@ -108,7 +99,8 @@ class LLMJudge:
     async def _one(self, mention: Mention, head: list[Scored], entities: dict[str, EntityRecord]) -> int | None:
         """The LLM's choice (0 for none), or None when it failed or answered outside the list (counted)."""
         messages = build_messages(mention, [describe(entities.get(s.kb_id), s.kb_id) for s in head])
-        key = ResponseCache.key("link", self.backend.model, prompt_version(), json.dumps(messages))
+        version = prompt_version((SYSTEM_TEMPLATE, USER_TEMPLATE))
+        key = ResponseCache.key("link", self.backend.model, version, json.dumps(messages))
         self.counts["asked"] += 1
         try:
             result = await self.backend.complete(messages, choice_model(len(head)), cache_key=key)

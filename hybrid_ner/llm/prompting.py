@@ -34,10 +34,11 @@ def _env() -> jinja2.Environment:
     )
 
 
-def prompt_version() -> str:
-    """Hash of the template files: part of the cache key, so edited prompts never hit stale answers."""
+def prompt_version(names: tuple[str, ...] = (SYSTEM_TEMPLATE, USER_TEMPLATE)) -> str:
+    """Hash of the template files (the extraction ones unless ``names`` says which): part of the cache key, so
+    edited prompts never hit stale answers."""
     digest = hashlib.sha256()
-    for name in (SYSTEM_TEMPLATE, USER_TEMPLATE):
+    for name in names:
         digest.update((PROMPT_DIR / name).read_bytes())
     return digest.hexdigest()[:12]
 
