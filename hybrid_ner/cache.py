@@ -1,7 +1,8 @@
 """The result cache: LRU + TTL, keyed by everything a result depends on.
 
 The key holds the text's hash, the schema's content, the strategy, the model, the LLM and its prompts, whether
-the request links, and the database's identity with its KB and override versions (``kb.meta``). Every write to
+the request links, the linker's version (encoder, fitted reranker, judges and their settings, whether dense
+retrieval runs yet), and the database's identity with its KB and override versions (``kb.meta``). Every write to
 the KB, the override list or a schema changes one of these, so a stale entry can never be served, in this
 process or any other; ``/v1/extract`` and ``/v1/annotate`` differ in the link flag, so they never share entries.
 """

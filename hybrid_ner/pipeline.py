@@ -26,6 +26,7 @@ from hybrid_ner.rollout.deployments import Deployment
 from hybrid_ner.rollout.observation import Observation
 from hybrid_ner.routing import Granularity, Router, get_router
 from hybrid_ner.schemas import Schema, SchemaStore, default_schema, resolve_schema
+from hybrid_ner.stages.link import LINK_FAILURES
 from kb.meta import KBState
 
 if TYPE_CHECKING:
@@ -298,8 +299,18 @@ class Pipeline:
             str(request.link),
             state.database_id,
             str(state.kb_version if request.link is not False else "-"),
+            self._linker_version(state) if request.link is not False else "-",
             str(state.override_version),
         ]
+
+    def _linker_version(self, state: KBState) -> str:
+        """The linker's settings and readiness; a linker that cannot be built degrades the result, which is not
+        cached, so any string does there."""
+        try:
+            linker = self.components.resolver(state)
+        except LINK_FAILURES:
+            return "unavailable"
+        return linker.version() if linker is not None else "no_kb"
 
     def _llm_model(self) -> str | None:
         llm = self.components.built("llm")

@@ -34,6 +34,11 @@ class Judge(Protocol):
 
     stage: ClassVar[LinkStage]
 
+    @property
+    def version(self) -> str:
+        """Everything its verdicts depend on (model, prompt, settings): part of the result cache's key."""
+        ...
+
     def __call__(
         self, mentions: Sequence[Mention], ranked: Ranked, entities: dict[str, EntityRecord]
     ) -> tuple[Ranked, list[bool]]: ...
@@ -53,6 +58,10 @@ class CrossCheck:
     margin: float = 0.2  # consult it when the best candidate leads the second by less than this
     top: int = 3  # candidates it reads
     weight: float = 0.5  # log-odds per logit
+
+    @property
+    def version(self) -> str:
+        return f"{self.stage}:{self.encoder.name}:{self.margin}:{self.top}:{self.weight}"
 
     def __call__(
         self, mentions: Sequence[Mention], ranked: Ranked, entities: dict[str, EntityRecord]

@@ -6,6 +6,7 @@ The weights are a logistic regression fitted on labelled dev data by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -95,6 +96,7 @@ class Reranker(Protocol):
 
     name: str
     nil_threshold: float
+    digest: str  # of everything its scores depend on (weights, threshold): part of the result cache's key
 
     def rerank(
         self,
@@ -229,6 +231,8 @@ class LogisticReranker:
         self.exclude_clashes = exclude_clashes
         default = [1.0] + [0.0] * (len(CALIBRATION) + 1)
         self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
+        fitted = [self.weights.tolist(), nil_threshold, self.calibration.tolist(), exclude_clashes, FEATURES]
+        self.digest = hashlib.sha256(json.dumps(fitted).encode()).hexdigest()[:16]
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> LogisticReranker:

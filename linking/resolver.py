@@ -108,6 +108,16 @@ class Resolver:
         # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
         # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
         self.fresh = VectorCache(embedder.encode_each, embedder.dim)
+        self._version = "|".join(
+            [embedder.name, candidates.name, f"{reranker.name}@{reranker.digest}", str(top_k)]
+            + [judge.version for judge in self.judges]
+        )
+
+    def version(self) -> str:
+        """Everything a link depends on besides the KB's content (whose version the caller keys on): the encoder,
+        the generator, the fitted reranker, the judges' settings, and whether dense retrieval runs yet, so a
+        result cached while the index built is not served once it is ready."""
+        return f"{self._version}|dense={self.index.ready}"
 
     def status(self) -> dict[str, object]:
         """Which linking stages run now, and the dense index's state (for ``/readyz``)."""

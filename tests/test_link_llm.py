@@ -114,3 +114,13 @@ def test_the_bundled_llm_answers_with_a_candidate_or_none(tmp_path):
         assert sum(v for k, v in judge.counts.items() if k != "asked") == 1
     assert resolver.status()["stages"]["llm"] is True
     assert isinstance(llm_backends.get(settings.llm_backend)(settings), LLMClient)
+
+
+def test_the_linker_version_names_the_judge_its_settings_and_the_link_prompt(local):
+    client, _ = _fake(lambda messages: {"choice": 1})
+    plain = local.version()
+    judged, judge = _with(local, client)
+    tighter, _ = _with(local, client, margin=0.5)
+    versions = {plain, judged.version(), tighter.version()}
+    assert len(versions) == 3  # a result cached under one setting is never served under another
+    assert "openai/fake-model" in judge.version and judge.version.startswith("llm:")

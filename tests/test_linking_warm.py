@@ -103,3 +103,36 @@ def test_encoder_processes_give_the_vectors_of_one_process_in_order():
     assert [len(v) for v in spread] == [2, 1, 3]
     for a, b in zip(spread, alone, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.integration
+def test_a_result_cached_while_the_index_builds_is_not_served_once_it_is_ready(store, tmp_path, local_ner):
+    from hybrid_ner.cache import ResultCache
+    from hybrid_ner.config import Settings
+    from hybrid_ner.pipeline import Pipeline
+    from linking.candidates import UnionCandidates
+    from linking.rerank import LogisticReranker
+    from linking.resolver import Resolver
+
+    store.upsert([EntityIn(id="city:paris", name="Paris", types=["city"], prior=1000)])
+    embedder = FakeGatedEmbedder(free_calls=1)
+    index = DenseIndex(store, embedder, tmp_path / "index", build_batch=2)
+    resolver = Resolver(store, embedder, index, UnionCandidates(store, index), LogisticReranker.load())
+    lookups: list[bool] = []
+    cache = ResultCache(size=10, ttl_s=600, on_lookup=lookups.append)
+    settings = Settings(data_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    pipeline = Pipeline(settings=settings, extractor=local_ner, resolver=resolver, cache=cache)
+    thread = index.warm_in_background()
+    _until(lambda: index.status().get("done") == 2, "first batch embedded")
+    text = "Angela Merkel flew to Paris."
+    building = resolver.version()
+    assert "dense=False" in building
+    first = pipeline.extract(text, link=True)[0]
+    assert pipeline.extract(text, link=True)[0] == first and lookups == [False, True]  # a hit while it builds
+    embedder.gate.set()
+    thread.join(timeout=60)
+    assert resolver.version() != building
+    after = pipeline.extract(text, link=True)[0]
+    assert lookups == [False, True, False]  # the entry from before the index was ready is not served
+    paris = next(e for e in after.entities if e.span.text == "Paris")
+    assert paris.link is not None and paris.link.kb_id == "city:paris"

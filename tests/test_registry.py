@@ -30,6 +30,7 @@ class NamedFake:
         self.args = args
         self.name = "fake"
         self.nil_threshold = 0.5
+        self.digest = "fake"
 
 
 def test_settings_choose_the_implementation_of_each_seam(tmp_path):

@@ -75,6 +75,11 @@ class LLMJudge:
     top: int = 5
     counts: Counter[str] = field(default_factory=Counter, compare=False)
 
+    @property
+    def version(self) -> str:
+        prompt = prompt_version((SYSTEM_TEMPLATE, USER_TEMPLATE))
+        return f"{self.stage}:{self.backend.model}:{prompt}:{self.margin}:{self.top}:{self.nil_threshold}"
+
     def __call__(
         self, mentions: Sequence[Mention], ranked: Ranked, entities: dict[str, EntityRecord]
     ) -> tuple[Ranked, list[bool]]:
