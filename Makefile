@@ -125,11 +125,12 @@ title-types: $(STAMP)
 
 # The teacher (6 layers), then its served int8 graph; `train-student` distils a 4-layer student from the shipped model.
 train: $(STAMP)
-	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner
+	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner --holdout $(CONLL_DIR)/test.txt
 	$(BIN)/hybrid-ner export-ner --model runs/ner --calibration $(CONLL_DIR)/dev.txt
 
 train-student: $(STAMP)
-	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --out runs/ner-l4 \
+	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --holdout $(CONLL_DIR)/test.txt \
+		--out runs/ner-l4 \
 		--layers 4 --teacher hybrid_ner/resources/ner-conll-minilm --epochs 3
 	$(BIN)/hybrid-ner export-ner --model runs/ner-l4 --calibration $(CONLL_DIR)/dev.txt
 

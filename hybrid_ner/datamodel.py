@@ -90,7 +90,11 @@ class LinkDecision(BaseModel):
     margin: float | None = Field(
         default=None, description="Probability of the best candidate minus the second's (its own when it has no rival)."
     )
-    reason: str | None = Field(default=None, description="Why no linker ran, or why a stage was skipped.")
+    reason: str | None = Field(
+        default=None,
+        description="Why no linker ran, or why a stage was skipped; ``longer_form`` when a short name took the "
+        "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``).",
+    )
 
 
 class Link(BaseModel):

@@ -10,15 +10,26 @@ import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage
+from kb.keys import normalize
 from kb.records import EntityRecord
 from kb.store import KBStore
 from linking.adjudicate import Judge
-from linking.candidates import Candidate, CandidateGenerator, Mention, document_vectors, embed_mentions
+from linking.candidates import (
+    Candidate,
+    CandidateGenerator,
+    Mention,
+    document_vectors,
+    embed_mentions,
+    longer_forms,
+)
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
-from linking.rerank import Reranker, Scored
+from linking.rerank import Reranker, Scored, type_fit
 
 TOP_K = 5
+# Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
+# "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
+NAMES_IN_CONTEXT = ("PER", "ORG")
 SpanIn = tuple[int, int, str | None]  # (start, end, label)
 
 
@@ -163,14 +174,15 @@ class Resolver:
         for judge in self.judges:
             scored, consulted = judge(mentions, scored, entities)
             decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
+        scored, followed = follow_longer_forms(mentions, scored, entities, self.reranker.nil_threshold)
         links = []
-        for ranked, found, stage in zip(scored, cands, decided_by, strict=True):
+        for ranked, found, stage, fuller in zip(scored, cands, decided_by, followed, strict=True):
             top = [
                 LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
                 for c in ranked[: self.top_k]
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
-            decision = _decision(ranked, found, stage)
+            decision = _decision(ranked, found, stage, "longer_form" if fuller else None)
             if ranked and ranked[0].score >= self.reranker.nil_threshold:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
@@ -184,15 +196,57 @@ class Resolver:
         return out
 
 
-def _decision(ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None) -> LinkDecision:
-    """The best candidate's stage (a name the KB knows, or meaning alone) and its margin over the second."""
+def follow_longer_forms(
+    mentions: Sequence[Mention], scored: Sequence[list[Scored]], entities: dict[str, EntityRecord], threshold: float
+) -> tuple[list[list[Scored]], list[bool]]:
+    """A person or organisation named in short ("Jobs") takes the entity its document's fuller name ("Steve
+    Jobs", same label) links to, when that entity is one of its candidates: within a text a short name refers
+    back, and the fuller name is the less ambiguous, so the link is at least as likely as the fuller name's
+    (a first name alone is often NIL otherwise). The longest linked fuller form wins. A short mention keeps its
+    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"). Per mention,
+    the ranked list and whether a fuller form settled it."""
+    out, followed = list(scored), [False] * len(scored)
+    for i, longer in enumerate(longer_forms(mentions)):
+        m, ranked = mentions[i], scored[i]
+        if m.label not in NAMES_IN_CONTEXT or not longer or not ranked:
+            continue
+        linked = [
+            (len(mentions[j].text), scored[j][0])
+            for j in longer
+            if mentions[j].label == m.label and scored[j] and scored[j][0].score >= threshold
+        ]
+        own = {s.kb_id: s for s in ranked}
+        linked = [(n, s) for n, s in linked if s.kb_id in own]
+        if not linked or _named_exactly(m, entities.get(ranked[0].kb_id)):
+            continue
+        fuller = max(linked, key=lambda x: x[0])[1]
+        chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
+        if chosen == ranked[0]:
+            continue
+        out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
+        followed[i] = True
+    return out, followed
+
+
+def _named_exactly(mention: Mention, entity: EntityRecord | None) -> bool:
+    """The entity's name is the mention's, and its types fit the mention's label."""
+    if entity is None:
+        return False
+    return normalize(entity.name) == normalize(mention.text) and type_fit(mention.label, entity.types)[0] == 1.0
+
+
+def _decision(
+    ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None, reason: str | None = None
+) -> LinkDecision:
+    """The best candidate's stage (a name the KB knows, or meaning alone) and its margin over the second; a link
+    a fuller name of the document settled is ``alias`` with reason ``longer_form``."""
     if not ranked:
         return LinkDecision(stage="none", reason="no_candidates")
     margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)
     if stage is None:
-        named = next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
+        named = reason is not None or next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
         stage = "alias" if named else "dense"
-    return LinkDecision(stage=stage, margin=round(margin, 4))
+    return LinkDecision(stage=stage, margin=round(margin, 4), reason=reason)
 
 
 def _name(record: EntityRecord | None) -> str | None:

@@ -102,6 +102,12 @@ TEMPLATES = [
     "In {city} , {person} said {company} would hire more staff .",
     "{person} left {company} and moved to {city} .",
 ]
+# Held-out sentences are built on templates of their own: a dev set must share no sentence with its training set
+# (``adapt`` refuses one that does), and the slots of a few templates repeat within a few dozen sentences.
+HELD_OUT_TEMPLATES = [
+    "{person} told reporters in {city} that {company} was growing .",
+    "Analysts in {city} expect {company} to name {person} as chair .",
+]
 TOY_SCHEMA = {
     "name": "toy",
     "types": [
@@ -112,7 +118,7 @@ TOY_SCHEMA = {
 }
 
 
-def toy_sentences(n: int, offset: int = 0) -> list[list[tuple[str, str]]]:
+def toy_sentences(n: int, offset: int = 0, templates: list[str] = TEMPLATES) -> list[list[tuple[str, str]]]:
     """``n`` tagged sentences from templates (person, city, company): test data the tests write themselves."""
     out = []
     for i in range(offset, offset + n):
@@ -122,7 +128,7 @@ def toy_sentences(n: int, offset: int = 0) -> list[list[tuple[str, str]]]:
             "company": COMPANIES[(i * 5) % len(COMPANIES)],
         }
         tokens: list[tuple[str, str]] = []
-        for part in TEMPLATES[i % len(TEMPLATES)].split():
+        for part in templates[i % len(templates)].split():
             if part.startswith("{"):
                 kind = part[1:-1]
                 words = slots[kind].split()
@@ -133,8 +139,9 @@ def toy_sentences(n: int, offset: int = 0) -> list[list[tuple[str, str]]]:
     return out
 
 
-def write_toy_conll(path: Path, n: int, offset: int = 0, sep: str = "\t") -> Path:
-    path.write_text("".join("".join(f"{w}{sep}{t}\n" for w, t in s) + "\n" for s in toy_sentences(n, offset)))
+def write_toy_conll(path: Path, n: int, offset: int = 0, sep: str = "\t", templates: list[str] = TEMPLATES) -> Path:
+    sentences = toy_sentences(n, offset, templates)
+    path.write_text("".join("".join(f"{w}{sep}{t}\n" for w, t in s) + "\n" for s in sentences))
     return path
 
 
@@ -148,7 +155,7 @@ def toy_domain(tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-
         "dir": d,
         "schema": d / "schema.json",
         "train": write_toy_conll(d / "train.conll", 32),
-        "dev": write_toy_conll(d / "dev.conll", 12, offset=100, sep=" "),
+        "dev": write_toy_conll(d / "dev.conll", 12, offset=100, sep=" ", templates=HELD_OUT_TEMPLATES),
     }
 
 

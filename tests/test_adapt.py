@@ -4,6 +4,7 @@ measures it); the contract, the artifact and the refusals are."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -97,6 +98,27 @@ def test_bad_training_data_is_refused_and_nothing_is_written(toy_domain, tmp_pat
                    env=data_env)  # fmt: skip
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.startswith("error: ")
     assert not out.exists() and list(tmp_path.glob(".model.*")) == []
+
+
+def test_adapt_refuses_training_data_that_holds_an_evaluation_set(toy_domain, tmp_path, data_env):
+    train = toy_domain["train"]
+    copy = tmp_path / "copy.conll"
+    copy.write_text(train.read_text())
+    out = tmp_path / "model"
+    base = ("adapt", "--schema", str(toy_domain["schema"]), "--train", str(train), "--out", str(out))
+    as_holdout = run_cli(*base, "--holdout", str(copy), env=data_env)
+    assert as_holdout.returncode == 2 and f"evaluation set {copy}" in as_holdout.stderr
+    assert re.search(rf"{re.escape(str(train))}:\d+: the training data holds (\d+) of the \1 ", as_holdout.stderr)
+    from hybrid_ner.config import Settings
+    from hybrid_ner.pipeline import Pipeline
+    from hybrid_ner.schemas import Schema
+
+    data = tmp_path / "data"
+    schema = Schema.model_validate_json(toy_domain["schema"].read_text())
+    Pipeline(settings=Settings(data_dir=data)).components.eval_sets.add(schema, "gate", copy, actor="test")
+    refused = run_cli(*base, env={**data_env, "HNER_DATA_DIR": str(data)})
+    assert refused.returncode == 2 and "evaluation set 'gate' (registered for toy)" in refused.stderr
+    assert not out.exists()
 
 
 def test_an_occupied_out_dir_is_refused(toy_domain, tmp_path, data_env):

@@ -104,6 +104,27 @@ def test_a_surname_links_to_the_person_named_in_full_earlier(kb):
     assert {c.kb_id for c in short.candidates} >= {"Q100", "Q200"}
 
 
+def test_a_short_name_takes_the_entity_of_the_fuller_name_in_its_text(kb):
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="Q19837", name="Steve Jobs", types=["Person"], prior=50),
+            EntityIn(id="Q-steven", name="Steven", aliases=["Steve"], types=["given name"], prior=5000),
+            EntityIn(id="Q-jobs-film", name="Jobs", types=["film"], prior=5000),
+            EntityIn(id="Q-cnn", name="CNN", types=["Organization"], prior=900),
+            EntityIn(id="Q-cnn-films", name="CNN Films", types=["Organization"], prior=10),
+        ]
+    )
+    text = "Steve Jobs opened the show. Later Jobs smiled, and Steve left. CNN Films filmed it for CNN."
+    spans = [(0, 10, "PER"), (34, 38, "PER"), (51, 56, "PER"), (63, 72, "ORG"), (87, 90, "ORG")]
+    full, jobs, steve, films, cnn = resolver.link([(text, spans)])[0]
+    assert full.kb_id == "Q19837" and full.decision.reason is None
+    for short in (jobs, steve):  # not the film or the given name, however well known
+        assert short.kb_id == "Q19837" and short.decision.stage == "alias"
+    assert films.kb_id == "Q-cnn-films"
+    assert cnn.kb_id == "Q-cnn" and cnn.decision.reason is None  # named exactly so, and an organisation
+
+
 def test_links_have_candidates_scores_and_nil(kb):
     _, resolver = kb
     texts = [

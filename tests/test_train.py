@@ -63,3 +63,28 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     (out / DIGEST_FILE).unlink()  # and without a digest, the exported graph still knows it is stale
     with pytest.raises(ModelArtifactError, match="other weights"):
         LocalNER(out)
+
+
+def _reports(path, numbers):
+    """CoNLL sentences that differ by a number, written by the test."""
+    tags = ["O", "O", "O", "B-PER", "I-PER", "O", "B-LOC", "O", "O"]
+    rows = [zip(f"Report {n} says Ada Lovelace visited Paris today .".split(), tags, strict=True) for n in numbers]
+    path.write_text("".join("".join(f"{w} {t}\n" for w, t in row) + "\n" for row in rows))
+    return path
+
+
+def test_train_ner_refuses_training_data_that_holds_an_evaluation_set(tmp_path):
+    train = _reports(tmp_path / "train.conll", range(40))
+    dev = _reports(tmp_path / "dev.conll", range(100, 110))
+    test = _reports(tmp_path / "test.conll", range(30, 40))  # the last ten training sentences
+    out = tmp_path / "model"
+    proc = run_cli(
+        "train-ner", "--train", str(train), "--dev", str(dev), "--holdout", str(test), "--out", str(out),
+        "--epochs", "1", "--threads", "1",
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.startswith("error: "), proc.stderr
+    assert f"{train}:301: " in proc.stderr  # sentence 31 of 9 tokens and a blank line each
+    assert f"10 of the 10 sentences of the evaluation set {test}" in proc.stderr
+    assert not out.exists()
+    on_dev = run_cli("train-ner", "--train", str(train), "--dev", str(test), "--out", str(out), "--epochs", "1")
+    assert on_dev.returncode == 2 and f"evaluation set {test}" in on_dev.stderr and not out.exists()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hybrid_ner.cli import batch, evals, extract, kb, learn, models, rollout  # noqa: F401  (rollout adds to models)
+from hybrid_ner.cli._io import cli_errors
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import HybridNERError
 
@@ -78,8 +79,15 @@ def train_ner_cmd(
     teacher: Annotated[
         Path | None, typer.Option(help="Distil from this model directory, starting the student from its weights.")
     ] = None,
+    holdout: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An evaluation set the training data must not hold (repeatable; --dev is checked too).", exists=True
+        ),
+    ] = None,
 ) -> None:
-    """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory."""
+    """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory. Refuses
+    training data that holds the sentences of --dev or of a --holdout set."""
     import logging
 
     import torch
@@ -100,8 +108,9 @@ def train_ner_cmd(
         limit=limit,
         layers=layers,
         teacher=teacher,
+        holdouts=tuple(holdout or ()),
     )
-    with Progress(transient=False) as progress:
+    with cli_errors(), Progress(transient=False) as progress:
         task = progress.add_task("training", total=None)
 
         def report(step: int, total: int, loss: float) -> None:

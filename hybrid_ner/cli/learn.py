@@ -81,11 +81,19 @@ def adapt(
     augment: Annotated[
         int, typer.Option(help="Also train on N copies of each sentence with its mentions swapped for others.", min=0)
     ] = 0,
+    holdout: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An evaluation set the training data must not hold (repeatable; --dev and the schema's "
+            "registered evaluation sets are checked too)."
+        ),
+    ] = None,
     overwrite: OverwriteOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
     """Fine-tune a local model for a schema's types from labelled sentences, calibrate it and export it to the
-    served runtime; prints labels, dev F1, ECE, seconds and out."""
+    served runtime; prints labels, dev F1, ECE, seconds and out. Refuses training data that holds an evaluation
+    set's sentences."""
     from hybrid_ner.learn.adapt import AdaptArgs
     from hybrid_ner.learn.adapt import adapt as run_adapt
 
@@ -97,11 +105,23 @@ def adapt(
         args = AdaptArgs(
             schema=the_schema, train=train, out=out, base=ref, dev=dev, epochs=epochs, seed=seed, folds=folds,
             batch_size=batch_size, lr=lr, head_lr=lr * 10, augment=augment, overwrite=overwrite,
+            holdouts=_holdouts(pipeline, the_schema, holdout or []),
         )  # fmt: skip
         progress, report = _progress("adapting")
         with progress:
             result = run_adapt(args, report)
     typer.echo(json.dumps(asdict(result)))
+
+
+def _holdouts(pipeline: Any, schema: Schema, paths: list[Path]) -> list[Any]:
+    """The files named by --holdout, read like the training data, and the schema's registered evaluation sets."""
+    from hybrid_ner.learn.data import read_labelled
+    from hybrid_ner.ner.holdout import Holdout
+
+    types = [t.name for t in schema.types]
+    files = [Holdout(str(p), read_labelled(p, types).sentences) for p in paths]
+    registered = pipeline.components.eval_sets.load(schema)
+    return files + [Holdout(f"{name!r} (registered for {schema.name})", d.sentences) for name, d in registered.items()]
 
 
 def _base_ref(pipeline: Any, base: str | None) -> Any:

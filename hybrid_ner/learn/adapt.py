@@ -30,6 +30,7 @@ from hybrid_ner.learn.heads import base_descriptions, start_head, type_sources
 from hybrid_ner.model_registry import ModelRef
 from hybrid_ner.ner.artifacts import atomic_dir, write_digest
 from hybrid_ner.ner.data import TaggedSentence
+from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.model import CaseAwareTokenClassifier, NERConfig, load_model, save_model
 from hybrid_ner.ner.tags import bio_labels
 from hybrid_ner.ner.train import TrainArgs, calibrate, evaluate, fit, score
@@ -57,6 +58,7 @@ class AdaptArgs:
     similarity_init: bool = True
     augment: int = 0  # mention-replaced copies of each training sentence (``augment``)
     overwrite: bool = False
+    holdouts: Sequence[Holdout] = ()  # evaluation sets the training data must not hold, besides ``dev``
 
 
 @dataclass
@@ -84,6 +86,8 @@ def adapt(args: AdaptArgs, progress: Progress | None = None) -> Adapted:
     types = [t.name for t in args.schema.types]
     train = read_labelled(args.train, types)
     dev = read_labelled(args.dev, types) if args.dev is not None else None
+    held = [Holdout(str(args.dev), dev.sentences)] if dev is not None else []
+    check_disjoint(args.train, train.sentences, [*held, *args.holdouts])
     labels = [t for t in types if t in set(train.types)]
     torch.manual_seed(args.seed)
     with atomic_dir(args.out, overwrite=args.overwrite) as tmp:

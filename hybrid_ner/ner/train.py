@@ -25,6 +25,7 @@ from hybrid_ner.ner.calibration import (
 )
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 from hybrid_ner.ner.encoding import Window, collate, make_windows, word_logprobs
+from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
@@ -49,6 +50,7 @@ class TrainArgs:
     limit: int | None = None
     layers: int | None = None  # a student with the first N encoder layers
     teacher: Path | None = None  # distil from this model directory's token distributions (and start from it)
+    holdouts: tuple[Path, ...] = ()  # evaluation sets the training data must not hold (``--dev`` is one anyway)
     distil_weight: float = 0.5
     distil_temperature: float = 2.0
     eval_every: int = 1  # score dev every N epochs (and after the last)
@@ -272,6 +274,8 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     random.seed(args.seed)
     torch.manual_seed(args.seed)
     train, dev = read_tagged(args.train), read_tagged(args.dev)
+    held = [Holdout(str(args.dev), dev), *(Holdout(str(p), read_tagged(p)) for p in args.holdouts)]
+    check_disjoint(args.train, train[: args.limit] if args.limit else train, held)
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)

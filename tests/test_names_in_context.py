@@ -1,0 +1,67 @@
+"""A short name follows the fuller name of its document (``follow_longer_forms``), on hand-made ranked lists:
+which mentions it moves, which it leaves, and what the link says about it."""
+
+from kb.records import EntityRecord
+from linking.candidates import Mention
+from linking.rerank import Scored
+from linking.resolver import follow_longer_forms
+
+
+def _e(kb_id: str, name: str, kind: str) -> EntityRecord:
+    return EntityRecord(id=kb_id, name=name, types=[kind], description="", prior=1.0)
+
+
+ENTITIES = {
+    "jobs": _e("jobs", "Steve Jobs", "person"),
+    "film": _e("film", "Jobs", "film"),
+    "laurene": _e("laurene", "Laurene Powell Jobs", "person"),
+    "cnn": _e("cnn", "CNN", "organization"),
+    "cnnfilms": _e("cnnfilms", "CNN Films", "organization"),
+    "vegas": _e("vegas", "Las Vegas", "city"),
+    "north": _e("north", "North Las Vegas", "city"),
+}
+
+
+def _m(text: str, label: str | None, doc: int = 0) -> Mention:
+    return Mention(text, label, text, doc=doc)
+
+
+def _ranked(*pairs: tuple[str, float]) -> list[Scored]:
+    return [Scored(k, p) for k, p in pairs]
+
+
+def test_a_surname_takes_the_fuller_names_entity_with_at_least_its_probability():
+    mentions = [_m("Steve Jobs", "PER"), _m("Jobs", "PER")]
+    scored = [_ranked(("jobs", 0.9)), _ranked(("laurene", 0.6), ("film", 0.3), ("jobs", 0.2))]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, threshold=0.05)
+    assert followed == [False, True]
+    assert [s.kb_id for s in out[1]] == ["jobs", "laurene", "film"] and out[1][0].score == 0.9
+    assert out[0] == scored[0]
+    first_name = [_ranked(("jobs", 0.9)), _ranked(("jobs", 0.01), ("film", 0.005))]  # found, but under NIL
+    out, followed = follow_longer_forms([_m("Steve Jobs", "PER"), _m("Steve", "PER")], first_name, ENTITIES, 0.05)
+    assert followed == [False, True] and out[1][0] == Scored("jobs", 0.9)
+
+
+def test_it_needs_a_linked_fuller_name_of_the_same_label_in_the_same_text():
+    short = _ranked(("laurene", 0.6), ("jobs", 0.2))
+    cases = [
+        ([_m("Steve Jobs", "PER"), _m("Jobs", "PER", doc=1)], [_ranked(("jobs", 0.9)), short]),  # another text
+        ([_m("Steve Jobs", "PER"), _m("Jobs", "PER")], [_ranked(("jobs", 0.01)), short]),  # the fuller one is NIL
+        ([_m("Steve Jobs", "ORG"), _m("Jobs", "PER")], [_ranked(("jobs", 0.9)), short]),  # another label
+        ([_m("Steve Jobs", "PER"), _m("Jobs", "PER")], [_ranked(("jobs", 0.9)), _ranked(("laurene", 0.6))]),
+    ]
+    for mentions, scored in cases:  # the last: the fuller name's entity is not among the short one's candidates
+        out, followed = follow_longer_forms(mentions, scored, ENTITIES, threshold=0.05)
+        assert followed == [False, False] and out == scored
+
+
+def test_an_exact_name_of_the_right_type_and_places_keep_their_own_links():
+    mentions = [_m("CNN Films", "ORG"), _m("CNN", "ORG"), _m("North Las Vegas", "LOC"), _m("Las Vegas", "LOC")]
+    scored = [
+        _ranked(("cnnfilms", 0.8)),
+        _ranked(("cnn", 0.7), ("cnnfilms", 0.4)),
+        _ranked(("north", 0.9)),
+        _ranked(("vegas", 0.8), ("north", 0.3)),
+    ]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, threshold=0.05)
+    assert followed == [False] * 4 and out == scored
