@@ -147,6 +147,12 @@ def test_kb_coverage_counts_titles_places_and_names(tmp_path):
     got = coverage(store, gold_labels(path))
     assert got["mentions"] == 5 and got["entities"] == 4
     assert got["by_title"] == 0.6 and got["by_name"] == 0.8 and got["missing"] == ["Nobody Known"]
+    from kb.dbpedia import Redirects
+
+    redirects = Redirects({"angela_merkel": ["merkel", "a. merkel"], "nobody_known": ["n. known"]})
+    ceiling = coverage(store, gold_labels(path), (redirects, {"koelner_dom"}))["ceiling"]
+    # Paris twice (a place), Koelner Dom (a vital article), Merkel with 2 redirects, Nobody Known with 1
+    assert ceiling == {"1": 1.0, "2": 0.8, "3": 0.6, "4": 0.6, "5": 0.6}
 
 
 def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():
