@@ -17,7 +17,6 @@ import json
 import shutil
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +26,15 @@ from eval.el_bench import BENCHMARKS, group
 from eval.link_train import gold_mentions, open_resolver
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
-from kb.records import EntityRecord
 from kb.vital import describe, read_articles
 from linking.adjudicate import CrossCheck
-from linking.candidates import Candidate, Mention
 from linking.cross_encoder import CrossEncoder
-from linking.fit import GoldMention, Prepared, fit
-from linking.rerank import FEATURES, LogisticReranker, Scored, features
-from linking.resolver import Resolver, mention_at
+from linking.fit import Gathered, GoldMention, fit, gather
+from linking.rerank import LogisticReranker, Scored
+from linking.resolver import Resolver
 
 MARGINS = (0.05, 0.1, 0.2, 0.4, 1.0)
 WEIGHTS = (0.25, 0.5, 1.0, 2.0)
-
-
-@dataclass
-class Gathered:
-    """A benchmark's gold mentions with everything the reranker and the cross-encoder read."""
-
-    gold: list[str | None]
-    mentions: list[Mention]
-    cands: list[list[Candidate]]
-    entities: dict[str, EntityRecord]
-    vectors: dict[str, np.ndarray]
-    prepared: Prepared
-
-
-def gather(resolver: Resolver, gold: Sequence[GoldMention]) -> Gathered:
-    docs: dict[str, int] = {}
-    mentions = [mention_at(t, s, e, lab, docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
-    cands, entities, vectors = resolver.gather(mentions)
-    rows = [
-        features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))
-        for m, cs in zip(mentions, cands, strict=True)
-    ]
-    golds = [g[4] for g in gold]
-    return Gathered(golds, mentions, cands, entities, vectors, Prepared(golds, cands, rows))
 
 
 def ranked(model: LogisticReranker, g: Gathered) -> list[list[Scored]]:

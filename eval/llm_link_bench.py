@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from eval.cross_bench import gather, ranked
+from eval.cross_bench import ranked
 from eval.el_bench import BENCHMARKS, group
 from eval.link_train import gold_mentions, open_resolver
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.llm.backend import llm_backends
 from hybrid_ner.llm.linking import LLMJudge
-from linking.fit import fit
+from linking.fit import fit, gather
 from linking.rerank import Scored
 
 NEWS = ("msnbc", "reuters-128", "news-fair")

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from linking.candidates import Candidate
+from kb.records import EntityRecord
+from linking.candidates import Candidate, Mention
 from linking.rerank import FEATURES, LogisticReranker, features
 from linking.resolver import Resolver, mention_at
 
@@ -30,7 +31,25 @@ class Prepared:
     rows: list[np.ndarray]
 
 
-def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
+@dataclass
+class Gathered:
+    """Labelled mentions with everything the resolver read for them (what a judge of close calls reads too)."""
+
+    mentions: list[Mention]
+    entities: dict[str, EntityRecord]
+    vectors: dict[str, np.ndarray]
+    prepared: Prepared
+
+    @property
+    def gold(self) -> list[str | None]:
+        return self.prepared.gold
+
+    @property
+    def cands(self) -> list[list[Candidate]]:
+        return self.prepared.cands
+
+
+def gather(resolver: Resolver, gold: Sequence[GoldMention]) -> Gathered:
     docs: dict[str, int] = {}  # one document per distinct text
     mentions = [mention_at(t, s, e, lab, docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
     cands, entities, vectors = resolver.gather(mentions)
@@ -38,7 +57,11 @@ def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
         features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))
         for m, cs in zip(mentions, cands, strict=True)
     ]
-    return Prepared([g[4] for g in gold], cands, rows)
+    return Gathered(mentions, entities, vectors, Prepared([g[4] for g in gold], cands, rows))
+
+
+def prepare(resolver: Resolver, gold: Sequence[GoldMention]) -> Prepared:
+    return gather(resolver, gold).prepared
 
 
 def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, float] | None]:
