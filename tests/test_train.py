@@ -42,9 +42,13 @@ def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
 def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path):
     shipped_model_dir = DEFAULT_NER_MODEL_DIR
     out = tmp_path / "student"
-    _train(conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir))
+    held = _reports(tmp_path / "held.conll", range(5))  # shares no sentence with the training file
+    _train(conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir), "--noise", "0.5", "--holdout", held)
     config = NERConfig.load(out)
     assert config.layers == 2 and config.metrics["hyperparameters"]["teacher"] == shipped_model_dir.name
+    hyper = config.metrics["hyperparameters"]
+    assert hyper["noise"] == 0.5 and hyper["holdouts"] == ["held.conll"]
+    assert 40 < config.metrics["train_sentences"] < 80  # --limit 40, and a noisy copy of about half of them
     torch_model = LocalNER(out, runtime="torch", quantize=False)
     assert len(torch_model.model.encoder.encoder.layer) == 2
 

@@ -85,6 +85,15 @@ def train_ner_cmd(
             help="An evaluation set the training data must not hold (repeatable; --dev is checked too).", exists=True
         ),
     ] = None,
+    noise: Annotated[
+        float,
+        typer.Option(
+            help="Also train on a noisy copy (lowercased, uppercased, title-cased, a hashtag, no final stop) of this "
+            "share of the sentences.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
 ) -> None:
     """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory. Refuses
     training data that holds the sentences of --dev or of a --holdout set."""
@@ -109,6 +118,7 @@ def train_ner_cmd(
         layers=layers,
         teacher=teacher,
         holdouts=tuple(holdout or ()),
+        noise=noise,
     )
     with cli_errors(), Progress(transient=False) as progress:
         task = progress.add_task("training", total=None)

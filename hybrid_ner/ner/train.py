@@ -28,6 +28,7 @@ from hybrid_ner.ner.encoding import Window, collate, make_windows, word_logprobs
 from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
+from hybrid_ner.ner.noise import noisy_copies
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class TrainArgs:
     layers: int | None = None  # a student with the first N encoder layers
     teacher: Path | None = None  # distil from this model directory's token distributions (and start from it)
     holdouts: tuple[Path, ...] = ()  # evaluation sets the training data must not hold (``--dev`` is one anyway)
+    noise: float = 0.0  # share of training sentences that also go in as a noisy copy (``hybrid_ner.ner.noise``)
     distil_weight: float = 0.5
     distil_temperature: float = 2.0
     eval_every: int = 1  # score dev every N epochs (and after the last)
@@ -278,6 +280,7 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     check_disjoint(args.train, train[: args.limit] if args.limit else train, held)
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
+    train = [*train, *noisy_copies(train, args.noise, args.seed)] if args.noise else train
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
@@ -291,8 +294,13 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
         "train_sentences": len(train),
         "dev_sentences": len(dev),
         "hyperparameters": {
-            **{k: v for k, v in vars(args).items() if k not in {"history", "train", "dev", "out", "teacher"}},
+            **{
+                k: v
+                for k, v in vars(args).items()
+                if k not in {"history", "train", "dev", "out", "teacher", "holdouts"}
+            },
             "teacher": str(args.teacher.name) if args.teacher else None,
+            "holdouts": [p.name for p in args.holdouts],
         },
     }
     save_model(model, config, args.out)

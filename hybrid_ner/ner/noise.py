@@ -1,0 +1,65 @@
+"""Noisy copies of training sentences, so the model does not learn that a name is capitalised and a sentence ends
+in a full stop: text from chat, search boxes and tweets is lowercased, shouted, title-cased, tagged with ``#`` and
+left unpunctuated. ``train-ner --noise SHARE`` adds one copy of that share of the sentences, each with one of
+these changes; the tags follow the words (a dropped stop takes its ``O`` with it).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+
+from hybrid_ner.ner.data import TaggedSentence
+
+Change = Callable[[TaggedSentence, random.Random], TaggedSentence | None]
+
+
+def _recased(case: Callable[[str], str]) -> Change:
+    def change(s: TaggedSentence, rng: random.Random) -> TaggedSentence:
+        return TaggedSentence([case(w) for w in s.words], list(s.tags))
+
+    return change
+
+
+def _hashtagged(s: TaggedSentence, rng: random.Random) -> TaggedSentence | None:
+    """One single-word entity written as a hashtag ("#Paris"), as tweets do."""
+    single = [
+        i
+        for i, t in enumerate(s.tags)
+        if t.startswith("B-") and (i + 1 == len(s.tags) or not s.tags[i + 1].startswith("I-")) and s.words[i].isalnum()
+    ]
+    if not single:
+        return None
+    i = rng.choice(single)
+    return TaggedSentence([f"#{w}" if j == i else w for j, w in enumerate(s.words)], list(s.tags))
+
+
+def _unpunctuated(s: TaggedSentence, rng: random.Random) -> TaggedSentence | None:
+    """Without the sentence-final stop (a one-word sentence keeps it)."""
+    if len(s.words) < 2 or s.words[-1] not in {".", "!", "?"}:
+        return None
+    return TaggedSentence(s.words[:-1], s.tags[:-1])
+
+
+CHANGES: dict[str, Change] = {
+    "lower": _recased(str.lower),
+    "upper": _recased(str.upper),
+    "title": _recased(lambda w: w[:1].upper() + w[1:].lower()),
+    "hashtag": _hashtagged,
+    "unpunctuated": _unpunctuated,
+}
+
+
+def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[TaggedSentence]:
+    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``); a sentence the drawn
+    change does not apply to (no single-word entity to hashtag) gets none."""
+    rng = random.Random(seed)
+    names = sorted(CHANGES)
+    out = []
+    for s in sentences:
+        if rng.random() >= share:
+            continue
+        copy = CHANGES[rng.choice(names)](s, rng)
+        if copy is not None and copy.words != s.words:
+            out.append(copy)
+    return out
