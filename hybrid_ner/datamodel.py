@@ -81,6 +81,12 @@ class Candidate(BaseModel):
 LinkStage = Literal["alias", "dense", "cross-encoder", "llm", "override", "none"]
 
 
+def link_stages(*, alias: bool, dense: bool, judges: frozenset[str] = frozenset()) -> dict[str, bool]:
+    """Which linking stages run now, as ``/readyz`` reports them: the keys come from here whether or not the
+    linker is built yet. ``judges`` holds the stages of the close-call judges that run."""
+    return {"alias": alias, "dense": dense, "cross_encoder": "cross-encoder" in judges, "llm": "llm" in judges}
+
+
 class LinkDecision(BaseModel):
     """Which stage decided a link, so a caller can weigh it: ``alias`` (a name the KB knows, ranked by the
     reranker), ``dense`` (found by meaning only), ``cross-encoder`` or ``llm`` (a close call settled by that

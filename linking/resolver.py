@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
-from hybrid_ner.datamodel import Link, LinkDecision, LinkStage
+from hybrid_ner.datamodel import Link, LinkDecision, LinkStage, link_stages
 from kb.keys import normalize
 from kb.records import EntityRecord
 from kb.store import KBStore
@@ -133,13 +133,7 @@ class Resolver:
     def status(self) -> dict[str, object]:
         """Which linking stages run now, and the dense index's state (for ``/readyz``)."""
         index = self.index.status()
-        judged = {j.stage for j in self.judges}
-        stages = {
-            "alias": True,
-            "dense": self.index.ready,
-            "cross_encoder": "cross-encoder" in judged,
-            "llm": "llm" in judged,
-        }
+        stages = link_stages(alias=True, dense=self.index.ready, judges=frozenset(j.stage for j in self.judges))
         out: dict[str, object] = {"stages": stages, "index": index}
         for judge in self.judges:
             counts = getattr(judge, "counts", None)

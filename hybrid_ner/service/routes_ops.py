@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import SQLAlchemyError
 
+from hybrid_ner.datamodel import link_stages
 from hybrid_ner.service.models import ErrorResponse
 from hybrid_ner.service.state import Service, service
 
@@ -58,7 +59,7 @@ def _linking(svc: Service) -> dict[str, object]:
     resolver = svc.components.built("resolver")
     if resolver is None:
         empty = svc.components.state().kb_version == 0
-        stages = {"alias": not empty, "dense": False, "cross_encoder": False, "llm": False}
+        stages = link_stages(alias=not empty, dense=False)
         return {"stages": stages, "index": {"state": "no_kb" if empty else "cold"}}
     status: dict[str, object] = resolver.status()
     return status
