@@ -1,7 +1,11 @@
 """Noisy copies of training sentences, so the model does not learn that a name is capitalised and a sentence ends
 in a full stop: text from chat, search boxes and tweets is lowercased, shouted, title-cased, tagged with ``#`` and
-left unpunctuated. ``train-ner --noise SHARE`` adds one copy of that share of the sentences, each with one of
-these changes; the tags follow the words (a dropped stop takes its ``O`` with it).
+left unpunctuated, and opened with a user handle. ``train-ner --noise SHARE`` adds one copy of that share of the
+sentences, each with one of these changes; the tags follow the words (a dropped stop takes its ``O`` with it).
+
+Words are split as the service splits text (``hybrid_ner.text``): ``#Paris`` is two words, ``#`` and ``Paris``, and
+keeps its tag on ``Paris`` (as WNUT-17 annotates it); ``@jsmith`` stays one word, an account rather than a name in
+the text, tagged ``O``.
 """
 
 from __future__ import annotations
@@ -22,16 +26,20 @@ def _recased(case: Callable[[str], str]) -> Change:
 
 
 def _hashtagged(s: TaggedSentence, rng: random.Random) -> TaggedSentence | None:
-    """One single-word entity written as a hashtag ("#Paris"), as tweets do."""
-    single = [
-        i
-        for i, t in enumerate(s.tags)
-        if t.startswith("B-") and (i + 1 == len(s.tags) or not s.tags[i + 1].startswith("I-")) and s.words[i].isalnum()
-    ]
-    if not single:
+    """A ``#`` before one word that is a whole entity or no entity ("# Paris", "# sunny"), as tweets do."""
+    ends = [i + 1 == len(s.tags) or not s.tags[i + 1].startswith("I-") for i in range(len(s.tags))]
+    whole = [i for i, t in enumerate(s.tags) if not t.startswith("I-") and ends[i] and s.words[i].isalnum()]
+    if not whole:
         return None
-    i = rng.choice(single)
-    return TaggedSentence([f"#{w}" if j == i else w for j, w in enumerate(s.words)], list(s.tags))
+    i = rng.choice(whole)
+    return TaggedSentence([*s.words[:i], "#", *s.words[i:]], [*s.tags[:i], "O", *s.tags[i:]])
+
+
+def _handled(s: TaggedSentence, rng: random.Random) -> TaggedSentence:
+    """Opened with a user handle, as a reply is ("@k_ross7 ...")."""
+    letters = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+    handle = "@" + letters + rng.choice(["", "_", str(rng.randint(1, 99))])
+    return TaggedSentence([handle, *s.words], ["O", *s.tags])
 
 
 def _unpunctuated(s: TaggedSentence, rng: random.Random) -> TaggedSentence | None:
@@ -46,13 +54,14 @@ CHANGES: dict[str, Change] = {
     "upper": _recased(str.upper),
     "title": _recased(lambda w: w[:1].upper() + w[1:].lower()),
     "hashtag": _hashtagged,
+    "handle": _handled,
     "unpunctuated": _unpunctuated,
 }
 
 
 def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[TaggedSentence]:
     """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``); a sentence the drawn
-    change does not apply to (no single-word entity to hashtag) gets none."""
+    change does not apply to (no word to hashtag) gets none."""
     rng = random.Random(seed)
     names = sorted(CHANGES)
     out = []
