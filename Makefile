@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ eval-smoke: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports \
 		--also hybrid_ner/resources/ner-conll-minilm $(wildcard runs/ner-l3)
+
+# CoNLL dev as written, lowercased and uppercased, and WNUT-17 test (PER/LOC/ORG), in fp32, for the shipped models
+# and any trained under runs/ner* → eval/reports/ner_robust.md
+ner-robust: $(STAMP)
+	$(BIN)/python -m eval.ner_robust --conll-dev $(CONLL_DIR)/dev.txt --wnut $(WNUT_DIR)/test.conll \
+		--out eval/reports/ner_robust.json hybrid_ner/resources/ner-conll-minilm-l4 hybrid_ner/resources/ner-conll-minilm \
+		$(patsubst %/ner_config.json,%,$(wildcard runs/ner*/ner_config.json))
 
 # One ~1 MB document through `hybrid-ner extract --file`, beside spaCy sm on the same text.
 longdoc-bench: $(STAMP)

@@ -98,6 +98,14 @@ def kind_of(category: str, lead: str) -> str | None:
     return CONCEPT if category in CONCEPT_CATEGORIES else None
 
 
+def lead_paragraphs(directory: Path | None = None) -> list[str]:
+    """Every vital article's whole lead paragraph, whitespace collapsed, in the package's order (unlabelled
+    prose for distillation)."""
+    summaries = json.loads(((directory or data_dir()) / SUMMARIES).read_text(encoding="utf-8"))
+    texts = (e.get("extract") for e in summaries.values() if isinstance(e, dict))
+    return [" ".join(t.split()) for t in texts if isinstance(t, str) and t.strip()]
+
+
 def read_articles(directory: Path | None = None) -> dict[str, Article]:
     """Every vital article by ``Article.key``; entries that are not a title and a text are skipped."""
     root = directory or data_dir()

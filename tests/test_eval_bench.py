@@ -161,3 +161,28 @@ def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():
 
     lists = [[Scored("a", 0.9)], [Scored("b", 0.01)], [Scored("c", 0.8)], []]
     assert linked_accuracy(["a", "b", None, "d"], lists, threshold=0.05) == pytest.approx(1 / 3)
+
+
+def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_file, tmp_path, monkeypatch, capsys):
+    from eval.ner_robust import main as robust_main
+    from eval.ner_robust import sets
+
+    tweets = tmp_path / "wnut.conll"
+    rows = ["@\tO", "Maria\tB-person", "loves\tO", "#\tO", "Berlin\tB-location", "and\tO", "iPhones\tB-product", ""]
+    tweets.write_text("\n".join(rows * 3) + "\n", encoding="utf-8")
+    evaluation = sets(conll_file, tweets, limit=5)
+    dev, _ = evaluation["conll dev"]
+    assert evaluation["conll dev lowercased"][0][0].words == [w.lower() for w in dev[0].words]
+    assert evaluation["conll dev uppercased"][0][0].words == [w.upper() for w in dev[0].words]
+    wnut, kept = evaluation["wnut17 test (PER/LOC/ORG)"]
+    assert wnut[0].tags == ["O", "B-PER", "O", "O", "B-LOC", "O", "O"] and kept == {"PER", "LOC", "ORG"}
+
+    out = tmp_path / "robust.json"
+    argv = ["ner_robust", str(DEFAULT_NER_MODEL_DIR), "--conll-dev", str(conll_file), "--wnut", str(tweets)]
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(out), "--limit", "10", "--threads", "1"])
+    robust_main()
+    report = json.loads(out.read_text())[str(DEFAULT_NER_MODEL_DIR)]
+    assert set(report) == set(evaluation)
+    assert all(0.0 <= r["f1"] <= 1.0 and 0.0 <= r["ece"] <= 1.0 for r in report.values())
+    assert report["conll dev"]["f1"] > 0.5  # the toy sentences are news the shipped model knows
+    assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out

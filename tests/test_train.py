@@ -1,5 +1,6 @@
 """Training, distillation and export end to end on a tiny file the test writes; asserts the artifact, not quality."""
 
+import hashlib
 import json
 
 import pytest
@@ -13,6 +14,11 @@ from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
 TEXT = "Maria Fernandes visited Berlin and met officials of the European Commission ."
+UNLABELLED = (
+    "Ada Lovelace was an English mathematician. She wrote about the Analytical Engine of Charles Babbage.\n"
+    "\n"
+    "The Danube flows through Vienna and Budapest on its way to the Black Sea.\n"
+)
 
 
 def _train(conll_file, out, *extra):
@@ -43,12 +49,22 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     shipped_model_dir = DEFAULT_NER_MODEL_DIR
     out = tmp_path / "student"
     held = _reports(tmp_path / "held.conll", range(5))  # shares no sentence with the training file
-    _train(conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir), "--noise", "0.5", "--holdout", held)
+    prose = tmp_path / "prose.txt"
+    prose.write_text(UNLABELLED, encoding="utf-8")
+    _train(
+        conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir), "--noise", "0.5", "--holdout", held,
+        "--unlabelled", str(prose),
+    )  # fmt: skip
     config = NERConfig.load(out)
     assert config.layers == 2 and config.metrics["hyperparameters"]["teacher"] == shipped_model_dir.name
     hyper = config.metrics["hyperparameters"]
     assert hyper["noise"] == 0.5 and hyper["holdouts"] == ["held.conll"]
     assert 40 < config.metrics["train_sentences"] < 80  # --limit 40, and a noisy copy of about half of them
+    assert config.metrics["unlabelled_sentences"] == 3  # two lines, the first of two sentences
+    digests = config.metrics["data"]
+    assert digests["unlabelled 1"] == {"file": "prose.txt", "sha256": hashlib.sha256(prose.read_bytes()).hexdigest()}
+    assert digests["holdout 1"]["file"] == "held.conll" and digests["train"]["file"] == conll_file.name
+    assert digests["unlabelled 1"]["sha256"][:16] in (out / "README.md").read_text()
     torch_model = LocalNER(out, runtime="torch", quantize=False)
     assert len(torch_model.model.encoder.encoder.layer) == 2
 
@@ -92,3 +108,14 @@ def test_train_ner_refuses_training_data_that_holds_an_evaluation_set(tmp_path):
     assert not out.exists()
     on_dev = run_cli("train-ner", "--train", str(train), "--dev", str(test), "--out", str(out), "--epochs", "1")
     assert on_dev.returncode == 2 and f"evaluation set {test}" in on_dev.stderr and not out.exists()
+    prose = tmp_path / "prose.txt"  # raw text that quotes the test set, tokenized otherwise ("today." at the end)
+    prose.write_text(
+        "A line of prose.\n" + "".join(f"Report {n} says Ada Lovelace visited Paris today.\n" for n in range(30, 40))
+    )
+    clean = _reports(tmp_path / "clean.conll", range(200, 240))
+    teacher = str(DEFAULT_NER_MODEL_DIR)
+    args = ("--dev", str(dev), "--holdout", str(test), "--out", str(out), "--epochs", "1")
+    leaked = run_cli("train-ner", "--train", str(clean), *args, "--teacher", teacher, "--unlabelled", str(prose))
+    assert leaked.returncode == 2 and f"{prose}:2: " in leaked.stderr and f"evaluation set {test}" in leaked.stderr
+    no_teacher = run_cli("train-ner", "--train", str(clean), *args, "--unlabelled", str(prose))
+    assert no_teacher.returncode == 2 and "--teacher" in no_teacher.stderr and not out.exists()

