@@ -34,7 +34,7 @@ def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
     out = tmp_path / "model"
     summary = _train(conll_file, out)
     assert len(summary["history"]) == 2
-    assert (out / WEIGHTS_FILE).is_file() and (out / "README.md").is_file()
+    assert (out / WEIGHTS_FILE).is_file() and "CC BY-SA" not in (out / "README.md").read_text()  # no unlabelled text
     config = NERConfig.load(out)
     assert config.labels == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
     assert config.temperature > 0 and "dev" in config.metrics and config.layers is None
@@ -64,7 +64,8 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     digests = config.metrics["data"]
     assert digests["unlabelled 1"] == {"file": "prose.txt", "sha256": hashlib.sha256(prose.read_bytes()).hexdigest()}
     assert digests["holdout 1"]["file"] == "held.conll" and digests["train"]["file"] == conll_file.name
-    assert digests["unlabelled 1"]["sha256"][:16] in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert digests["unlabelled 1"]["sha256"][:16] in card and "CC BY-SA" in card
     torch_model = LocalNER(out, runtime="torch", quantize=False)
     assert len(torch_model.model.encoder.encoder.layer) == 2
 

@@ -35,6 +35,7 @@ from hybrid_ner.ner.unlabelled import read_unlabelled
 
 log = logging.getLogger(__name__)
 CONLL_ORDER = ("PER", "ORG", "LOC", "MISC")
+UNLABELLED_LICENCE = "- Unlabelled text: under its own licence (the vital articles' lead paragraphs are CC BY-SA)."
 
 
 @dataclass
@@ -390,5 +391,6 @@ same network after the embedding lookup, with static int8 MatMuls, tied to these
 - Base encoder weights: Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); wrapper package: MIT.
 - Training data: CoNLL-2003 (Reuters RCV1 text, used under the Reuters research agreement terms); the data is
   not redistributed here, only weights derived from it. Check that your use fits those terms.
+{UNLABELLED_LICENCE if args.unlabelled else ""}
 """
     )
