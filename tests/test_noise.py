@@ -58,3 +58,21 @@ def test_a_change_that_does_not_apply_adds_nothing():
     words = TaggedSentence(["hello", "world"], ["O", "O"])  # no stop, lowercase already
     assert all(c.words != words.words for c in noisy_copies([words] * 200, 1.0, seed=1))
     assert CHANGES["hashtag"](TaggedSentence(["!!"], ["O"]), random.Random(0)) is None
+
+
+def test_the_teacher_reads_the_clean_sentence_a_recased_copy_was_made_from(tokenizer):
+    from hybrid_ner.ner.encoding import make_windows
+    from hybrid_ner.ner.train import _views
+
+    rng = random.Random(0)
+    lower, upper = CHANGES["lower"](ADA, rng), CHANGES["upper"](ADA, rng)
+    cut, tagged = CHANGES["unpunctuated"](ADA, rng), CHANGES["hashtag"](ADA, rng)
+    train = [ADA, lower, upper, cut, tagged]
+    windows = make_windows(tokenizer, [s.words for s in train], 128)
+    views = _views(tokenizer, windows, {1: ADA, 2: ADA, 3: ADA, 4: ADA}, 128)
+    own = {w.sentence: w for w in windows}
+    clean = own[0]
+    for copy in (1, 2):  # same subwords (the encoder is uncased): the teacher sees the original's shapes
+        view = views[id(own[copy])]
+        assert view.input_ids == own[copy].input_ids and view.shape_ids == clean.shape_ids != own[copy].shape_ids
+    assert id(own[3]) not in views and id(own[4]) not in views and id(clean) not in views  # other words: its own

@@ -59,9 +59,11 @@ CHANGES: dict[str, Change] = {
 }
 
 
-def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[TaggedSentence]:
-    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``); a sentence the drawn
-    change does not apply to (no word to hashtag) gets none."""
+def noisy_pairs(
+    sentences: Sequence[TaggedSentence], share: float, seed: int
+) -> list[tuple[TaggedSentence, TaggedSentence]]:
+    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``), each with the sentence
+    it was made from; a sentence the drawn change does not apply to (no word to hashtag) gets none."""
     rng = random.Random(seed)
     names = sorted(CHANGES)
     out = []
@@ -70,5 +72,10 @@ def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -
             continue
         copy = CHANGES[rng.choice(names)](s, rng)
         if copy is not None and copy.words != s.words:
-            out.append(copy)
+            out.append((copy, s))
     return out
+
+
+def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[TaggedSentence]:
+    """The copies of ``noisy_pairs``."""
+    return [copy for copy, _ in noisy_pairs(sentences, share, seed)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import math
 import random
@@ -24,18 +23,18 @@ from hybrid_ner.ner.calibration import (
     fit_temperature,
     retemper,
 )
+from hybrid_ner.ner.card import data_digests, write_model_card
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 from hybrid_ner.ner.encoding import Window, collate, make_windows, word_logprobs
 from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
-from hybrid_ner.ner.noise import noisy_copies
+from hybrid_ner.ner.noise import noisy_pairs
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
 from hybrid_ner.ner.unlabelled import read_unlabelled
 
 log = logging.getLogger(__name__)
 CONLL_ORDER = ("PER", "ORG", "LOC", "MISC")
-UNLABELLED_LICENCE = "- Unlabelled text: under its own licence (the vital articles' lead paragraphs are CC BY-SA)."
 
 
 @dataclass
@@ -215,9 +214,11 @@ def _loss(
     batch: list[Window],
     targets: dict[int, list[int]],
     args: TrainArgs,
+    views: dict[int, Window] | None = None,
 ) -> torch.Tensor:
     """Cross-entropy on the gold tags, mixed with the distillation loss when there is a teacher. Unlabelled
-    windows (all targets -100) are learnt from the teacher only."""
+    windows (all targets -100) are learnt from the teacher only; the teacher reads a window's ``views`` entry
+    where it has one (the clean sentence a noisy copy was made from)."""
     inputs = collate(batch)
     width = inputs["input_ids"].shape[1]
     gold = torch.tensor([targets[id(w)] + [-100] * (width - len(w.input_ids)) for w in batch])
@@ -233,7 +234,7 @@ def _loss(
     for row, w in enumerate(batch):
         words[row, w.positions] = True
     with torch.no_grad():
-        soft = teacher(**inputs)
+        soft = teacher(**(collate([views.get(id(w), w) for w in batch]) if views else inputs))
     return (1 - args.distil_weight) * loss + args.distil_weight * _distil_loss(
         logits, soft, words, args.distil_temperature
     )
@@ -249,13 +250,16 @@ def fit(
     teacher: CaseAwareTokenClassifier | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     unlabelled: Sequence[TaggedSentence] = (),
+    originals: dict[int, TaggedSentence] | None = None,
 ) -> float:
     """Train for ``args.epochs``, score dev every ``args.eval_every`` epochs (and after the last), and leave the
     model at its best dev epoch; returns that F1 (-1 with no dev, where the last epoch is kept). ``unlabelled``
-    sentences are learnt from the teacher's distributions only."""
+    sentences are learnt from the teacher's distributions only; the teacher reads ``originals[i]`` for ``train[i]``
+    where the two split into the same subwords (a recased copy: the encoder is uncased, only the shapes differ)."""
     rng = random.Random(args.seed)
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
     targets = _targets(windows, train, {lab: i for i, lab in enumerate(config.labels)})
+    views = _views(tokenizer, windows, originals or {}, args.max_tokens) if teacher is not None else {}
     extra = make_windows(tokenizer, [s.words for s in unlabelled], args.max_tokens)
     targets |= {id(w): [-100] * len(w.input_ids) for w in extra}
     windows += extra
@@ -267,7 +271,7 @@ def fit(
         model.train()
         started = time.perf_counter()
         for batch in _batches(windows, args.batch_size, rng):
-            loss = _loss(model, teacher, batch, targets, args)
+            loss = _loss(model, teacher, batch, targets, args, views)
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]  # torch stubs leave backward untyped
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -289,6 +293,25 @@ def fit(
     return best_f1
 
 
+def _views(tokenizer: Any, windows: list[Window], originals: dict[int, TaggedSentence], n: int) -> dict[int, Window]:
+    """The windows of ``originals`` that stand in for a copy's windows, keyed by the copy window's identity."""
+    by_sentence: dict[int, list[Window]] = {}
+    for w in windows:
+        if w.sentence in originals:
+            by_sentence.setdefault(w.sentence, []).append(w)
+    order = sorted(by_sentence)
+    theirs = make_windows(tokenizer, [originals[i].words for i in order], n)
+    clean: dict[int, list[Window]] = {}
+    for w in theirs:
+        clean.setdefault(order[w.sentence], []).append(w)
+    out = {}
+    for i, own in by_sentence.items():
+        other = clean.get(i, [])
+        if len(other) == len(own) and all(a.input_ids == b.input_ids for a, b in zip(own, other, strict=True)):
+            out.update({id(a): b for a, b in zip(own, other, strict=True)})
+    return out
+
+
 def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | None = None) -> NERConfig:
     """Train, keep the best dev epoch, calibrate on dev, and save to ``args.out``."""
     random.seed(args.seed)
@@ -301,11 +324,13 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     unlabelled = [s for p in args.unlabelled for s in read_unlabelled(p, held)]
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
-    train = [*train, *noisy_copies(train, args.noise, args.seed)] if args.noise else train
+    pairs = noisy_pairs(train, args.noise, args.seed) if args.noise else []
+    originals = {len(train) + i: original for i, (_, original) in enumerate(pairs)}
+    train = [*train, *(copy for copy, _ in pairs)]
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
-    fit(model, tokenizer, config, args, train, dev, teacher, progress, unlabelled)
+    fit(model, tokenizer, config, args, train, dev, teacher, progress, unlabelled, originals)
     _, logps = evaluate(model, tokenizer, config, dev)
     calibrate(config, dev, logps)
     dev_metrics = score(config, dev, logps)  # the same T=1 log-probs, decoded under the fitted calibration
@@ -324,73 +349,8 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
             "teacher": str(args.teacher.name) if args.teacher else None,
             "holdouts": [p.name for p in args.holdouts],
         },
-        "data": _digests(args),
+        "data": data_digests(args),
     }
     save_model(model, config, args.out)
     write_model_card(args, config)
     return config
-
-
-def _digests(args: TrainArgs) -> dict[str, dict[str, str]]:
-    """Each data file's content digest by its role, so a model names exactly what it learnt from."""
-    files = [("train", args.train), ("dev", args.dev)]
-    files += [(f"holdout {i}", p) for i, p in enumerate(args.holdouts, 1)]
-    files += [(f"unlabelled {i}", p) for i, p in enumerate(args.unlabelled, 1)]
-    return {role: {"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for role, p in files}
-
-
-def _distilled(args: TrainArgs) -> str:
-    layers = f"the encoder's first {args.layers} layers" if args.layers else "all encoder layers"
-    if args.teacher is None:
-        return f"Encoder depth: {layers}."
-    return (
-        f"A student with {layers}, started from and distilled from the teacher `{args.teacher.name}` (token KL at "
-        f"temperature {args.distil_temperature}, weight {args.distil_weight}, beside cross-entropy on the gold tags)."
-    )
-
-
-def write_model_card(args: TrainArgs, config: NERConfig) -> None:
-    dev = config.metrics["dev"]
-    per = "\n".join(f"| {k} | {v:.4f} |" for k, v in dev["per_label_f1"].items())
-    history = "\n".join(f"| {h['epoch']} | {h['dev_f1']:.4f} | {h['seconds']:.0f} |" for h in args.history)
-    (args.out / "README.md").write_text(
-        f"""# hybrid-ner local NER model
-
-Token classifier for {", ".join(sorted({lab[2:] for lab in config.labels if lab != "O"}))}, fine-tuned from the
-`{config.base_package}=={config.base_version}` encoder (sentence-transformers/all-MiniLM-L6-v2) with
-word-shape features (uncased encoder; shape ids restore capitalisation). Trained with `hybrid-ner train-ner`.
-{_distilled(args)}
-
-## Data
-- train: `{args.train.name}` ({config.metrics["train_sentences"]} sentences)
-- dev (model selection and calibration): `{args.dev.name}` ({config.metrics["dev_sentences"]} sentences)
-- unlabelled, labelled by the teacher: {config.metrics["unlabelled_sentences"]} sentences
-- sha256 of each file: {"; ".join(f"{r} `{d['file']}` {d['sha256'][:16]}" for r, d in config.metrics["data"].items())}
-
-## Dev metrics (calibrated)
-micro F1 {dev["f1"]:.4f}, precision {dev["precision"]:.4f}, recall {dev["recall"]:.4f}, entity ECE {dev["ece"]:.4f};
-temperature {config.temperature:.2f}, Platt a={config.platt_a:.3f} b={config.platt_b:.3f}.
-
-| label | dev F1 |
-|---|---|
-{per}
-
-| epoch | dev F1 | seconds |
-|---|---|---|
-{history}
-
-Test-set figures come from `python -m eval.ner_bench` and are kept in `eval/reports/`.
-
-## Format
-`weights.safetensors` holds every weight in fp16 except the word-embedding matrix, which was frozen during
-training and is read from the installed base package at load time. `ner_config.json` holds labels,
-calibration and these metrics. `ner.int8.onnx`, written by `hybrid-ner export-ner`, is what the service runs: the
-same network after the embedding lookup, with static int8 MatMuls, tied to these weights by their digest.
-
-## Licences
-- Base encoder weights: Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); wrapper package: MIT.
-- Training data: CoNLL-2003 (Reuters RCV1 text, used under the Reuters research agreement terms); the data is
-  not redistributed here, only weights derived from it. Check that your use fits those terms.
-{UNLABELLED_LICENCE if args.unlabelled else ""}
-"""
-    )
