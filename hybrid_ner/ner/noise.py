@@ -59,23 +59,16 @@ CHANGES: dict[str, Change] = {
 }
 
 
-def noisy_pairs(
-    sentences: Sequence[TaggedSentence], share: float, seed: int
-) -> list[tuple[TaggedSentence, TaggedSentence]]:
-    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``), each with the sentence
-    it was made from; a sentence the drawn change does not apply to (no word to hashtag) gets none."""
+def noisy_pairs(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[tuple[TaggedSentence, int]]:
+    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``), each with the index of
+    the sentence it was made from; a sentence the drawn change does not apply to (no word to hashtag) gets none."""
     rng = random.Random(seed)
     names = sorted(CHANGES)
     out = []
-    for s in sentences:
+    for i, s in enumerate(sentences):
         if rng.random() >= share:
             continue
         copy = CHANGES[rng.choice(names)](s, rng)
         if copy is not None and copy.words != s.words:
-            out.append((copy, s))
+            out.append((copy, i))
     return out
-
-
-def noisy_copies(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[TaggedSentence]:
-    """The copies of ``noisy_pairs``."""
-    return [copy for copy, _ in noisy_pairs(sentences, share, seed)]

@@ -250,16 +250,17 @@ def fit(
     teacher: CaseAwareTokenClassifier | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     unlabelled: Sequence[TaggedSentence] = (),
-    originals: dict[int, TaggedSentence] | None = None,
+    originals: dict[int, int] | None = None,
 ) -> float:
     """Train for ``args.epochs``, score dev every ``args.eval_every`` epochs (and after the last), and leave the
     model at its best dev epoch; returns that F1 (-1 with no dev, where the last epoch is kept). ``unlabelled``
-    sentences are learnt from the teacher's distributions only; the teacher reads ``originals[i]`` for ``train[i]``
-    where the two split into the same subwords (a recased copy: the encoder is uncased, only the shapes differ)."""
+    sentences are learnt from the teacher's distributions only; the teacher reads ``train[originals[i]]`` for
+    ``train[i]`` where the two split into the same subwords (a recased copy: the encoder is uncased, only the
+    shapes differ)."""
     rng = random.Random(args.seed)
     windows = make_windows(tokenizer, [s.words for s in train], args.max_tokens)
     targets = _targets(windows, train, {lab: i for i, lab in enumerate(config.labels)})
-    views = _views(tokenizer, windows, originals or {}, args.max_tokens) if teacher is not None else {}
+    views = _views(windows, originals or {}) if teacher is not None else {}
     extra = make_windows(tokenizer, [s.words for s in unlabelled], args.max_tokens)
     targets |= {id(w): [-100] * len(w.input_ids) for w in extra}
     windows += extra
@@ -293,20 +294,15 @@ def fit(
     return best_f1
 
 
-def _views(tokenizer: Any, windows: list[Window], originals: dict[int, TaggedSentence], n: int) -> dict[int, Window]:
-    """The windows of ``originals`` that stand in for a copy's windows, keyed by the copy window's identity."""
+def _views(windows: list[Window], originals: dict[int, int]) -> dict[int, Window]:
+    """For each window of a copy, the same window of the sentence it was made from (already among ``windows``),
+    keyed by the copy window's identity; a copy whose subwords differ from its source's keeps its own."""
     by_sentence: dict[int, list[Window]] = {}
     for w in windows:
-        if w.sentence in originals:
-            by_sentence.setdefault(w.sentence, []).append(w)
-    order = sorted(by_sentence)
-    theirs = make_windows(tokenizer, [originals[i].words for i in order], n)
-    clean: dict[int, list[Window]] = {}
-    for w in theirs:
-        clean.setdefault(order[w.sentence], []).append(w)
+        by_sentence.setdefault(w.sentence, []).append(w)
     out = {}
-    for i, own in by_sentence.items():
-        other = clean.get(i, [])
+    for made, source in originals.items():
+        own, other = by_sentence.get(made, []), by_sentence.get(source, [])
         if len(other) == len(own) and all(a.input_ids == b.input_ids for a, b in zip(own, other, strict=True)):
             out.update({id(a): b for a, b in zip(own, other, strict=True)})
     return out
@@ -325,8 +321,8 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
     pairs = noisy_pairs(train, args.noise, args.seed) if args.noise else []
-    originals = {len(train) + i: original for i, (_, original) in enumerate(pairs)}
-    train = [*train, *(copy for copy, _ in pairs)]
+    originals = {len(train) + k: source for k, (_, source) in enumerate(pairs)}
+    train = [*train, *(noisy for noisy, _ in pairs)]
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
