@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from eval.adapt_data import WNUT_TO_CONLL, relabel
+from hybrid_ner.cli._io import write_out
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 
 KEPT = frozenset({"PER", "LOC", "ORG"})
@@ -79,9 +79,7 @@ def main() -> None:
     rows = {str(m): score_model(m, evaluation) for m in args.models}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for path, text in [(args.out, json.dumps(rows, indent=1)), (args.out.with_suffix(".md"), markdown(rows))]:
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_out(path, iter([text]))
     print(markdown(rows))
 
 

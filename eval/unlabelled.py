@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from hybrid_ner.cli._io import write_out
 from kb.vital import lead_paragraphs
 
 
@@ -20,9 +20,7 @@ def write(out: Path, limit: int | None = None) -> int:
     if limit is not None and 0 < limit < len(paragraphs):
         paragraphs = paragraphs[:: len(paragraphs) // limit][:limit]
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    tmp.write_text("".join(p + "\n" for p in paragraphs), encoding="utf-8")
-    tmp.replace(out)
+    write_out(out, (p + "\n" for p in paragraphs))
     return len(paragraphs)
 
 
