@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from hybrid_ner.files import write_whole
 from kb.store import KBStore
 from linking.embedder import Embedder, encode_spread
 
@@ -169,9 +170,9 @@ class DenseIndex:
 
     def _note_progress(self, done: int, total: int, started: float) -> None:
         """Tell other processes how far this build is (written whole, then renamed: never read half-written)."""
-        tmp = self.path / f"{PROGRESS}.{os.getpid()}"
-        tmp.write_text(json.dumps({"done": done, "total": total, "pid": os.getpid(), "started": started}))
-        tmp.replace(self.path / PROGRESS)
+        write_whole(
+            self.path / PROGRESS, json.dumps({"done": done, "total": total, "pid": os.getpid(), "started": started})
+        )
 
     def _new_index(self, vectors: np.ndarray) -> Any:
         """Flat for small KBs, HNSW for large ones, holding ``vectors``."""

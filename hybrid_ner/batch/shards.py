@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ner.errors import HybridNERError
+from hybrid_ner.files import replacing
 from hybrid_ner.records import check_record, parse_line
 
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet"}
@@ -131,17 +132,16 @@ def _parquet(shard: Shard) -> Iterator[Record]:
 
 def write(path: Path, rows: Sequence[dict[str, Any]], fmt: str) -> None:
     """All rows of one shard, atomically: a temporary file renamed into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if fmt == "parquet":
-        _pyarrow()
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    with replacing(path) as tmp:
+        if fmt == "parquet":
+            _pyarrow()
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist([_flat(r) for r in rows], schema=_parquet_schema()), tmp)
-    else:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    os.replace(tmp, path)
+            pq.write_table(pa.Table.from_pylist([_flat(r) for r in rows], schema=_parquet_schema()), tmp)
+        else:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def _parquet_schema() -> Any:

@@ -101,11 +101,11 @@ class ShardWorker:
 def _materialize(ref: Any) -> None:
     """Write the driver's index files under this machine's data directory, unless the same files are there."""
     import hashlib
-    import os
 
     import ray
 
     from hybrid_ner.config import get_settings
+    from hybrid_ner.files import write_whole
 
     root = get_settings().data_dir / "index"
     for rel, data in ray.get(ref).items():
@@ -113,9 +113,7 @@ def _materialize(ref: Any) -> None:
         if target.is_file() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
             continue  # the same content (never judged by size: a rebuilt index can have the old one's size)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_whole(target, data)
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import IO, Any, NoReturn
 import typer
 
 from hybrid_ner.errors import HybridNERError
+from hybrid_ner.files import replacing
 from hybrid_ner.schemas import SchemaError
 
 
@@ -78,11 +78,6 @@ def write_out(out: Path | None, chunks: Iterator[str]) -> None:
         for chunk in chunks:
             sys.stdout.write(chunk)
         return
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from hybrid_ner.files import write_whole
+
 log = logging.getLogger(__name__)
 GRACE_S = 1.0
 # Failures that the same call will not get past by trying again soon: reported at once, no retries.
@@ -107,9 +109,7 @@ class ResponseCache:
     def put(self, key: str, value: dict[str, Any]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(value))
-        tmp.replace(path)  # atomic, so concurrent writers never leave a torn file
+        write_whole(path, json.dumps(value))  # concurrent writers never leave a torn file
 
 
 class LLMClient:
