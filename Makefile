@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: encoder-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,11 @@ link-bench: runs/geonames/geonames-dev.jsonl
 # What the vital-article descriptions and the cross-encoder add on ELEVANT's gold spans → eval/reports/link_cross.md
 link-cross: $(STAMP)
 	$(BIN)/python -m eval.cross_bench --el-dir $(EL_DIR) --kb-dir runs/linking/cross --out eval/reports
+
+# The linker's encoders in one run: fidelity to fp32, ms per text, news articles/s end to end and batch invariance,
+# torch dynamic int8 against ONNX Runtime int8 (needs runs/linking/cross from `make link-cross`) → eval/reports/link_encoder.md
+encoder-bench: $(STAMP)
+	$(BIN)/python -m eval.encoder_bench --el-dir $(EL_DIR) --kb-dir runs/linking/cross --out eval/reports
 
 # LLM adjudication of the closest 5/10/20% of links on news benchmarks: gain and seconds → eval/reports/link_llm.json
 link-llm: $(STAMP)

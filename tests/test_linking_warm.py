@@ -93,10 +93,11 @@ def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
 
 
 @pytest.mark.integration
-def test_encoder_processes_give_the_vectors_of_one_process_in_order():
-    from linking.embedder import Embedder, encode_spread
+@pytest.mark.parametrize("encoder", ["encoder.minilm_onnx_int8.v1", "encoder.minilm_torch_int8.v1"])
+def test_encoder_processes_give_the_vectors_of_one_process_in_order(encoder, tmp_path):
+    from linking.embedder import embedders, encode_spread
 
-    embedder = Embedder()
+    embedder = embedders.get(encoder)(cache_dir=tmp_path)
     chunks = [["Paris (city)", "Siemens"], ["Angela Merkel"], ["Springfield, Illinois", "NYSE", "Toyota"]]
     spread = list(encode_spread(embedder, iter(chunks), processes=2))
     alone = [embedder.encode(chunk) for chunk in chunks]

@@ -51,16 +51,15 @@ def _index(pipeline: Any, rebuild: bool = False) -> None:
     process using the encoder, so it embeds on every core (``HNER_THREADS`` overrides)."""
     import torch
 
+    from hybrid_ner.components import build_embedder
     from hybrid_ner.config import one_process_settings
-    from linking.embedder import Embedder
     from linking.index import DenseIndex
 
     torch.set_num_threads(one_process_settings().threads)
 
     settings = pipeline.settings
-    index = DenseIndex(
-        pipeline.components.kb, Embedder(), settings.data_dir / "index", processes=settings.index_processes
-    )
+    store, embedder = pipeline.components.kb, build_embedder(settings)
+    index = DenseIndex(store, embedder, settings.data_dir / "index", processes=settings.index_processes)
     if not rebuild and index.load():
         index.refresh()
         typer.echo(f"index: {index.size()} entries (updated incrementally) in {index.path}", err=True)

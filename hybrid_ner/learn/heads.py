@@ -48,9 +48,10 @@ def type_sources(
 
 
 def _by_similarity(types: Sequence[EntityType], base: dict[str, str]) -> dict[str, dict[str, float]]:
-    from linking.embedder import Embedder
+    from hybrid_ner.components import build_embedder
+    from hybrid_ner.config import get_settings
 
-    embedder = Embedder()
+    embedder = build_embedder(get_settings())
     names = list(base)
     anchors = embedder.encode([f"{b}: {base[b]}" for b in names])
     queries = embedder.encode([f"{t.name}: {t.description}" if t.description else t.name for t in types])

@@ -105,9 +105,10 @@ def select(texts: list[PoolText], n: int, by: By, model: Any, schema: Schema, se
     if by == By.RANDOM:
         picked = [texts[i] for i in random.Random(seed).sample(range(len(texts)), min(n, len(texts)))]
         return _annotate(picked, model, schema)
-    from linking.embedder import Embedder
+    from hybrid_ner.components import build_embedder
+    from hybrid_ner.config import get_settings
 
-    vectors = Embedder().encode([t.text[:2000] for t in texts])
+    vectors = build_embedder(get_settings()).encode([t.text[:2000] for t in texts])
     if by == By.DIVERSITY:
         return _annotate([texts[i] for i in _pick_diverse(vectors, n)], model, schema)
     _annotate(texts, model, schema)

@@ -13,7 +13,6 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.ner.artifacts import ONNX_FILE, write_digest
 from hybrid_ner.ner.encoding import collate, make_windows
 from hybrid_ner.ner.model import WEIGHTS_FILE, CaseAwareTokenClassifier, load_model
-from hybrid_ner.packages import base_encoder_path
+from hybrid_ner.packages import base_encoder_path, quiet_exporters
 
 SOURCE_KEY = "hybrid_ner.weights_sha256"
 INPUTS = ("word_embeds", "attention_mask", "shape_ids")
@@ -93,23 +92,6 @@ class OnnxClassifier:
         return torch.from_numpy(logits)
 
 
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """The tracer's and the quantizer's advice (warnings, root-logger lines) is not for our users."""
-    import logging
-    import warnings
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        root.setLevel(level)
-
-
 class _Calibration:
     """ONNX Runtime's calibration reader protocol: one real window per step, so ranges are per window."""
 
@@ -135,7 +117,7 @@ def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_to
     table = word_embeddings()
     feeds = _feeds(sample, table)
     out = model_dir / ONNX_FILE
-    with tempfile.TemporaryDirectory() as tmp, _quiet():
+    with tempfile.TemporaryDirectory() as tmp, quiet_exporters():
         fp32 = Path(tmp) / "fp32.onnx"
         axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")}
         args = tuple(torch.from_numpy(feeds[name]) for name in INPUTS)
