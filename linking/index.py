@@ -76,6 +76,7 @@ class DenseIndex:
         self.delta_vectors = np.zeros((0, embedder.dim), dtype=np.float32)
         self.delta_version = -1
         self.stale: set[int] = set()
+        self._skip: tuple[Any, ...] | None = None  # (key, search parameters, the selectors they point at)
         self.base_vectors: np.ndarray = np.zeros((0, embedder.dim), dtype=np.float16)
         self.positions: dict[str, int] = {}
 
@@ -255,11 +256,34 @@ class DenseIndex:
                 self.delta_version = version
                 return
             self.stale |= {self.positions[e.id] for e in changed if e.id in self.positions}
-            keep = [i for i, eid in enumerate(self.delta_ids) if eid not in {e.id for e in changed}]
+            renewed = {e.id for e in changed}
+            keep = [i for i, eid in enumerate(self.delta_ids) if eid not in renewed]
             vectors = self.embedder.encode([e.text() for e in changed])
             self.delta_ids = [self.delta_ids[i] for i in keep] + [e.id for e in changed]
             self.delta_vectors = np.vstack([self.delta_vectors[keep], vectors])
             self.delta_version = version
+
+    def _skip_stale(self) -> Any:
+        """Search parameters that leave out stale base vectors inside FAISS. Asking for ``k`` + their number and
+        dropping them afterwards made every query fetch thousands of results after a large KB edit."""
+        import faiss as _faiss
+
+        faiss: Any = _faiss  # the search-parameter classes are missing from its type stubs
+        with self._lock:
+            stale, base = frozenset(self.stale), self.base
+        if self._skip is not None and self._skip[0] == (stale, id(base)):
+            return self._skip[1]
+        selectors: tuple[Any, ...] = ()
+        if stale:
+            inner = faiss.IDSelectorBatch(np.fromiter(stale, dtype=np.int64, count=len(stale)))
+            selectors = (inner, faiss.IDSelectorNot(inner))  # the second points at the first: both kept alive
+        chosen = {"sel": selectors[1]} if selectors else {}
+        if hasattr(base, "hnsw"):  # parameters replace the index's own efSearch, so it is given again
+            params = faiss.SearchParametersHNSW(efSearch=EF_SEARCH, **chosen)
+        else:
+            params = faiss.SearchParameters(**chosen) if chosen else None
+        self._skip = ((stale, id(base)), params, selectors)
+        return params
 
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors of these entities (fresh delta vectors win over stale base ones)."""
@@ -279,13 +303,9 @@ class DenseIndex:
         if len(queries) == 0:
             return out
         if self.base is not None and self.base_ids:
-            scores, idx = self.base.search(queries, k + len(self.stale))
+            scores, idx = self.base.search(queries, k, params=self._skip_stale())
             for row in range(len(queries)):
-                out[row] = [
-                    (self.base_ids[j], float(s))
-                    for s, j in zip(scores[row], idx[row], strict=True)
-                    if j >= 0 and j not in self.stale
-                ][:k]
+                out[row] = [(self.base_ids[j], float(s)) for s, j in zip(scores[row], idx[row], strict=True) if j >= 0]
         if self.delta_ids:
             sims = queries @ self.delta_vectors.T
             for row in range(len(queries)):

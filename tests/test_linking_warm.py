@@ -137,3 +137,29 @@ def test_a_result_cached_while_the_index_builds_is_not_served_once_it_is_ready(s
     assert lookups == [False, True, False]  # the entry from before the index was ready is not served
     paris = next(e for e in after.entities if e.span.text == "Paris")
     assert paris.link is not None and paris.link.kb_id == "city:paris"
+
+
+@pytest.mark.parametrize("hnsw", [False, True])
+def test_search_leaves_stale_vectors_out_inside_faiss_and_still_returns_k(tmp_path, monkeypatch, hnsw):
+    import linking.index
+
+    monkeypatch.setattr(linking.index, "HNSW_ABOVE", 1 if hnsw else 10**9)
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'many.sqlite3'}")
+    kb = SQLKBStore(sessions)
+    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(200)])
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    index = DenseIndex(kb, embedder, tmp_path / "index")
+    index.refresh()
+    assert hasattr(index.base, "hnsw") == hnsw
+    kb.upsert([EntityIn(id=f"e{i}", name=f"Renamed {i}", types=["thing"]) for i in range(0, 200, 2)])  # half changed
+    old_texts = [f"Entity {i} (thing)" for i in range(0, 200, 2)]  # what the stale base vectors embed
+    found = index.search(embedder.encode_each(old_texts), 5)
+    assert len(index.stale) == 100
+    for row in found:
+        assert len(row) == 5  # k answers, although the nearest base vector of each query is stale
+        assert len({eid for eid, _ in row}) == 5  # no entity twice (its stale base vector and its delta vector)
+        assert max(score for _, score in row) < 0.999  # the old text's own vector never answers
+    kb.upsert([EntityIn(id="e1", name="Entity 1 again", types=["thing"])])
+    (row,) = index.search(embedder.encode_each(["Entity 1 (thing)"]), 3)
+    assert len(index.stale) == 101  # an edit after the first search reaches the parameters of the next
+    assert len(row) == 3 and max(score for _, score in row) < 0.999
