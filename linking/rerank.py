@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -143,6 +144,13 @@ def _inverse_ranks(values: Sequence[float]) -> list[float]:
     return [1.0 / (1 + rank[v]) for v in values]
 
 
+@lru_cache(maxsize=100_000)
+def _name_similarity(mention: str, name: str) -> float:
+    """difflib's ratio of two normalised names. A document repeats its names and they meet the same candidates, so
+    most pairs were seen before: a third of the feature time went to recomputing them."""
+    return SequenceMatcher(None, mention, name, autojunk=False).ratio() if name else 0.0
+
+
 def features(
     mention: Mention, cands: Sequence[Candidate], entities: dict[str, EntityRecord], vectors: dict[str, np.ndarray]
 ) -> np.ndarray:
@@ -170,8 +178,7 @@ def features(
     rows = []
     for i, c in enumerate(cands):
         e = records[i]
-        name = normalize(e.name) if e else ""
-        sim = SequenceMatcher(None, norm, name, autojunk=False).ratio() if name else 0.0
+        sim = _name_similarity(norm, normalize(e.name)) if e and e.name else 0.0
         fit, clash, place = typed[i]
         rows.append(
             [
