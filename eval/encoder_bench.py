@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("eval/reports"))
     args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # both encoders at one thread (ONNX Runtime's sessions are built with one)
     kb = str(args.el_dir / "kb.jsonl")
     path = args.el_dir / f"{args.benchmark}.benchmark.jsonl"
     articles = [json.loads(line) for line in path.read_text().splitlines() if line.strip()][: args.articles]
@@ -144,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     texts = entity_texts + contexts(articles, args.texts - len(entity_texts))
     embedders = {n: build_embedder(Settings(link_encoder=n)) for n in names}
     report: dict[str, Any] = {
-        "command": "python -m eval.encoder_bench " + " ".join(argv or []),
+        "command": " ".join(["python -m eval.encoder_bench", *(sys.argv[1:] if argv is None else argv)]),
         "benchmark": args.benchmark,
         "articles": len(articles),
         "texts": len(texts),

@@ -39,7 +39,7 @@ from eval.load_bench import phase, start_server, stop, texts_from
 CLI = shutil.which("hybrid-ner", path=str(Path(sys.executable).parent)) or "hybrid-ner"
 ADMIN = "bench-admin"
 H = {"X-API-Key": ADMIN}
-DEFAULT = "ner-conll-minilm-l4"
+DEFAULT = "ner-conll-minilm-l4-v2"
 
 
 def variant(root: Path, name: str, edit: Callable[[dict[str, Any]], None]) -> Path:

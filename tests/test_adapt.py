@@ -30,7 +30,7 @@ def test_adapt_prints_its_summary_and_writes_a_whole_model_dir(adapted_model):
     assert set(summary) >= {"labels", "dev_f1", "ece", "seconds", "out"}
     assert summary["labels"] == ["person", "city", "company"]  # the schema's types, in its order
     assert 0 <= summary["dev_f1"] <= 1 and 0 <= summary["ece"] <= 1 and summary["seconds"] > 0
-    assert summary["calibration"] == "dev" and summary["base"].startswith("ner-conll-minilm-l4@")
+    assert summary["calibration"] == "dev" and summary["base"].startswith("ner-conll-minilm-l4-v2@")
     config = NERConfig.load(adapted_model)
     assert config.labels == ["O", "B-person", "I-person", "B-city", "I-city", "B-company", "I-company"]
     assert config.metrics["adapt"]["seed"] == 13 and config.metrics["adapt"]["train_sentences"] == 32
@@ -38,7 +38,7 @@ def test_adapt_prints_its_summary_and_writes_a_whole_model_dir(adapted_model):
     for needle in (
         "data digest",
         config.metrics["adapt"]["data_digest"],
-        "ner-conll-minilm-l4@",
+        "ner-conll-minilm-l4-v2@",
         "seed 13",
         " s in all",
     ):
@@ -58,7 +58,7 @@ def test_a_registered_adapted_model_labels_the_schemas_types_locally(adapted_mod
     entry = json.loads(added.stdout)
     assert entry["name"] == "toy" and entry["labels"] == ["city", "company", "person"]
     listed = json.loads(run_cli("models", "list", env=data_env).stdout)["models"]
-    assert {m["name"]: m["state"] for m in listed} == {"ner-conll-minilm-l4": "default", "toy": "registered"}
+    assert {m["name"]: m["state"] for m in listed} == {"ner-conll-minilm-l4-v2": "default", "toy": "registered"}
     for model in ("toy", str(adapted_model)):  # by registered name, or by directory
         proc = run_cli("extract", "--model", model, "--schema", str(toy_domain["schema"]), "--strategy", "local",
                        TEXT, env=data_env)  # fmt: skip

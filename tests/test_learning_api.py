@@ -102,7 +102,7 @@ def test_a_corrected_link_applies_on_the_next_request(client):
 def test_models_are_registered_and_a_schema_names_the_one_serving_its_types(client, adapted_model):
     listed = client.get("/v1/admin/models", headers=key(ADMIN)).json()["models"]
     assert [(m["name"], m["state"], m["schemas"]) for m in listed] == [
-        ("ner-conll-minilm-l4", "default", ["default", "toy"])
+        ("ner-conll-minilm-l4-v2", "default", ["default", "toy"])
     ]
     bad = client.post("/v1/admin/models", json={"name": "toy", "path": "/nowhere"}, headers=key(ADMIN))
     assert bad.status_code == 422 and "not a model directory" in bad.text

@@ -52,7 +52,7 @@ def test_every_worker_serves_the_schemas_adapted_model(server):
     assert len(workers) == 2
     assert models == {f"toy@{registered['digest'][:12]}+onnx-int8"}  # the decision names the model that decided
     listed = http_get(base + "/v1/admin/models", headers=admin).json()["models"]
-    assert {m["name"]: m["state"] for m in listed} == {"ner-conll-minilm-l4": "default", "toy": "serving"}
+    assert {m["name"]: m["state"] for m in listed} == {"ner-conll-minilm-l4-v2": "default", "toy": "serving"}
 
 
 def test_models_are_added_over_http_by_their_content(server, adapted_model):

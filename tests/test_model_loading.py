@@ -24,7 +24,7 @@ def test_not_a_model_directory(tmp_path):
         model_mod.load_model(tmp_path)
 
 
-@pytest.mark.parametrize("name", ["ner-conll-minilm-l4", "ner-conll-minilm"])
+@pytest.mark.parametrize("name", ["ner-conll-minilm-l4-v2", "ner-conll-minilm-l4", "ner-conll-minilm"])
 def test_shipped_artifacts_are_compact_and_exported_from_their_own_weights(name):
     from hybrid_ner.config import MODELS_DIR
     from hybrid_ner.ner.static_int8 import ONNX_FILE, SOURCE_KEY, weights_digest
@@ -44,9 +44,11 @@ def test_shipped_artifacts_are_compact_and_exported_from_their_own_weights(name)
 def test_settings_name_a_shipped_model_or_a_directory(tmp_path, monkeypatch):
     from hybrid_ner.config import DEFAULT_NER_MODEL_DIR, MODELS_DIR, Settings
 
-    assert Settings().ner_model == DEFAULT_NER_MODEL_DIR and DEFAULT_NER_MODEL_DIR.name == "ner-conll-minilm-l4"
+    assert Settings().ner_model == DEFAULT_NER_MODEL_DIR and DEFAULT_NER_MODEL_DIR.name == "ner-conll-minilm-l4-v2"
     monkeypatch.setenv("HNER_NER_MODEL", "ner-conll-minilm")
     assert Settings().ner_model == MODELS_DIR / "ner-conll-minilm"
+    monkeypatch.setenv("HNER_NER_MODEL", "ner-conll-minilm-l4")  # the earlier default, by its versioned name
+    assert Settings().ner_model == MODELS_DIR / "ner-conll-minilm-l4"
     monkeypatch.setenv("HNER_NER_MODEL", str(tmp_path))
     assert Settings().ner_model == tmp_path
     monkeypatch.setenv("HNER_NER_RUNTIME", "tensorflow")

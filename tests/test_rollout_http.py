@@ -129,7 +129,7 @@ def test_shadow_compares_off_the_request_path_and_serves_nobody(server):
     with Traffic(base, NEWS) as traffic:
         until(lambda: deployment(base, "recal").get("counts", {}).get("candidate", {}).get("compared", 0) >= 20)
     assert set(traffic.statuses) == {200}
-    assert {m for _, m in traffic.models} == {m for _, m in traffic.models if m.startswith("ner-conll-minilm-l4@")}
+    assert {m for _, m in traffic.models} == {m for _, m in traffic.models if m.startswith("ner-conll-minilm-l4-v2@")}
     shadow = deployment(base, "recal")["counts"]["candidate"]
     assert shadow["agreement"] > 0.95 and shadow["p95_ms"] > 0
     listed = {m["name"]: m for m in http_get(base + "/v1/admin/models", headers=H).json()["models"]}
@@ -159,7 +159,7 @@ def test_a_canary_advances_to_everything_and_is_promoted_through_the_gate(server
         time.sleep(3)
     assert set(traffic.statuses) == {200}  # no request failed at any step
     seen = {m.split("@")[0] for _, m in traffic.models}
-    assert seen == {"ner-conll-minilm-l4", "recal"}
+    assert seen == {"ner-conll-minilm-l4-v2", "recal"}
     assert {m.split("@")[0] for t, m in traffic.models if t > at + 1} == {"recal"}  # every worker follows
     reasons = audit_reasons(base)
     assert [a for a, _ in reasons[:4]] == ["promote", "complete", "advance", "advance"]
@@ -180,7 +180,7 @@ def test_a_bad_candidate_is_rolled_back_by_its_guards(server):
     _action, reason = audit_reasons(base)[0]
     assert reason.startswith("automatic rollback: agreement") and "< 0.8" in reason
     listed = {m["name"]: m["state"] for m in http_get(base + "/v1/admin/models", headers=H).json()["models"]}
-    assert listed["swapped"] == "registered" and listed["ner-conll-minilm-l4"] == "default"
+    assert listed["swapped"] == "registered" and listed["ner-conll-minilm-l4-v2"] == "default"
 
 
 def test_a_candidate_no_worker_can_load_is_rolled_back_and_nobody_notices(server):
@@ -194,7 +194,7 @@ def test_a_candidate_no_worker_can_load_is_rolled_back_and_nobody_notices(server
         assert http_post(base + "/v1/admin/models/broken/canary", json=plan, headers=H).status_code == 200
         until(lambda: audit_reasons(base)[0][0] == "rollback")
     assert set(traffic.statuses) == {200}
-    assert all(m.startswith("ner-conll-minilm-l4@") for _, m in traffic.models)  # the served model answered
+    assert all(m.startswith("ner-conll-minilm-l4-v2@") for _, m in traffic.models)  # the served model answered
     assert "candidate failed on a worker: ModelArtifactError" in audit_reasons(base)[0][1]
 
 

@@ -66,6 +66,7 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     assert digests["holdout 1"]["file"] == "held.conll" and digests["train"]["file"] == conll_file.name
     card = (out / "README.md").read_text()
     assert digests["unlabelled 1"]["sha256"][:16] in card and "CC BY-SA" in card
+    assert "with a noisy copy of 50% of them" in card and "seed 13" in card
     torch_model = LocalNER(out, runtime="torch", quantize=False)
     assert len(torch_model.model.encoder.encoder.layer) == 2
 

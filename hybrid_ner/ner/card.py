@@ -31,6 +31,15 @@ def _distilled(args: TrainArgs) -> str:
     )
 
 
+def _noise(args: TrainArgs) -> str:
+    if not args.noise:
+        return ""
+    return (
+        f", with a noisy copy of {args.noise:.0%} of them: recased, a hashtag, a user handle or no final stop; the "
+        "teacher reads the clean original of a recased copy"
+    )
+
+
 def write_model_card(args: TrainArgs, config: NERConfig) -> None:
     """``README.md`` in ``args.out``: data with digests, teacher, dev metrics per label and epoch, licences."""
     dev = config.metrics["dev"]
@@ -45,7 +54,7 @@ word-shape features (uncased encoder; shape ids restore capitalisation). Trained
 {_distilled(args)}
 
 ## Data
-- train: `{args.train.name}` ({config.metrics["train_sentences"]} sentences)
+- train: `{args.train.name}` ({config.metrics["train_sentences"]} sentences{_noise(args)}), seed {args.seed}
 - dev (model selection and calibration): `{args.dev.name}` ({config.metrics["dev_sentences"]} sentences)
 - unlabelled, labelled by the teacher: {config.metrics["unlabelled_sentences"]} sentences
 - sha256 of each file: {"; ".join(f"{r} `{d['file']}` {d['sha256'][:16]}" for r, d in config.metrics["data"].items())}
