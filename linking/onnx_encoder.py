@@ -1,11 +1,11 @@
 """The linker's sentence encoder as an ONNX graph with int8 MatMuls, run by ONNX Runtime, one text per pass.
 
-Measured against the fp32 encoder on Wikipedia leads, titles and news sentences (`eval/reports/link_encoder.md`),
-ONNX Runtime's dynamic int8 with per-channel weights keeps a mean cosine of 0.994 where torch's dynamic int8 kept
-0.976, and runs a text alone in about 40 % of torch's time. Dynamic int8 scales activations over the whole input,
+Measured against the fp32 encoder on KB entity texts and news contexts (`eval/reports/link_encoder.md`), ONNX
+Runtime's dynamic int8 with per-channel weights keeps a mean cosine of 0.993 where torch's dynamic int8 kept 0.977,
+and runs a text alone in about 40 % of torch's time. Dynamic int8 scales activations over the whole input,
 so a text is always encoded alone: its vector never depends on what came with it, and there is no padding to pay.
 
-The graph is derived from the pinned base package, so it is built on first use (about 10 s) and cached under the
+The graph is derived from the pinned base package, so it is built on first use (about 6 s) and cached under the
 data directory by the digest of the weights, the tokenizer and this recipe, never shipped.
 """
 
