@@ -188,8 +188,8 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_fil
     assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out
 
 
-def test_encoder_bench_compares_both_encoders_in_one_run(tmp_path, capsys):
-    from eval.encoder_bench import BASELINE, CANDIDATE, main
+def _tiny_elevant(tmp_path):
+    """An ELEVANT-format directory: the linking tests' KB and three short articles (benchmark ``tiny``)."""
     from tests.test_linking import KB
 
     el = tmp_path / "el"
@@ -205,6 +205,13 @@ def test_encoder_bench_compares_both_encoders_in_one_run(tmp_path, capsys):
         for i, t in enumerate(texts)
     ]
     (el / "tiny.benchmark.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    return el
+
+
+def test_encoder_bench_compares_both_encoders_in_one_run(tmp_path, capsys):
+    from eval.encoder_bench import BASELINE, CANDIDATE, main
+
+    el = _tiny_elevant(tmp_path)
     out = tmp_path / "out"
     argv = ["--el-dir", str(el), "--kb-dir", str(tmp_path / "kb"), "--benchmark", "tiny", "--articles", "3",
             "--texts", "6", "--rounds", "2", "--out", str(out)]  # fmt: skip
