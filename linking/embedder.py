@@ -126,11 +126,6 @@ def _worker_embedder(name: str, kwargs: tuple[tuple[str, Any], ...]) -> Embedder
     return embedders.get(name)(**dict(kwargs))
 
 
-def default_embedder(cache_dir: Path) -> Embedder:
-    """The default encoder (ONNX int8), its graph cached under ``cache_dir``."""
-    return embedders.get(DEFAULT_ENCODER)(cache_dir=cache_dir)
-
-
 class VectorCache:
     """Vectors of texts encoded before, least recently used dropped past ``size``. Keyed by the text itself, so an
     entity whose text changed is a new key: the cache can never answer with the vector of an older version."""
@@ -156,12 +151,8 @@ class VectorCache:
         return np.vstack(rows) if rows else np.zeros((0, self._dim), dtype=np.float32)
 
 
-def _onnx(cache_dir: Path) -> Embedder:
-    from linking.onnx_encoder import OnnxEmbedder
+# Imported late: the ONNX encoder module needs nothing from here (and loads onnxruntime only when it encodes).
+from linking.onnx_encoder import OnnxEmbedder  # noqa: E402
 
-    return OnnxEmbedder(cache_dir)
-
-
-DEFAULT_ENCODER = "encoder.minilm_onnx_int8.v1"
 embedders.register(TorchEmbedder.registered)(TorchEmbedder)
-embedders.register(DEFAULT_ENCODER)(_onnx)
+embedders.register(OnnxEmbedder.registered)(OnnxEmbedder)
