@@ -126,7 +126,7 @@ def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[d
     ]
 
 
-def _score_ours(ours: Any, data: Sequence[TaggedSentence], gold: set[EntityKey]) -> tuple[list[str], dict[str, Any]]:
+def score_ours(ours: Any, data: Sequence[TaggedSentence], gold: set[EntityKey]) -> tuple[list[str], dict[str, Any]]:
     texts, found = ours.extract_tokens([s.words for s in data])
     ents: list[tuple[int, Entity]] = [(i, e) for i, es in enumerate(found) for e in es]
     keys = [(i, e.span.start, e.span.end, e.span.label) for i, e in ents]
@@ -209,7 +209,7 @@ def run(
     served = chosen[0].name
     for v in chosen:
         ours = LocalNER(v.model_dir, threads=1, runtime=v.runtime, quantize=v.quantize)
-        texts, systems[v.name] = _score_ours(ours, data, gold)
+        texts, systems[v.name] = score_ours(ours, data, gold)
         systems[v.name].update(
             model=ours.version,
             layers=ours.config.layers or 6,

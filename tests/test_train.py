@@ -3,6 +3,7 @@
 import hashlib
 import json
 
+import onnx
 import pytest
 
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
@@ -73,6 +74,14 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     proc = run_cli("export-ner", "--model", str(out), "--calibration", str(conll_file), "--every", "2")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["calibration_sentences"] > 0 and (out / ONNX_FILE).is_file()
+    ops = [node.op_type for node in onnx.load(str(out / ONNX_FILE)).graph.node]
+    assert "QLinearMatMul" in ops  # static int8 operators in the file (a QDQ graph has none until it is loaded)
+    assert ops.count("MatMul") == 2 * 2 and "IsNaN" not in ops  # each layer's two attention products stay fp32
+    assert not list(out.glob(".*.tmp"))  # the graph was renamed into place
+    card = (out / "README.md").read_text()
+    assert card.count("## Served graph") == 1 and hashlib.sha256(conll_file.read_bytes()).hexdigest()[:16] in card
+    assert f"{json.loads(proc.stdout)['words_per_s']:,} words/s" in card
+    assert card.index("## Served") < card.index("## Lic")
     served = LocalNER(out)
     assert served.variant == "onnx-int8" and served.version.endswith("+onnx-int8")
     got, want = served.extract([TEXT])[0], torch_model.extract([TEXT])[0]
@@ -121,3 +130,15 @@ def test_train_ner_refuses_training_data_that_holds_an_evaluation_set(tmp_path):
     assert leaked.returncode == 2 and f"{prose}:2: " in leaked.stderr and f"evaluation set {test}" in leaked.stderr
     no_teacher = run_cli("train-ner", "--train", str(clean), *args, "--unlabelled", str(prose))
     assert no_teacher.returncode == 2 and "--teacher" in no_teacher.stderr and not out.exists()
+
+
+def test_a_second_export_replaces_the_served_graph_section_of_the_card(tmp_path):
+    from hybrid_ner.ner.card import served_section, with_served_section
+
+    calibration = tmp_path / "dev.txt"
+    calibration.write_text("Paris B-LOC\n\n")
+    card = "# card\n\n## Format\ntext\n\n## Licences\n- MIT\n"
+    first = with_served_section(card, served_section(calibration, 1, 1000.0))
+    second = with_served_section(first, served_section(calibration, 1, 2000.0))
+    assert second.count("## Served graph") == 1 and "2,000 words/s" in second and "1,000 words/s" not in second
+    assert second.startswith("# card\n\n## Format\ntext\n\n## Served graph") and second.endswith("## Licences\n- MIT\n")

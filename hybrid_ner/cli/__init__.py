@@ -153,11 +153,13 @@ def export_ner_cmd(
 ) -> None:
     """Export a model directory to the served runtime: an ONNX graph with static int8 MatMuls (ner.int8.onnx)."""
     from hybrid_ner.ner.data import read_tagged
-    from hybrid_ner.ner.static_int8 import export_onnx
+    from hybrid_ner.ner.static_int8 import export_onnx, note_export
 
     sentences = [s.words for s in read_tagged(calibration)[::every]]
     out = export_onnx(model, sentences)
-    typer.echo(json.dumps({"out": str(out), "calibration_sentences": len(sentences), "bytes": out.stat().st_size}))
+    speed = note_export(model, calibration, sentences)
+    summary = {"out": str(out), "calibration_sentences": len(sentences), "bytes": out.stat().st_size}
+    typer.echo(json.dumps({**summary, "words_per_s": round(speed)}))
 
 
 def main() -> None:

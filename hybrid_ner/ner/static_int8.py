@@ -13,6 +13,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import torch
 from torch import nn
 
 from hybrid_ner.errors import ModelArtifactError
-from hybrid_ner.ner.artifacts import ONNX_FILE, write_digest
+from hybrid_ner.files import replacing, write_whole
+from hybrid_ner.ner.artifacts import CARD_FILE, ONNX_FILE, write_digest
 from hybrid_ner.ner.encoding import collate, make_windows
 from hybrid_ner.ner.model import WEIGHTS_FILE, CaseAwareTokenClassifier, load_model
 from hybrid_ner.packages import base_encoder_path, quiet_exporters
@@ -103,38 +105,93 @@ class _Calibration:
         return next(self._it, None)
 
 
-def export_onnx(model_dir: Path, calibration: Sequence[Sequence[str]], *, max_tokens: int = 256) -> Path:
+def _attention_products(graph: Any) -> list[str]:
+    """The MatMuls of two activations (attention scores and their weighted sum): they have no weight to quantize."""
+    weights = {init.name for init in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and not weights.intersection(n.input)]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the exported graph is laid out for ONNX Runtime. The default is the one measured fastest at the same
+    F1 (``make ner-export-bench``); ``QDQ_V1`` is the earlier layout, kept so the benchmark can compare them."""
+
+    eager_attention: bool = True  # an additive mask: no Where/IsNaN pair per layer
+    operators: bool = True  # QLinearMatMul operators rather than QuantizeLinear/DequantizeLinear pairs
+    fp32_attention_products: bool = True  # no quantize/dequantize pair around the softmax
+
+
+QDQ_V1 = Layout(eager_attention=False, operators=False, fp32_attention_products=False)
+
+
+def _export_fp32(model_dir: Path, path: Path, layout: Layout, max_tokens: int, table: np.ndarray) -> Any:
+    model, tokenizer, _ = load_model(model_dir)
+    if layout.eager_attention:
+        model.encoder.set_attn_implementation("eager")
+    feeds = _feeds(collate(make_windows(tokenizer, [["Export", "sample", "in", "Paris", "."]], max_tokens)), table)
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")}
+    args = tuple(torch.from_numpy(feeds[name]) for name in INPUTS)
+    with torch.inference_mode():
+        torch.onnx.export(
+            _AfterLookup(model).eval(), args, str(path), input_names=list(INPUTS), output_names=["logits"],
+            dynamic_axes=axes, opset_version=17, dynamo=False,
+        )  # fmt: skip
+    return tokenizer
+
+
+def export_onnx(
+    model_dir: Path, calibration: Sequence[Sequence[str]], *, max_tokens: int = 256, layout: Layout = Layout()
+) -> Path:
     """Export ``model_dir``'s classifier to ONNX and quantize its MatMuls to int8 with static, calibrated scales.
 
     Weights per output channel (int8), activations per tensor (uint8) with MinMax ranges over ``calibration``
-    sentences; layer norms, softmax and the embeddings stay fp32.
+    sentences; layer norms, softmax and the embeddings stay fp32 (and, by default, the attention products). The
+    graph is written whole or not at all.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    model, tokenizer, _ = load_model(model_dir)
-    sample = collate(make_windows(tokenizer, [["Export", "sample", "in", "Paris", "."]], max_tokens))
-    table = word_embeddings()
-    feeds = _feeds(sample, table)
-    out = model_dir / ONNX_FILE
+    out, table = model_dir / ONNX_FILE, word_embeddings()
     with tempfile.TemporaryDirectory() as tmp, quiet_exporters():
-        fp32 = Path(tmp) / "fp32.onnx"
-        axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "logits")}
-        args = tuple(torch.from_numpy(feeds[name]) for name in INPUTS)
-        with torch.inference_mode():
-            torch.onnx.export(
-                _AfterLookup(model).eval(), args, str(fp32), input_names=list(INPUTS), output_names=["logits"],
-                dynamic_axes=axes, opset_version=17, dynamo=False,
-            )  # fmt: skip
+        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        tokenizer = _export_fp32(model_dir, fp32, layout, max_tokens, table)
         quantize_static(
-            str(fp32), str(out), _Calibration(tokenizer, calibration, max_tokens, table),
-            quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=["MatMul"],
+            str(fp32), str(int8), _Calibration(tokenizer, calibration, max_tokens, table),
+            quant_format=QuantFormat.QOperator if layout.operators else QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=_attention_products(onnx.load(str(fp32)).graph) if layout.fp32_attention_products else [],
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )  # fmt: skip
-    graph = onnx.load(str(out))
+        graph = onnx.load(str(int8))
     onnx.helper.set_model_props(graph, {SOURCE_KEY: weights_digest(model_dir)})
-    onnx.save(graph, str(out))
-    os.chmod(out, 0o644)
+    with replacing(out) as partial:
+        onnx.save(graph, str(partial))
+        os.chmod(partial, 0o644)
     write_digest(model_dir)  # the directory is whole now: record what it is
     return out
+
+
+def note_export(model_dir: Path, calibration: Path, sentences: Sequence[Sequence[str]], passes: int = 3) -> float:
+    """Time the exported graph through ``extract`` at one thread on the calibration sentences (median of
+    ``passes``) and record it, with the calibration file's digest, in the model card when there is one."""
+    import statistics
+    import time
+
+    from hybrid_ner.ner.card import served_section, with_served_section
+    from hybrid_ner.ner.extractor import LocalNER
+
+    ner = LocalNER(model_dir, threads=1)
+    texts = [" ".join(words) for words in sentences]
+    ner.extract(texts[:32])
+    seconds = []
+    for _ in range(passes):
+        t0 = time.perf_counter()
+        ner.extract(texts)
+        seconds.append(time.perf_counter() - t0)
+    words_per_s = sum(len(w) for w in sentences) / statistics.median(seconds)
+    card = model_dir / CARD_FILE
+    if card.is_file():
+        section = served_section(calibration, len(sentences), words_per_s)
+        write_whole(card, with_served_section(card.read_text(encoding="utf-8"), section))
+    return words_per_s

@@ -1,0 +1,148 @@
+"""The served graph's layout, measured: each export layout of one model in one run, on dev data only.
+
+For every layout in :data:`LAYOUTS` the model is exported into a private copy of its directory (calibrated on
+every 10th dev sentence, as ``make train-student`` does), then scored on the dev sentences with the gold tokens
+(F1 and ECE of the served confidences, beside the fp32 torch model) and timed at one thread: the graph alone over
+every dev window in the served batches, and whole ``extract`` calls over the dev sentences as raw text. Timings
+alternate between the layouts round by round and the median is reported, so both see the same machine state.
+``make ner-export-bench`` → ``eval/reports/ner_export.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.ner_bench import gold_keys, score_ours
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+from hybrid_ner.ner.data import TaggedSentence, read_tagged
+from hybrid_ner.ner.static_int8 import QDQ_V1, Layout
+
+LAYOUTS: dict[str, Layout] = {"qdq-v1": QDQ_V1, "qoperator-v2 (default)": Layout()}
+BASELINE = "qdq-v1"
+
+
+def _export(model_dir: Path, into: Path, layout: Layout, calibration: Sequence[Sequence[str]]) -> Path:
+    from hybrid_ner.ner.static_int8 import export_onnx
+
+    shutil.copytree(model_dir, into)
+    export_onnx(into, calibration, layout=layout)
+    return into
+
+
+def _graph_seconds(ner: Any, sentences: Sequence[Sequence[str]]) -> float:
+    """One pass of the graph over every window of ``sentences``, in the served batches (feeds built beforehand)."""
+    from hybrid_ner.ner.encoding import collate, make_windows
+    from hybrid_ner.ner.static_int8 import _feeds
+
+    windows = sorted(make_windows(ner.tokenizer, sentences, ner.max_tokens), key=lambda w: len(w.input_ids))
+    size = ner.batch_size
+    feeds = [_feeds(collate(windows[i : i + size]), ner.model.table) for i in range(0, len(windows), size)]
+    session = ner.model.session
+    t0 = time.perf_counter()
+    for feed in feeds:
+        session.run(None, feed)
+    return time.perf_counter() - t0
+
+
+def _extract_seconds(ner: Any, texts: Sequence[str], batch: int = 256) -> float:
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        ner.extract(list(texts[i : i + batch]))
+    return time.perf_counter() - t0
+
+
+def _quality(ner: Any, data: Sequence[TaggedSentence]) -> dict[str, float]:
+    _, report = score_ours(ner, data, gold_keys(data))
+    return {"f1": report["micro"]["f1"], "raw_text_f1": report["raw_text_f1"], "ece": report["ece"]}
+
+
+def run(model_dir: Path, dev_path: Path, out_dir: Path, rounds: int = 5, limit: int | None = None) -> dict[str, Any]:
+    """Export every layout, score each on dev, time them in alternating rounds; write the report."""
+    import torch
+
+    from hybrid_ner.ner.extractor import LocalNER
+
+    torch.set_num_threads(1)
+    data = read_tagged(dev_path)[:limit] if limit else read_tagged(dev_path)
+    sentences = [s.words for s in data]
+    texts = [" ".join(words) for words in sentences]
+    words = sum(len(s) for s in sentences)
+    with tempfile.TemporaryDirectory() as tmp:
+        served = {
+            name: LocalNER(_export(model_dir, Path(tmp) / str(i), layout, sentences[::10]), threads=1)
+            for i, (name, layout) in enumerate(LAYOUTS.items())
+        }
+        quality = {name: _quality(ner, data) for name, ner in served.items()}
+        quality["torch fp32"] = _quality(LocalNER(model_dir, threads=1, runtime="torch", quantize=False), data)
+        graph: dict[str, list[float]] = {name: [] for name in served}
+        whole: dict[str, list[float]] = {name: [] for name in served}
+        for ner in served.values():  # warm-up
+            ner.extract(texts[:64])
+        for _ in range(rounds):
+            for name, ner in served.items():
+                graph[name].append(_graph_seconds(ner, sentences))
+                whole[name].append(_extract_seconds(ner, texts))
+    speed = {
+        name: {
+            "graph_s": statistics.median(graph[name]),
+            "extract_words_per_s": words / statistics.median(whole[name]),
+            "graph_rounds_s": graph[name],
+            "extract_rounds_s": whole[name],
+        }
+        for name in served
+    }
+    result = {"model": model_dir.name, "dev": dev_path.name, "sentences": len(data), "words": words,
+              "rounds": rounds, "baseline": BASELINE, "quality": quality, "speed": speed}  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "ner_export.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "ner_export.md").write_text(render(result))
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    base = result["speed"][result["baseline"]]
+    lines = [
+        f"# Served graph layouts: {result['model']} on {result['dev']} ({result['sentences']} sentences)",
+        "",
+        "Each layout exported from the same weights in this run and calibrated on every 10th dev sentence. F1 on",
+        "the gold tokens and on the same sentences as raw text; ECE of the served confidences. Speed at one thread,",
+        f"median of {result['rounds']} alternating rounds: the graph alone over every dev window in the served",
+        "batches, and whole `extract` calls on raw text. Reproduce: `make ner-export-bench`.",
+        "",
+        "| layout | F1 | raw F1 | ECE | graph s | graph speed-up | extract words/s | extract ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, q in result["quality"].items():
+        s = result["speed"].get(name)
+        timing = (
+            f"{s['graph_s']:.3f} | {base['graph_s'] / s['graph_s']:.2f}x | {s['extract_words_per_s']:.0f} | "
+            f"{s['extract_words_per_s'] / base['extract_words_per_s']:.2f}x"
+            if s
+            else " | | |"
+        )
+        lines.append(f"| {name} | {q['f1']:.4f} | {q['raw_text_f1']:.4f} | {q['ece']:.4f} | {timing} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dev", type=Path, required=True, help="CoNLL dev file (never test)")
+    p.add_argument("--model", type=Path, default=DEFAULT_NER_MODEL_DIR)
+    p.add_argument("--out", type=Path, default=Path("eval/reports"))
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--limit", type=int, default=None, help="first N sentences only (smoke runs)")
+    args = p.parse_args(argv)
+    result = run(args.model, args.dev, args.out, args.rounds, args.limit)
+    print(render(result))
+
+
+if __name__ == "__main__":
+    main()
