@@ -53,6 +53,20 @@ def test_viterbi_prefers_valid_path():
     assert [labels[i] for i in viterbi(logp, trans, start)] == ["B-PER", "I-PER"]
 
 
+def test_viterbi_shortcut_returns_what_the_full_search_returns():
+    labels = bio_labels(TYPES)
+    trans, start = transition_mask(labels)
+    soft = np.where(trans == 0, 0.0, -1e3)  # not a 0/-inf mask: the full search always runs
+    rng = np.random.default_rng(1)
+    shortcut = 0
+    for _ in range(300):
+        logp = np.log(rng.dirichlet(np.full(len(labels), 0.3), size=rng.integers(1, 12)))
+        path = viterbi(logp, trans, start)
+        assert path == viterbi(logp, soft, np.where(start == 0, 0.0, -1e3))
+        shortcut += path == list(logp.argmax(axis=1))
+    assert 0 < shortcut < 300  # both the shortcut and the search were taken
+
+
 def _random_tags(rng, n):
     return to_bio([rng.choice(["O", "O", "O", *(f"{p}-{t}" for p in "BI" for t in TYPES)]) for _ in range(n)])
 

@@ -7,11 +7,14 @@ model embeds beside the subword embeddings.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 PAD, LOWER, TITLE, UPPER, MIXED, DIGIT, ALNUM, PUNCT = range(8)
 NUM_SHAPES = 8
 SHAPE_NAMES = ("pad", "lower", "title", "upper", "mixed", "digit", "alnum", "punct")
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: a batch of news spends more time here than in the tokenizer
 def word_shape(word: str) -> int:
     """Map a word to one of the coarse shape classes."""
     has_alpha = any(c.isalpha() for c in word)

@@ -44,10 +44,18 @@ def transition_mask(labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def viterbi(logprobs: np.ndarray, trans: np.ndarray, start: np.ndarray) -> list[int]:
-    """Best valid BIO path through per-word log-probabilities of shape (words, labels)."""
+    """Best valid BIO path through per-word log-probabilities of shape (words, labels).
+
+    With a 0/-inf mask as transitions (``transition_mask``), a path's score is the sum of its words' log-probs,
+    so when the per-word best labels already form a valid path, that path is the best one: most sentences end
+    here without the dynamic programme.
+    """
     n_words = logprobs.shape[0]
     if n_words == 0:
         return []
+    greedy = logprobs.argmax(axis=1)
+    if _is_mask(trans, start) and start[greedy[0]] == 0 and not trans[greedy[:-1], greedy[1:]].any():
+        return [int(g) for g in greedy]
     score = logprobs[0] + start
     back = np.zeros((n_words, logprobs.shape[1]), dtype=np.int64)
     for t in range(1, n_words):
@@ -58,6 +66,10 @@ def viterbi(logprobs: np.ndarray, trans: np.ndarray, start: np.ndarray) -> list[
     for t in range(n_words - 1, 0, -1):
         path.append(int(back[t, path[-1]]))
     return path[::-1]
+
+
+def _is_mask(trans: np.ndarray, start: np.ndarray) -> bool:
+    return bool(np.all((trans == 0) | (trans <= NEG_INF)) and np.all((start == 0) | (start <= NEG_INF)))
 
 
 def spans_from_bio(tags: Sequence[str]) -> list[tuple[int, int, str]]:
