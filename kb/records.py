@@ -33,7 +33,7 @@ class EntityIn(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntityRecord:
     id: str
     name: str

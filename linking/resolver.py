@@ -11,6 +11,7 @@ import numpy as np
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage, link_stages
 from kb.keys import normalize
+from kb.record_cache import RecordCache
 from kb.records import EntityRecord
 from kb.store import KBStore
 from linking.adjudicate import Judge
@@ -119,6 +120,7 @@ class Resolver:
         # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
         # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
         self.fresh = VectorCache(embedder.encode_each, embedder.dim)
+        self.records = RecordCache(store)  # candidates' records, read again only after a KB write
         self._version = "|".join(
             [embedder.name, candidates.name, f"{reranker.name}@{reranker.digest}", str(top_k)]
             + [judge.version for judge in self.judges]
@@ -148,7 +150,7 @@ class Resolver:
         embed_mentions(self.fresh.encode, mentions)
         cands = self.generator.candidates(mentions)
         ids = list({c.kb_id for cs in cands for c in cs})
-        entities = self.store.get(ids)
+        entities = self.records.get(ids)
         vectors = self.index.vectors(ids)
         missing = [i for i in ids if i not in vectors and i in entities]
         if missing:  # alias hits outside the dense index's view (e.g. just added): embed them now
