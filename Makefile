@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: encoder-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: encoder-bench link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench: $(STAMP)
 	$(BIN)/python -m eval.ner_bench --test $(CONLL_DIR)/test.txt --out eval/reports \
 		--also hybrid_ner/resources/ner-conll-minilm-l4 hybrid_ner/resources/ner-conll-minilm $(wildcard runs/ner-l3)
 
+# The served graph's layouts exported from the default model in one run: dev F1, ECE and one-thread speed
+ner-export-bench: $(STAMP)
+	$(BIN)/python -m eval.ner_export_bench --dev $(CONLL_DIR)/dev.txt --out eval/reports
+
 # CoNLL dev as written, lowercased and uppercased, and WNUT-17 test (PER/LOC/ORG), in fp32, for the shipped models
 # and any trained under runs/ner* → eval/reports/ner_robust.md
 ner-robust: $(STAMP)
@@ -120,6 +124,13 @@ link-llm: $(STAMP)
 	$(BIN)/python -m eval.llm_link_bench --el-dir $(EL_DIR) --kb-dir runs/linking/cross --out eval/reports/link_llm.json
 
 # A fresh data directory as `make run` fills it: seconds to the first linked answer and to the dense index.
+# News articles/s extracted and linked through the service on the bundled KB in ./data, 1 worker and 2;
+# BASELINE=<git ref> also times that commit's code (exported to runs/baseline) → eval/reports/link_throughput.md
+link-throughput: $(STAMP) $(KB_STAMP)
+	$(if $(BASELINE),rm -rf runs/baseline && mkdir -p runs/baseline && git archive $(BASELINE) | tar -x -C runs/baseline)
+	$(BIN)/python -m eval.link_throughput --el-dir $(EL_DIR) --data data --workers 2 \
+		$(if $(BASELINE),--baseline-code runs/baseline --baseline-label $(BASELINE)) --out eval/reports
+
 first-run: $(STAMP)
 	$(BIN)/python -m eval.first_run --out eval/reports/first_run.json
 

@@ -1,6 +1,7 @@
 """A small real run of the NER benchmark: report files exist and hold what they claim."""
 
 import json
+import os
 
 import pytest
 
@@ -223,3 +224,52 @@ def test_encoder_bench_compares_both_encoders_in_one_run(tmp_path, capsys):
         assert len(report["end_to_end"][name]["seconds"]) == 2  # one timing per round
         assert report["end_to_end"][name]["batch_differs"] == 0  # the same links alone and together
     assert f"| `{CANDIDATE}` |" in (out / "link_encoder.md").read_text() and "ratio" in capsys.readouterr().out
+
+
+def test_ner_export_bench_compares_the_layouts_on_dev(conll_file, tmp_path, capsys):
+    from eval.ner_export_bench import BASELINE, LAYOUTS, main
+
+    out = tmp_path / "out"
+    main(["--dev", str(conll_file), "--limit", "20", "--rounds", "2", "--out", str(out)])
+    report = json.loads((out / "ner_export.json").read_text())
+    assert report["sentences"] == 20 and report["baseline"] == BASELINE
+    assert report["model"] == DEFAULT_NER_MODEL_DIR.name
+    assert set(report["quality"]) == {*LAYOUTS, "torch fp32"} and set(report["speed"]) == set(LAYOUTS)
+    for name in LAYOUTS:
+        assert 0.0 < report["quality"][name]["f1"] <= 1.0 and 0.0 <= report["quality"][name]["ece"] <= 1.0
+        assert len(report["speed"][name]["graph_rounds_s"]) == 2 and report["speed"][name]["extract_words_per_s"] > 0
+    md = (out / "ner_export.md").read_text()
+    assert "| qdq-v1 |" in md and "1.00x" in md and "| torch fp32 |" in md
+    assert "graph speed-up" in capsys.readouterr().out
+    assert list(DEFAULT_NER_MODEL_DIR.glob(".*.tmp")) == []  # the shipped model directory was never written
+
+
+def test_link_throughput_times_the_service_and_a_baseline_tree_on_one_kb(tmp_path, capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from eval.link_throughput import main
+    from tests.test_linking import KB
+
+    el = _tiny_elevant(tmp_path)
+    data = tmp_path / "data"
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text("".join(json.dumps(e) + "\n" for e in KB))
+    cli = Path(sys.executable).parent / "hybrid-ner"
+    env = {**os.environ, "HNER_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    subprocess.run([str(cli), "kb", "load", str(kb)], env=env, check=True, capture_output=True)
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    main(["--el-dir", str(el), "--data", str(data), "--benchmark", "tiny", "--workers", "2", "--clients", "2",
+          "--rounds", "2", "--baseline-code", str(repo), "--baseline-label", "main", "--out", str(out)])  # fmt: skip
+    report = json.loads((out / "link_throughput.json").read_text())
+    assert report["articles"] == 3 and report["kb_entities"] == len(KB)
+    configs = report["configs"]
+    assert [c["workers"] for c in configs.values()] == [1, 2, 2] and list(configs)[2] == "baseline, 2 workers"
+    for c in configs.values():
+        assert c["errors"] == 0 and len(c["rounds_s"]) == 2 and c["articles_per_s"] > 0
+        assert c["links_differ_from_this tree, 1 worker"] == 0  # the same links from one process, two, and the tree
+    assert configs["baseline, 2 workers"]["code"] == "main" and configs["this tree, 1 worker"]["code"] == "installed"
+    assert "| baseline, 2 workers |" in (out / "link_throughput.md").read_text()
+    assert "articles/s" in capsys.readouterr().out
