@@ -75,9 +75,9 @@ ner-export-bench: $(STAMP)
 	$(BIN)/python -m eval.ner_export_bench --dev $(CONLL_DIR)/dev.txt --out eval/reports
 
 # CoNLL dev as written, lowercased and uppercased, and WNUT-17 test (PER/LOC/ORG), in fp32, for the shipped models
-# and any trained under runs/ner* → eval/reports/ner_robust.md
+# and any trained under runs/ner*, beside spaCy sm → eval/reports/ner_robust.md
 ner-robust: $(STAMP)
-	$(BIN)/python -m eval.ner_robust --conll-dev $(CONLL_DIR)/dev.txt --wnut $(WNUT_DIR)/test.conll \
+	$(BIN)/python -m eval.ner_robust --conll-dev $(CONLL_DIR)/dev.txt --wnut $(WNUT_DIR)/test.conll --spacy \
 		--out eval/reports/ner_robust.json hybrid_ner/resources/ner-conll-minilm-l4-v2 hybrid_ner/resources/ner-conll-minilm-l4 \
 		hybrid_ner/resources/ner-conll-minilm \
 		$(patsubst %/ner_config.json,%,$(wildcard runs/ner*/ner_config.json))

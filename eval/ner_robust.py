@@ -52,12 +52,33 @@ def score_model(model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence
     return row
 
 
+SPACY_ROW = "spaCy sm (en_core_web_sm 3.8, OntoNotes labels mapped to CoNLL's)"
+
+
+def score_spacy(evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict[str, Any]:
+    """spaCy sm's F1 on each set, on the gold tokens; it gives no entity confidence, so no ECE."""
+    import spacy
+
+    from eval.ner_bench import SPACY_PACKAGE, gold_keys, spacy_keys
+    from hybrid_ner.ner.metrics import score_entities
+
+    nlp = spacy.load(SPACY_PACKAGE)
+    return {
+        name: {"f1": round(score_entities(gold_keys(data), spacy_keys(nlp, data, kept)).micro.f1, 4), "ece": None}
+        for name, (data, kept) in evaluation.items()
+    }
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
 def markdown(rows: dict[str, dict[str, Any]]) -> str:
     names = list(next(iter(rows.values())))
     head = "| model | " + " | ".join(f"{n} F1 | ECE" for n in names) + " |"
     rule = "|---|" + "---|---|" * len(names)
     body = [
-        f"| {model} | " + " | ".join(f"{r[n]['f1']:.4f} | {r[n]['ece']:.4f}" for n in names) + " |"
+        f"| {model} | " + " | ".join(f"{_cell(r[n]['f1'])} | {_cell(r[n]['ece'])}" for n in names) + " |"
         for model, r in rows.items()
     ]
     return "\n".join([head, rule, *body]) + "\n"
@@ -71,12 +92,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True, help="JSON report; a .md table is written beside it")
     ap.add_argument("--limit", type=int, default=None, help="only the first N sentences of each set")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--spacy", action="store_true", help="add spaCy sm's F1 on the same sets")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     evaluation = sets(args.conll_dev, args.wnut, args.limit)
     rows = {str(m): score_model(m, evaluation) for m in args.models}
+    if args.spacy:
+        rows[SPACY_ROW] = score_spacy(evaluation)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for path, text in [(args.out, json.dumps(rows, indent=1)), (args.out.with_suffix(".md"), markdown(rows))]:
         write_out(path, iter([text]))

@@ -165,8 +165,8 @@ def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():
 
 
 def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_file, tmp_path, monkeypatch, capsys):
+    from eval.ner_robust import SPACY_ROW, sets
     from eval.ner_robust import main as robust_main
-    from eval.ner_robust import sets
 
     tweets = tmp_path / "wnut.conll"
     rows = ["@\tO", "Maria\tB-person", "loves\tO", "#\tO", "Berlin\tB-location", "and\tO", "iPhones\tB-product", ""]
@@ -180,8 +180,12 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_fil
 
     out = tmp_path / "robust.json"
     argv = ["ner_robust", str(DEFAULT_NER_MODEL_DIR), "--conll-dev", str(conll_file), "--wnut", str(tweets)]
-    monkeypatch.setattr("sys.argv", [*argv, "--out", str(out), "--limit", "10", "--threads", "1"])
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(out), "--limit", "10", "--threads", "1", "--spacy"])
     robust_main()
+    spacy_row = json.loads(out.read_text())[SPACY_ROW]
+    assert set(spacy_row) == set(evaluation) and all(r["ece"] is None for r in spacy_row.values())
+    assert spacy_row["conll dev"]["f1"] > 0.5  # news spaCy knows, scored on the same gold tokens
+    assert spacy_row["wnut17 test (PER/LOC/ORG)"]["f1"] == 0.0  # it calls Berlin a person and iPhones an ORG here
     report = json.loads(out.read_text())[str(DEFAULT_NER_MODEL_DIR)]
     assert set(report) == set(evaluation)
     assert all(0.0 <= r["f1"] <= 1.0 and 0.0 <= r["ece"] <= 1.0 for r in report.values())
