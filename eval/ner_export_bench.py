@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.ner_bench import gold_keys, score_ours
+from eval.ner_bench import gold_keys, score_ours, timed_batch
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 from hybrid_ner.ner.static_int8 import QDQ_V1, Layout
@@ -37,25 +37,22 @@ def _export(model_dir: Path, into: Path, layout: Layout, calibration: Sequence[S
     return into
 
 
-def _graph_seconds(ner: Any, sentences: Sequence[Sequence[str]]) -> float:
-    """One pass of the graph over every window of ``sentences``, in the served batches (feeds built beforehand)."""
+def _graph_feeds(ner: Any, sentences: Sequence[Sequence[str]]) -> list[dict[str, Any]]:
+    """The graph's inputs for every window of ``sentences``, in the served batches (built once, outside timing)."""
     from hybrid_ner.ner.encoding import collate, make_windows
     from hybrid_ner.ner.static_int8 import _feeds
 
     windows = sorted(make_windows(ner.tokenizer, sentences, ner.max_tokens), key=lambda w: len(w.input_ids))
     size = ner.batch_size
-    feeds = [_feeds(collate(windows[i : i + size]), ner.model.table) for i in range(0, len(windows), size)]
+    return [_feeds(collate(windows[i : i + size]), ner.model.table) for i in range(0, len(windows), size)]
+
+
+def _graph_seconds(ner: Any, feeds: Sequence[dict[str, Any]]) -> float:
+    """One pass of the graph alone over ``feeds``."""
     session = ner.model.session
     t0 = time.perf_counter()
     for feed in feeds:
         session.run(None, feed)
-    return time.perf_counter() - t0
-
-
-def _extract_seconds(ner: Any, texts: Sequence[str], batch: int = 256) -> float:
-    t0 = time.perf_counter()
-    for i in range(0, len(texts), batch):
-        ner.extract(list(texts[i : i + batch]))
     return time.perf_counter() - t0
 
 
@@ -84,12 +81,13 @@ def run(model_dir: Path, dev_path: Path, out_dir: Path, rounds: int = 5, limit: 
         quality["torch fp32"] = _quality(LocalNER(model_dir, threads=1, runtime="torch", quantize=False), data)
         graph: dict[str, list[float]] = {name: [] for name in served}
         whole: dict[str, list[float]] = {name: [] for name in served}
+        feeds = {name: _graph_feeds(ner, sentences) for name, ner in served.items()}
         for ner in served.values():  # warm-up
             ner.extract(texts[:64])
         for _ in range(rounds):
             for name, ner in served.items():
-                graph[name].append(_graph_seconds(ner, sentences))
-                whole[name].append(_extract_seconds(ner, texts))
+                graph[name].append(_graph_seconds(ner, feeds[name]))
+                whole[name].append(words / timed_batch(ner.extract, texts))
     speed = {
         name: {
             "graph_s": statistics.median(graph[name]),
