@@ -6,15 +6,16 @@ point at them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from kb.casing import casings
 from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
-from kb.keys import REDIRECT, words
+from kb.keys import REDIRECT, names_a_company, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
 from kb.store import Enrichment, KBStore
-from kb.vital import Article, VitalMissing, read_articles
+from kb.vital import Article, VitalMissing, lead_paragraphs, read_articles
 
 SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
@@ -66,6 +67,14 @@ def vital_articles() -> dict[str, Article]:
         return {}
 
 
+def vital_paragraphs() -> list[str]:
+    """The vital articles' lead paragraphs (where other titles are written with their real casing), or none."""
+    try:
+        return lead_paragraphs()
+    except VitalMissing:
+        return []
+
+
 def build(
     store: KBStore,
     min_population: int = 15000,
@@ -73,17 +82,28 @@ def build(
     progress: Progress | None = None,
     redirects: Callable[[], Redirects] = read_redirects,
     articles: Callable[[], dict[str, Article]] = vital_articles,
+    paragraphs: Callable[[], Sequence[str]] = vital_paragraphs,
 ) -> tuple[LoadReport, WikipediaReport | None]:
     """The whole bundled KB: places (``kb.loaders.build_default``), then Wikipedia titles unless
-    ``min_redirects`` is 0 (``redirects`` reads them, ``articles`` the vital articles)."""
+    ``min_redirects`` is 0 (``redirects`` reads them, ``articles`` the vital articles, ``paragraphs`` the text
+    that spells other titles)."""
     places = build_default(store, min_population, progress)
-    return places, add_wikipedia(store, redirects(), min_redirects, articles()) if min_redirects else None
+    if not min_redirects:
+        return places, None
+    return places, add_wikipedia(store, redirects(), min_redirects, articles(), paragraphs())
 
 
-def _entity(title: str, names: list[str], kind: str, sure: bool, article: Article | None) -> EntityIn:
+def _entity(
+    title: str, names: list[str], kind: str, sure: bool, article: Article | None, known: Mapping[str, str]
+) -> EntityIn:
     """A title's entity: a vital article's casing, lead sentence and type where there is one, else the re-cased
-    title, the typer's guess (kept when sure) and a few of its other names as description."""
+    title (spelled as ``known`` spells it, else re-cased), the typer's guess (kept when sure) and a few of its
+    other names as description. A redirect that is the
+    title with a legal form ("michelin tire company") makes it an organisation whatever the typer guessed: a
+    company named like a person (Michelin, Harley-Davidson) is typed by what it is called."""
     attrs = {"dbpedia_title": title, "redirects": len(names)}
+    if kind != "location" and any(names_a_company(plain(title), n) for n in names):
+        kind, sure = "organization", True
     if article is not None:
         types = [article.kind] if article.kind else [kind] * (kind in STORED_TYPES and sure)
         attrs["wikipedia_title"] = article.title
@@ -93,16 +113,20 @@ def _entity(title: str, names: list[str], kind: str, sure: bool, article: Articl
     types = [kind] if kind in STORED_TYPES and sure else []
     description = _description(types[0] if types else "", title, names)
     return EntityIn(
-        id=ID_PREFIX + title, name=display_name(title), types=types, description=description, attributes=attrs
+        id=ID_PREFIX + title, name=display_name(title, known), types=types, description=description, attributes=attrs
     )
 
 
 def add_wikipedia(
-    store: KBStore, redirects: Redirects, min_redirects: int = MIN_REDIRECTS, articles: dict[str, Article] | None = None
+    store: KBStore,
+    redirects: Redirects,
+    min_redirects: int = MIN_REDIRECTS,
+    articles: dict[str, Article] | None = None,
+    paragraphs: Sequence[str] = (),
 ) -> WikipediaReport:
     """Add titles with ``min_redirects`` or more redirects, or a vital article, as entities (places already in
     ``store`` take their title's redirects instead), each with its redirects as aliases and their count as
-    ``attributes.redirects``."""
+    ``attributes.redirects``. A title without an article is named as ``paragraphs`` write it, where they do."""
     articles = articles or {}
     places = {  # titles added by an earlier run are not places
         key: kept
@@ -114,6 +138,7 @@ def add_wikipedia(
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 
     typer = TitleTyper.load()
+    known = casings(paragraphs, {plain(t) for t in titles if t not in articles})
     report = WikipediaReport(titles=len(titles))
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
@@ -127,7 +152,7 @@ def add_wikipedia(
             continue
         if len(names) < min_redirects and article is None:
             continue
-        entity = _entity(title, names, kind, typer.is_sure(kind, p), article)
+        entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known)
         report.typed += bool(entity.types)
         report.described += article is not None
         if article is not None and article.name.lower() != plain(title):

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.casing import cased
 from kb.keys import REDIRECT, popularity, words
 from kb.records import EntityRecord
 from kb.store import Enrichment, KBStore
@@ -88,11 +89,10 @@ def plain(title: str) -> str:
     return title.replace("_", " ")
 
 
-def display_name(title: str) -> str:
-    """A readable name for a lower-cased title: words capitalised, short function words not."""
-    small = {"of", "the", "and", "de", "du", "la", "le", "von", "van", "der", "in", "on", "for", "at", "a", "an"}
-    parts = plain(title).split(" ")
-    return " ".join(p if i and p in small else p[:1].upper() + p[1:] for i, p in enumerate(parts))
+def display_name(title: str, known: Mapping[str, str] | None = None) -> str:
+    """A readable name for a lower-cased title: as ``known`` spells it (``kb.casing.casings``), else re-cased by
+    ``kb.casing.cased``'s rules."""
+    return cased(plain(title), known)
 
 
 @dataclass

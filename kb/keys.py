@@ -7,7 +7,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 
 from kb.gazetteer import place_names
 
@@ -43,6 +43,9 @@ _ORG_SUFFIXES = frozenset(
         "holdings",
     ]
 )
+# The legal forms that say a name is a company's when they follow it ("Pfizer Inc", "Ferrari S.p.A."): the
+# unambiguous ones. "Co" is also Colorado, "Group" and "Holdings" also name bands and funds.
+_LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
 _PERSON_TYPES = ("person", "human")
@@ -84,8 +87,10 @@ _TITLES = frozenset(
 _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$|,.*$")
 
 
+@lru_cache(maxsize=1 << 16)
 def normalize(text: str) -> str:
-    """Alias key: case-folded, accents stripped, inner whitespace collapsed, edge punctuation removed."""
+    """Alias key: case-folded, accents stripped, inner whitespace collapsed, edge punctuation removed. Memoised:
+    the linker normalises every candidate's name for every mention, and a document meets the same names again."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _EDGE_PUNCT.sub("", _SPACES.sub(" ", stripped.casefold()).strip())
@@ -115,6 +120,17 @@ def lookup_keys(text: str) -> set[str]:
         ws = ws[:-1]
         keys.add(" ".join(ws))
     return keys - {""}
+
+
+def names_a_company(name: str, other: str) -> bool:
+    """Whether ``other`` is ``name`` with more words that end in a legal form: "Dell Computer Corporation" for
+    Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
+    own, ws = words(name), words(other)
+    if not own or len(ws) <= len(own) or ws[: len(own)] != own:
+        return False
+    tail = ws[len(own) :]
+    last = "".join(tail) if all(len(w) == 1 for w in tail) else tail[-1]  # S.p.A. → spa
+    return last in _LEGAL_FORMS
 
 
 @cache

@@ -304,8 +304,8 @@ class DenseIndex:
             return out
         if self.base is not None and self.base_ids:
             scores, idx = self.base.search(queries, k, params=self._skip_stale())
-            for row in range(len(queries)):
-                out[row] = [(self.base_ids[j], float(s)) for s, j in zip(scores[row], idx[row], strict=True) if j >= 0]
+            for row, (row_scores, row_ids) in enumerate(zip(scores.tolist(), idx.tolist(), strict=True)):
+                out[row] = [(self.base_ids[j], s) for s, j in zip(row_scores, row_ids, strict=True) if j >= 0]
         if self.delta_ids:
             sims = queries @ self.delta_vectors.T
             for row in range(len(queries)):

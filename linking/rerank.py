@@ -79,10 +79,40 @@ def word_articles(label: str | None, records: Sequence[EntityRecord | None]) -> 
     out = np.zeros(len(records), dtype=bool)
     if label not in ("PER", "ORG"):
         return out
-    joined = [" ".join(e.types).lower() if e is not None else "" for e in records]
-    if not any(any(w in j for w in TYPE_WORDS[label]) for j in joined):
+    if not any(e is not None and type_fit(label, e.types)[0] for e in records):
         return out
-    return np.array([any(w in j for w in NOT_A_BEARER) for j in joined], dtype=bool)
+    return np.array([e is not None and _about_a_word(tuple(e.types)) for e in records], dtype=bool)
+
+
+@lru_cache(maxsize=4096)
+def _about_a_word(types: tuple[str, ...]) -> bool:
+    joined = " ".join(types).lower()
+    return any(w in joined for w in NOT_A_BEARER)
+
+
+def other_bearers(label: str | None, cands: Sequence[Candidate], records: Sequence[EntityRecord | None]) -> np.ndarray:
+    """Per candidate, True where a person or organisation mention must not take it: the candidate is of the other
+    of those two types, the mention is not one of its names (only a surname or a looser key: "Siemens" for Carl
+    Wilhelm Siemens), and an entity of the mention's own type that it names is on the list (Siemens
+    the company). The company wins over the founder, and the person over a firm named after a relative. Where
+    nothing of its own type is named, or the document names the other one in full ("Gerald Ford ... Ford"), the
+    fitted scores decide: the NER label may be the one that is wrong."""
+    out = np.zeros(len(cands), dtype=bool)
+    if label not in ("PER", "ORG"):
+        return out
+    other = "ORG" if label == "PER" else "PER"
+    typed = [type_fit(label, e.types) if e is not None else (0.0, 0.0, 0.0) for e in records]
+    if not any(t[0] and _exact(c) for t, c in zip(typed, cands, strict=True)):
+        return out
+    for i, (e, c, t) in enumerate(zip(records, cands, typed, strict=True)):
+        out[i] = bool(e is not None and t[1] and not (_exact(c) or c.doc_hit) and type_fit(other, e.types)[0])
+    return out
+
+
+def _exact(c: Candidate) -> bool:
+    """The mention is one of the candidate's names: an alias, or a Wikipedia redirect ("Ford" → Ford Motor
+    Company)."""
+    return c.alias_hit or c.redirect_hit
 
 
 @dataclass
@@ -117,6 +147,13 @@ def type_fit(label: str | None, types: Sequence[str]) -> tuple[float, float, flo
     the entity's types; 0/0/0 when either is unknown."""
     if not label or label not in TYPE_WORDS or not types:
         return 0.0, 0.0, 0.0
+    return _type_fit(label, tuple(types))
+
+
+@lru_cache(maxsize=4096)
+def _type_fit(label: str, types: tuple[str, ...]) -> tuple[float, float, float]:
+    """``type_fit`` of a label and a KB's types: a KB has few distinct type lists, and every candidate of every
+    mention asks."""
     joined = " ".join(types).lower()
     fits = any(w in joined for w in TYPE_WORDS[label])
     other = any(w in joined for lab, words in TYPE_WORDS.items() if lab != label for w in words)
@@ -134,8 +171,24 @@ def qualifier_fit(qualifier: str, entity: EntityRecord | None) -> float:
     return float(wanted <= have)
 
 
-def _cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    return float(a @ b) if a is not None and b is not None else 0.0
+def _similarities(
+    mention: Mention, cands: Sequence[Candidate], vectors: dict[str, np.ndarray]
+) -> tuple[list[float], ...]:
+    """Per candidate, the cosine of its vector with the mention's context, the mention, its document and the
+    document's likely entities (0 where either is missing; the dense score for the mention where the candidate
+    has no vector): one matrix product per mention rather than four dot products per candidate."""
+    have = [vectors.get(c.kb_id) for c in cands]
+    found = [i for i, v in enumerate(have) if v is not None]
+    out: list[list[float]] = []
+    for query in (mention.context_vector, mention.vector, mention.doc_vector, mention.coherence_vector):
+        sims = [0.0] * len(cands)
+        if query is not None and found:
+            matrix = np.vstack([have[i] for i in found])
+            for i, sim in zip(found, (matrix @ query).tolist(), strict=True):
+                sims[i] = sim
+        out.append(sims)
+    out[1] = [sim if have[i] is not None else c.dense for i, (sim, c) in enumerate(zip(out[1], cands, strict=True))]
+    return tuple(out)
 
 
 def _inverse_ranks(values: Sequence[float]) -> list[float]:
@@ -161,13 +214,7 @@ def features(
     norm = normalize(mention.text)
     records = [entities.get(c.kb_id) for c in cands]
     typed = [type_fit(mention.label, e.types if e else []) for e in records]
-    ctx, men, doc, coh = [], [], [], []
-    for c in cands:
-        vec = vectors.get(c.kb_id)
-        ctx.append(_cosine(mention.context_vector, vec))
-        men.append(_cosine(mention.vector, vec) if vec is not None else c.dense)
-        doc.append(_cosine(mention.doc_vector, vec))
-        coh.append(_cosine(mention.coherence_vector, vec))
+    ctx, men, doc, coh = _similarities(mention, cands, vectors)
     counted = [e is not None and not t[2] for e, t in zip(records, typed, strict=True)]
     pops = [popularity(e.id, e.prior) if e and ok else -99.0 for e, ok in zip(records, counted, strict=True)]
     pop_rank = _inverse_ranks(pops)
@@ -282,7 +329,9 @@ class LogisticReranker:
             rows = features(m, cands, entities, vectors)
             probs = self.probability(rows)
             if self.exclude_clashes:
-                probs = np.where(word_articles(m.label, [entities.get(c.kb_id) for c in cands]), 0.0, probs)
+                records = [entities.get(c.kb_id) for c in cands]
+                ruled_out = word_articles(m.label, records) | other_bearers(m.label, cands, records)
+                probs = np.where(ruled_out, 0.0, probs)
             out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)])
         return out
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
-from kb.keys import derived_keys, lookup_keys, normalize, popularity
+from kb.keys import derived_keys, lookup_keys, names_a_company, normalize, popularity
 from kb.loaders import load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
@@ -63,6 +63,17 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
     assert sorted(store.by_alias(["paris"])["paris"]) == ["Q830149", "Q90"]
     assert store.by_alias(["city of light"]) == {"city of light": ["Q90"]}
     assert store.get(["Q90"])["Q90"].description == "capital of France"
+
+
+def test_a_name_with_more_words_and_a_legal_form_names_a_company():
+    assert names_a_company("dell", "dell computer corporation")
+    assert names_a_company("ferrari", "ferrari s.p.a.")
+    assert names_a_company("Bayer", "Bayer AG")
+    assert not names_a_company("denver", "denver co")  # Colorado, not a company
+    assert not names_a_company("dell", "dell")
+    assert not names_a_company("dell", "michael dell inc")  # another name that ends in one
+    assert not names_a_company("siemens", "siemens brothers")
+    assert not names_a_company("", "inc")
 
 
 def test_lookup_keys_loosen_a_surface_form():

@@ -187,6 +187,51 @@ def test_a_person_or_organisation_never_links_to_a_place(kb):
     assert toyota.kb_id in (None, "x:toyota")
 
 
+def test_a_company_named_like_a_person_links_to_the_company_not_to_the_bearer_of_the_surname(kb):
+    """ "Siemens" as ORG is the company the KB names so, not Carl Wilhelm Siemens found by his surname, however the
+    scores fall; as PER, with no person named exactly so, the scores still decide (the label may be wrong)."""
+    store, resolver = kb
+    founder = EntityIn(
+        id="per:carl_wilhelm_siemens",
+        name="Carl Wilhelm Siemens",
+        types=["person"],
+        description="German-British engineer; brother of Werner von Siemens",
+        prior=50_000,  # better known than the company here: popularity would pick him
+    )
+    store.upsert([founder])
+    t = "Angela Merkel met the European Union budget team with Siemens."
+    start = t.index("Siemens")
+    [[as_org]] = resolver.link([(t, [(start, start + 7, "ORG")])])
+    assert as_org.kb_id == "org:siemens"
+    assert "per:carl_wilhelm_siemens" not in [c.kb_id for c in as_org.candidates if c.score > 0]
+    [[as_per]] = resolver.link([(t, [(start, start + 7, "PER")])])
+    assert {c.kb_id for c in as_per.candidates} >= {"org:siemens", "per:carl_wilhelm_siemens"}
+    assert all(c.score > 0 for c in as_per.candidates if c.kb_id == "per:carl_wilhelm_siemens")
+
+
+def test_the_type_sanity_benchmark_counts_links_whose_types_clash_with_the_label(kb, tmp_path):
+    from eval.kb_sets import type_sanity
+
+    store, resolver = kb
+    store.upsert([EntityIn(id="per:paris", name="Paris", types=["person"], description="Trojan prince")])
+    rows = [
+        {"text": "Siemens cut jobs.", "mentions": [{"span": [0, 7], "label": "ORG", "text": "Siemens"}]},
+        {"text": "Paris, Texas is small.", "mentions": [{"span": [0, 5], "label": "LOC", "text": "Paris"}]},
+        {"text": "Paris took Helen to Troy.", "mentions": [{"span": [0, 5], "label": "ORG", "text": "Paris"}]},
+    ]
+    path = tmp_path / "sanity.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = type_sanity(resolver, path)
+    assert report["mentions"] == 3
+    by_mention = {(o["mention"], o["label"]): o for o in report["links"]}
+    assert by_mention["Siemens", "ORG"]["kb_id"] == "org:siemens" and not by_mention["Siemens", "ORG"]["clash"]
+    assert by_mention["Paris", "LOC"]["kb_id"] == "geonames:4717560"
+    org_paris = by_mention["Paris", "ORG"]
+    assert org_paris["clash"] == (org_paris["kb_id"] is not None)  # only a person or places named Paris
+    assert report["violations"] == sum(o["clash"] for o in report["links"])
+    assert report["linked"] == sum(o["kb_id"] is not None for o in report["links"])
+
+
 def test_a_kb_with_names_only_links_with_the_same_code(tmp_path):
     """No types, no aliases, no priors, no redirects: candidates come from names and meaning, nothing is excluded."""
     settings = Settings(data_dir=tmp_path)

