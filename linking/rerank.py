@@ -179,11 +179,12 @@ def _similarities(
     has no vector): one matrix product per mention rather than four dot products per candidate."""
     have = [vectors.get(c.kb_id) for c in cands]
     found = [i for i, v in enumerate(have) if v is not None]
+    stacked = [v for v in have if v is not None]
+    matrix = np.vstack(stacked) if stacked else None
     out: list[list[float]] = []
     for query in (mention.context_vector, mention.vector, mention.doc_vector, mention.coherence_vector):
         sims = [0.0] * len(cands)
-        if query is not None and found:
-            matrix = np.vstack([have[i] for i in found])
+        if query is not None and matrix is not None:
             for i, sim in zip(found, (matrix @ query).tolist(), strict=True):
                 sims[i] = sim
         out.append(sims)
