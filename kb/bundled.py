@@ -102,7 +102,7 @@ def _entity(
     title with a legal form ("michelin tire company") makes it an organisation whatever the typer guessed: a
     company named like a person (Michelin, Harley-Davidson) is typed by what it is called."""
     attrs = {"dbpedia_title": title, "redirects": len(names)}
-    if kind != "location" and any(names_a_company(plain(title), n) for n in names):
+    if kind != "location" and names_a_company(plain(title), names):
         kind, sure = "organization", True
     if article is not None:
         types = [article.kind] if article.kind else [kind] * (kind in STORED_TYPES and sure)

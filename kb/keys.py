@@ -122,15 +122,22 @@ def lookup_keys(text: str) -> set[str]:
     return keys - {""}
 
 
-def names_a_company(name: str, other: str) -> bool:
-    """Whether ``other`` is ``name`` with more words that end in a legal form: "Dell Computer Corporation" for
-    Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
-    own, ws = words(name), words(other)
-    if not own or len(ws) <= len(own) or ws[: len(own)] != own:
+def names_a_company(name: str, others: Sequence[str]) -> bool:
+    """Whether one of ``others`` is ``name`` with more words that end in a legal form: "Dell Computer
+    Corporation" for Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
+    own = words(name)
+    if not own:
         return False
-    tail = ws[len(own) :]
-    last = "".join(tail) if all(len(w) == 1 for w in tail) else tail[-1]  # S.p.A. → spa
-    return last in _LEGAL_FORMS
+    for other in others:
+        if other.rsplit(" ", 1)[-1].replace(".", "").lower() not in _LEGAL_FORMS:  # most names: no need to read on
+            continue
+        ws = _WORD.findall(normalize(other))
+        if len(ws) <= len(own) or ws[: len(own)] != own:
+            continue
+        tail = ws[len(own) :]
+        if ("".join(tail) if all(len(w) == 1 for w in tail) else tail[-1]) in _LEGAL_FORMS:  # S.p.A. → spa
+            return True
+    return False
 
 
 @cache

@@ -66,14 +66,13 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
 
 
 def test_a_name_with_more_words_and_a_legal_form_names_a_company():
-    assert names_a_company("dell", "dell computer corporation")
-    assert names_a_company("ferrari", "ferrari s.p.a.")
-    assert names_a_company("Bayer", "Bayer AG")
-    assert not names_a_company("denver", "denver co")  # Colorado, not a company
-    assert not names_a_company("dell", "dell")
-    assert not names_a_company("dell", "michael dell inc")  # another name that ends in one
-    assert not names_a_company("siemens", "siemens brothers")
-    assert not names_a_company("", "inc")
+    assert names_a_company("dell", ["dell inc.", "dell computer corporation"])
+    assert names_a_company("ferrari", ["ferrari grand tourer", "ferrari s.p.a."])
+    assert names_a_company("Bayer", ["Bayer AG"])
+    assert not names_a_company("denver", ["denver co"])  # Colorado, not a company
+    assert not names_a_company("dell", ["dell", "michael dell inc"])  # another name that ends in one
+    assert not names_a_company("siemens", ["siemens brothers", "siemens (unit)"])
+    assert not names_a_company("", ["inc"]) and not names_a_company("dell", [])
 
 
 def test_lookup_keys_loosen_a_surface_form():
