@@ -98,9 +98,9 @@ def _entity(
 ) -> EntityIn:
     """A title's entity: a vital article's casing, lead sentence and type where there is one, else the re-cased
     title (spelled as ``known`` spells it, else re-cased), the typer's guess (kept when sure) and a few of its
-    other names as description. A redirect that is the
-    title with a legal form ("michelin tire company") makes it an organisation whatever the typer guessed: a
-    company named like a person (Michelin, Harley-Davidson) is typed by what it is called."""
+    other names as description. A redirect that is the title with a legal form ("michelin tire company") makes
+    it an organisation whatever the typer guessed: a company named like a person (Michelin, Harley-Davidson) is
+    typed by what it is called."""
     attrs = {"dbpedia_title": title, "redirects": len(names)}
     if kind != "location" and names_a_company(plain(title), names):
         kind, sure = "organization", True
