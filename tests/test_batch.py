@@ -109,7 +109,9 @@ def test_a_killed_run_resumes_to_the_output_of_an_uninterrupted_one(tmp_path, ra
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads(resumed.stdout.splitlines()[-1])
-    assert summary["shards_run"] == 16 - done and summary["records"] == 400
+    # The shards whole on disk are skipped. A task already running on one of the head's 2 CPUs when the driver died
+    # may still finish its shard before the resume looks, so up to 2 more can be skipped; never one fewer.
+    assert 16 - done - 2 <= summary["shards_run"] <= 16 - done and summary["records"] == 400
     for ref in sorted((tmp_path / "ref").glob("*.jsonl")):  # the same bytes, shard by shard: no gaps, no duplicates
         assert (out / ref.name).read_bytes() == ref.read_bytes(), ref.name
     assert not list(out.glob(".*.tmp"))
