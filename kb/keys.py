@@ -45,7 +45,7 @@ _ORG_SUFFIXES = frozenset(
 )
 # The legal forms that say a name is a company's when they follow it ("Pfizer Inc", "Ferrari S.p.A."): the
 # unambiguous ones. "Co" is also Colorado, "Group" and "Holdings" also name bands and funds.
-_LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
+LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
 _PERSON_TYPES = ("person", "human")
@@ -122,22 +122,39 @@ def lookup_keys(text: str) -> set[str]:
     return keys - {""}
 
 
-def names_a_company(name: str, others: Sequence[str]) -> bool:
-    """Whether one of ``others`` is ``name`` with more words that end in a legal form: "Dell Computer
-    Corporation" for Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
+def legal_form(name: str, others: Sequence[str]) -> str:
+    """The legal form by which one of ``others`` names ``name`` as a company: "Dell Computer Corporation" for
+    Dell gives "corporation", "Audi AG" gives "ag", "Ferrari S.p.A." gives "s.p.a." (as one word, "spa", it
+    may be a spa town: ``PLACE_LIKE_FORMS``); "" when none does. An unambiguous form wins over a place-like one."""
     own = words(name)
     if not own:
-        return False
+        return ""
+    found = ""
     for other in others:
-        if other.rsplit(" ", 1)[-1].replace(".", "").lower() not in _LEGAL_FORMS:  # most names: no need to read on
+        if other.rsplit(" ", 1)[-1].replace(".", "").lower() not in LEGAL_FORMS:  # most names: no need to read on
             continue
         ws = _WORD.findall(normalize(other))
         if len(ws) <= len(own) or ws[: len(own)] != own:
             continue
         tail = ws[len(own) :]
-        if ("".join(tail) if all(len(w) == 1 for w in tail) else tail[-1]) in _LEGAL_FORMS:  # S.p.A. → spa
-            return True
-    return False
+        form = "".join(tail) if all(len(w) == 1 for w in tail) else tail[-1]  # S.p.A. → spa
+        if form in LEGAL_FORMS:
+            if len(tail) > 1 and form == "spa":
+                form = "s.p.a."
+            if found == "" or found in PLACE_LIKE_FORMS:  # an unambiguous form wins
+                found = form
+    return found
+
+
+# Legal forms that as a name's last word also make a place's name: "Ammerswil AG" is a village in Aargau, and
+# "Cheltenham Spa" a town. They alone say that a title is a company only where many redirects confirm it.
+PLACE_LIKE_FORMS = frozenset(["ag", "spa"])
+
+
+def names_a_company(name: str, others: Sequence[str]) -> bool:
+    """Whether one of ``others`` is ``name`` with more words that end in a legal form: "Dell Computer
+    Corporation" for Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
+    return bool(legal_form(name, others))
 
 
 @cache

@@ -19,11 +19,12 @@ from kb.records import EntityRecord
 class _Records(Protocol):
     def version(self) -> int: ...
 
-    def get(self, ids: Iterable[str]) -> dict[str, EntityRecord]: ...
+    def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]: ...
 
 
 class RecordCache:
-    """``get`` as the store answers it, from memory when the KB version is the one the records were read at."""
+    """``get`` as the store answers it, from memory when the KB version is the one the records were read at. A
+    named entity's record holds no aliases (``KBStore.get`` with ``aliases`` off): links never read them."""
 
     def __init__(self, store: _Records, size: int = 50_000) -> None:
         self._store = store
@@ -43,7 +44,7 @@ class RecordCache:
             for i in known:
                 self._records.move_to_end(i)
         missing = [i for i in wanted if i not in known]
-        fetched = self._store.get(missing) if missing else {}
+        fetched = self._store.get(missing, aliases=False) if missing else {}
         with self._lock:
             if version == self._version:  # a write since the read above: keep nothing read at the old version
                 for i in missing:

@@ -40,7 +40,10 @@ class KBStore(Protocol):
 
     def count(self) -> int: ...
 
-    def get(self, ids: Iterable[str]) -> dict[str, EntityRecord]: ...
+    def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
+        """Records by id; with ``aliases`` off, a named entity's record comes without its alias list (see
+        ``SQLKBStore.get``)."""
+        ...
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
         """Key → (entity id, the source of the alias: a load's name, ``REDIRECT`` or ``DERIVED``), best known
@@ -241,23 +244,30 @@ class SQLKBStore:
         with self._sessions() as s:
             return int(s.scalar(select(func.count()).select_from(KBEntityRow)) or 0)
 
-    def get(self, ids: Iterable[str]) -> dict[str, EntityRecord]:
-        """Records by id (plain column reads, no ORM objects: this is on every link's path)."""
+    def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
+        """Records by id (plain column reads, no ORM objects: this is on every link's path). With ``aliases``
+        off, only an entity without a name gets its aliases (``EntityRecord.text`` names it by the first): the
+        linker reads no more, and reading the hundreds of redirects of a well-known entity was most of a read."""
         wanted = list(dict.fromkeys(ids))
         e, a = KBEntityRow, AliasRow
         out: dict[str, EntityRecord] = {}
         with self._sessions() as s:
             for chunk in _chunks(wanted, 500):
-                aliases: dict[str, list[str]] = {}
-                for entity_id, raw in s.execute(
-                    select(a.entity_id, a.raw).where(a.entity_id.in_(chunk), a.source.notin_(_HIDDEN)).order_by(a.id)
-                ):
-                    aliases.setdefault(entity_id, []).append(raw)
-                for i, name, types, description, prior, attributes in s.execute(
-                    select(e.id, e.name, e.types, e.description, e.prior, e.attributes).where(e.id.in_(chunk))
-                ):
+                rows = list(
+                    s.execute(
+                        select(e.id, e.name, e.types, e.description, e.prior, e.attributes).where(e.id.in_(chunk))
+                    )
+                )
+                need = [r[0] for r in rows] if aliases else [r[0] for r in rows if not r[1]]
+                names: dict[str, list[str]] = {}
+                if need:
+                    for entity_id, raw in s.execute(
+                        select(a.entity_id, a.raw).where(a.entity_id.in_(need), a.source.notin_(_HIDDEN)).order_by(a.id)
+                    ):
+                        names.setdefault(entity_id, []).append(raw)
+                for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
-                    out[i] = EntityRecord(i, name, list(types or []), description, prior, aliases.get(i, []), redirects)
+                    out[i] = EntityRecord(i, name, list(types or []), description, prior, names.get(i, []), redirects)
         return out
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:

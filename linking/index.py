@@ -297,20 +297,24 @@ class DenseIndex:
         return out
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """Top-``k`` (entity id, cosine) per query row, over base and delta."""
+        """Top-``k`` (entity id, cosine) per query row, over base and delta. Equal rows are searched once: a
+        document names the same entity many times, and a row's answer does not depend on the others."""
         self.refresh()
         out: list[list[tuple[str, float]]] = [[] for _ in range(len(queries))]
         if len(queries) == 0:
             return out
+        unique, inverse = np.unique(queries, axis=0, return_inverse=True)
+        if len(unique) < len(queries):
+            found = self.search(np.ascontiguousarray(unique), k)
+            return [list(found[row]) for row in inverse.reshape(-1).tolist()]
         if self.base is not None and self.base_ids:
             scores, idx = self.base.search(queries, k, params=self._skip_stale())
             for row, (row_scores, row_ids) in enumerate(zip(scores.tolist(), idx.tolist(), strict=True)):
                 out[row] = [(self.base_ids[j], s) for s, j in zip(row_scores, row_ids, strict=True) if j >= 0]
         if self.delta_ids:
-            sims = queries @ self.delta_vectors.T
-            for row in range(len(queries)):
-                top = np.argsort(-sims[row])[:k]
-                out[row] = sorted(
-                    out[row] + [(self.delta_ids[j], float(sims[row, j])) for j in top], key=lambda x: -x[1]
-                )[:k]
+            for row, query in enumerate(queries):  # row by row: a matrix product's sums depend on its shape
+                sims = self.delta_vectors @ query
+                top = np.argsort(-sims)[:k]
+                merged = out[row] + [(self.delta_ids[j], float(sims[j])) for j in top]
+                out[row] = sorted(merged, key=lambda x: -x[1])[:k]
         return out

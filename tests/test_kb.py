@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
-from kb.keys import derived_keys, lookup_keys, names_a_company, normalize, popularity
+from kb.keys import derived_keys, legal_form, lookup_keys, names_a_company, normalize, popularity
 from kb.loaders import load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
@@ -73,6 +73,25 @@ def test_a_name_with_more_words_and_a_legal_form_names_a_company():
     assert not names_a_company("dell", ["dell", "michael dell inc"])  # another name that ends in one
     assert not names_a_company("siemens", ["siemens brothers", "siemens (unit)"])
     assert not names_a_company("", ["inc"]) and not names_a_company("dell", [])
+
+
+def test_records_without_aliases_keep_them_only_for_an_entity_without_a_name(store):
+    store.upsert(
+        [EntityIn(id="Q90", name="Paris", aliases=["Lutetia", "City of Light"]), EntityIn(id="x", aliases=["X Corp"])]
+    )
+    full, lean = store.get(["Q90", "x"]), store.get(["Q90", "x"], aliases=False)
+    assert full["Q90"].aliases == ["Paris", "Lutetia", "City of Light"] and lean["Q90"].aliases == []
+    assert lean["x"].aliases == ["X Corp"] and lean["x"].text() == full["x"].text() == "X Corp"
+    assert lean["Q90"].name == "Paris" and lean["Q90"].text() == full["Q90"].text()
+
+
+def test_the_legal_form_says_which_and_prefers_one_no_place_name_ends_in():
+    assert legal_form("avnet", ["avnet inc."]) == "inc"
+    assert legal_form("ammerswil", ["ammerswil ag"]) == "ag"  # also a village of the canton of Aargau
+    assert legal_form("pirelli", ["pirelli spa"]) == "spa" and legal_form("pirelli", ["pirelli s.p.a."]) == "s.p.a."
+    assert legal_form("rwe", ["rwe ag", "rwe corporation"]) == "corporation"
+    assert legal_form("rwe", ["rwe corporation", "rwe ag"]) == "corporation"
+    assert legal_form("dell", ["michael dell inc"]) == ""
 
 
 def test_lookup_keys_loosen_a_surface_form():

@@ -163,3 +163,27 @@ def test_search_leaves_stale_vectors_out_inside_faiss_and_still_returns_k(tmp_pa
     (row,) = index.search(embedder.encode_each(["Entity 1 (thing)"]), 3)
     assert len(index.stale) == 101  # an edit after the first search reaches the parameters of the next
     assert len(row) == 3 and max(score for _, score in row) < 0.999
+
+
+@pytest.mark.parametrize("hnsw", [False, True])
+def test_equal_query_rows_are_searched_once_and_answered_as_alone(tmp_path, monkeypatch, hnsw):
+    import linking.index
+
+    monkeypatch.setattr(linking.index, "HNSW_ABOVE", 1 if hnsw else 10**9)
+    _, sessions = open_db(f"sqlite:///{tmp_path / 'many.sqlite3'}")
+    kb = SQLKBStore(sessions)
+    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(100)])
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    index = DenseIndex(kb, embedder, tmp_path / "index")
+    index.refresh()
+    kb.upsert([EntityIn(id="e7", name="Entity 7 renamed", types=["thing"])])  # a delta vector takes part too
+    texts = ["Entity 3 (thing)", "Entity 7 renamed (thing)", "Entity 3 (thing)", "Entity 50 (thing)"]
+    queries = embedder.encode_each(texts)
+    searched: list[int] = []
+    base_search = index.base.search
+    monkeypatch.setattr(index.base, "search", lambda q, k, **kw: searched.append(len(q)) or base_search(q, k, **kw))
+    together = index.search(queries, 4)
+    assert searched == [3]  # the repeated row once
+    alone = [index.search(queries[i : i + 1], 4)[0] for i in range(len(texts))]
+    assert together == alone and together[0] == together[2] and together[0] is not together[2]
+    assert together[1][0][0] == "e7"

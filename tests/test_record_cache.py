@@ -13,10 +13,10 @@ class CountingStore(SQLKBStore):
         super().__init__(sessions)
         self.read: list[list[str]] = []
 
-    def get(self, ids):
+    def get(self, ids, aliases=True):
         ids = list(ids)
         self.read.append(ids)
-        return super().get(ids)
+        return super().get(ids, aliases)
 
 
 def _store(tmp_path):

@@ -178,6 +178,26 @@ def test_a_redirect_with_a_legal_form_makes_a_title_an_organisation_whatever_the
     assert report.typed >= 1
 
 
+def test_a_company_that_a_redirect_names_with_its_legal_form_joins_with_fewer_redirects(store):
+    store.upsert([EntityIn(id="geonames:1", name="Rheinfelden", types=["location"], description="town")], "geonames")
+    aliases = {
+        "avnet": ["avnet_inc."],  # one redirect, a legal form: a company
+        "ammerswil": ["ammerswil_ag"],  # "AG" also ends the names of villages in Aargau: joins, but untyped
+        "rheinfelden": ["rheinfelden_ag"],  # ... and where a place of that name is known, it is that place
+        "cheltenham": ["cheltenham_spa"],  # a spa town, not a S.p.A.
+        "pirelli": ["pirelli_s.p.a.", "pirelli_spa"],  # spelled as initials: a company
+        "jane_doe": ["j._doe"],  # one redirect and no legal form: too little to join
+    }
+    report = add_wikipedia(store, Redirects(aliases=aliases), 5, {})
+    got = store.get([f"dbpedia:{t}" for t in aliases])
+    assert got["dbpedia:avnet"].types == ["organization"] and got["dbpedia:pirelli"].types == ["organization"]
+    assert got["dbpedia:ammerswil"].types == []
+    assert "dbpedia:jane_doe" not in got and "dbpedia:rheinfelden" not in got
+    assert got["dbpedia:cheltenham"].types == []
+    assert report.companies == 4
+    assert "dbpedia:avnet" in store.by_key(["avnet inc"])["avnet inc"]
+
+
 def test_the_bundled_kb_names_titles_as_the_text_writes_them(store):
     redirects = Redirects(aliases={"kwazulu-natal": ["kzn"] * 5, "henry_iii": ["henri_iii"] * 5})
     add_wikipedia(store, redirects, 5, {}, ["The province of KwaZulu-Natal lies east."])
