@@ -50,12 +50,16 @@ def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | 
 
 def _description(kind: str, title: str, aliases: list[str]) -> str:
     """What tells the entity apart in the dense index: its type and a few of its other names."""
-    own = set(words(plain(title)))
+    name = plain(title)
+    own = set(words(name))
     # Fuller forms first ("toyota motor corporation"); misspellings and loose redirects share fewer words.
-    ranked = sorted(
-        (a for a in aliases if set(words(a)) & own and a != plain(title)),
-        key=lambda a: (-len(own & set(words(a))), -len(words(a)), a),
-    )
+    scored = []
+    for a in aliases:
+        ws = words(a)  # once per alias: a well-known title has thousands
+        shared = len(own.intersection(ws))
+        if shared and a != name:
+            scored.append((-shared, -len(ws), a))
+    ranked = [a for _, _, a in sorted(scored)]
     kind = kind or "Wikipedia article"
     return f"{kind}; also called {', '.join(ranked[:4])}" if ranked else kind
 
