@@ -25,6 +25,13 @@ MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in a
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
 # often also an organisation.
 STORED_TYPES = ("person", "organization")
+# Vital-article categories where the title typer's guess is wrong (checked on every such guess): places, works,
+# events and ideas taken for people (Kazan, Batman, the Chernobyl disaster) or organisations (Washington, D.C.,
+# Blues). People have their own category, and an organisation's lead sentence types it (``kb.vital.kind_of``).
+_NO_GUESS = {
+    "person": frozenset({"Geography", "Arts", "History", "Society and social sciences"}),
+    "organization": frozenset({"Geography", "Arts"}),
+}
 
 
 @dataclass
@@ -120,7 +127,8 @@ def _entity(
     elif form and article is None:
         sure = False
     if article is not None:
-        types = [article.kind] if article.kind else [kind] * (kind in STORED_TYPES and sure)
+        guess = kind in STORED_TYPES and sure and article.category not in _NO_GUESS.get(kind, ())
+        types = [article.kind] if article.kind else [kind] * guess
         attrs["wikipedia_title"] = article.title
         return EntityIn(
             id=ID_PREFIX + title, name=article.name, types=types, description=article.lead, attributes=attrs

@@ -43,6 +43,28 @@ def casings(paragraphs: Iterable[str], wanted: Iterable[str]) -> dict[str, str]:
     }
 
 
+def written_lower(paragraphs: Iterable[str], wanted: Iterable[str]) -> set[str]:
+    """The names of ``wanted`` (lower case) that the text writes in lower case inside a sentence more often than
+    with a capital: common nouns ("electricity", "civil society"), not the names of anyone or anything. A name's
+    case is its first word's after any small word ("the Buddha", "the Holocaust" are names)."""
+    want = set(wanted)
+    firsts = {w.split(" ", 1)[0] for w in want}
+    lengths = sorted({w.count(" ") + 1 for w in want})
+    lower: Counter[str] = Counter()
+    upper: Counter[str] = Counter()
+    for text in paragraphs:
+        tokens = _TOKEN.findall(text)
+        for i in range(1, len(tokens)):
+            if tokens[i].rstrip(".,").lower() not in firsts or tokens[i - 1][-1] in ".!?":  # a sentence's start
+                continue
+            for n in lengths:
+                form = " ".join(tokens[i : i + n]).rstrip(".,")
+                if form.lower() in want:
+                    head = next((w for w in form.split(" ") if w.lower() not in _SMALL), form)
+                    (lower if head[:1].islower() else upper)[form.lower()] += 1
+    return {name for name, count in lower.items() if count > upper[name]}
+
+
 def _acronym_of_a_word(spelled: str) -> bool:
     return any(w.isupper() and w.lower() in _NOT_ACRONYMS for w in spelled.split(" "))
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from kb.casing import written_lower
 from kb.dbpedia import entities_by_title, owner
 from kb.loaders import Progress
 from kb.store import Description, KBStore
@@ -112,6 +113,7 @@ def read_articles(directory: Path | None = None) -> dict[str, Article]:
     summaries = json.loads((root / SUMMARIES).read_text(encoding="utf-8"))
     categories = json.loads((root / CATEGORIES).read_text(encoding="utf-8"))
     out: dict[str, Article] = {}
+    texts: list[str] = []
     for key, entry in summaries.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("extract"), str) or not entry["extract"].strip():
             continue
@@ -120,7 +122,11 @@ def read_articles(directory: Path | None = None) -> dict[str, Article]:
         lead = lead_sentence(entry["extract"])
         article = Article(title, lead, category, kind_of(category, lead))
         out[article.key] = article
-    return out
+        texts.append(entry["extract"])
+    # An article of unknown kind whose name the articles write in lower case is about a common noun: a concept
+    # ("Electricity", "Politics"), which the title typer, reading the name alone, took for a person or company.
+    common = written_lower(texts, {a.name.lower() for a in out.values() if a.kind is None})
+    return {k: replace(a, kind=CONCEPT) if a.kind is None and a.name.lower() in common else a for k, a in out.items()}
 
 
 @dataclass

@@ -2,7 +2,7 @@
 paragraphs where they mention the title, else capitalisation rules (the bundled KB build that uses both is
 tested in ``test_vital``)."""
 
-from kb.casing import cased, casings
+from kb.casing import cased, casings, written_lower
 from kb.vital import lead_paragraphs
 
 
@@ -31,3 +31,13 @@ def test_the_text_spells_a_title_by_its_most_frequent_capitalised_form():
 def test_the_vital_lead_paragraphs_spell_titles_that_have_no_article_of_their_own():
     known = casings(lead_paragraphs(), {"kwazulu-natal", "henry iii"})
     assert known.get("kwazulu-natal") == "KwaZulu-Natal"
+
+
+def test_a_name_the_text_writes_in_lower_case_inside_sentences_is_a_common_noun():
+    text = [
+        "Electricity powers homes. They studied electricity and civil society, and electricity again.",
+        "Electricity Board is a name. The BBC reported on the Buddha, and Timur ruled; a timur is a variant.",
+        "He met the Buddha. Civil Society is a journal, and civil society is a sphere.",
+    ]
+    common = written_lower(text, {"electricity", "civil society", "bbc", "the buddha", "timur", "absent"})
+    assert common == {"electricity", "civil society"}  # "the Buddha" is cased by "Buddha"; Timur is a tie

@@ -20,6 +20,7 @@ from kb.store import SQLKBStore
 from kb.vital import (
     CONCEPT,
     MAX_DESCRIPTION,
+    Article,
     VitalMissing,
     data_dir,
     describe,
@@ -66,6 +67,33 @@ def test_the_lead_paragraphs_are_written_as_unlabelled_text_one_per_line(tmp_pat
     step = len(paragraphs) // 4
     assert lines == [paragraphs[0], paragraphs[step], paragraphs[2 * step], paragraphs[3 * step]]  # spread evenly
     assert len(read_unlabelled(out)) > 4 and not list(tmp_path.glob(".vital.txt.partial-*"))
+
+
+def test_an_article_of_unknown_kind_that_the_text_writes_in_lower_case_is_a_concept(articles):
+    assert articles["electricity"].kind == CONCEPT and articles["politics"].kind == CONCEPT
+    assert articles["bbc"].kind is None and articles["the_buddha"].kind is None and articles["kazan"].kind is None
+
+
+def test_the_typer_guesses_no_person_for_a_place_or_work_article(store, monkeypatch):
+    import kb.title_types
+
+    class FakeSureTyper:
+        """A named fake: every title is a person, surely (the real typer took Kazan for one)."""
+
+        def predict(self, titles, redirects):
+            return [("person", 0.99)] * len(titles)
+
+        def is_sure(self, kind, probability):
+            return True
+
+    monkeypatch.setattr(kb.title_types.TitleTyper, "load", classmethod(lambda cls: FakeSureTyper()))
+    vital = {
+        "kazan": Article("Kazan", "Kazan is a city in Russia.", "Geography", None),
+        "henry_ford": Article("Henry Ford", "Henry Ford was an industrialist.", "Uncategorized", None),
+    }
+    add_wikipedia(store, Redirects(aliases={}), 5, vital)
+    got = store.get(["dbpedia:kazan", "dbpedia:henry_ford"])
+    assert got["dbpedia:kazan"].types == [] and got["dbpedia:henry_ford"].types == ["person"]
 
 
 def test_leads_and_kinds():
