@@ -168,10 +168,11 @@ def add_wikipedia(
         if (kept := [e for e in es if not e.id.startswith(ID_PREFIX)])
     }
     found = {**{key: [] for key in articles}, **redirects.aliases}  # a vital article with no redirects still counts
+    companies = {t for t, a in found.items() if len(a) < min_redirects and t not in articles and _company(t, a, places)}
     titles = [
         t
         for t, a in found.items()
-        if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places or _company(t, a, places)
+        if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places or t in companies
     ]
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 
@@ -189,7 +190,7 @@ def add_wikipedia(
             report.merged += 1
             continue
         if len(names) < min_redirects and article is None:
-            if not _company(title, found[title], places):
+            if title not in companies:
                 continue
             report.companies += 1
         entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known, min_redirects)

@@ -151,12 +151,6 @@ def legal_form(name: str, others: Sequence[str]) -> str:
 PLACE_LIKE_FORMS = frozenset(["ag", "spa"])
 
 
-def names_a_company(name: str, others: Sequence[str]) -> bool:
-    """Whether one of ``others`` is ``name`` with more words that end in a legal form: "Dell Computer
-    Corporation" for Dell, "Ferrari S.p.A." for Ferrari, so that Dell is a company whatever a surname suggests."""
-    return bool(legal_form(name, others))
-
-
 @cache
 def alternates() -> dict[str, frozenset[str]]:
     """Normalized place name → every name of the same place, normalized (see ``kb.gazetteer``)."""

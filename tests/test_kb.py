@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
-from kb.keys import derived_keys, legal_form, lookup_keys, names_a_company, normalize, popularity
+from kb.keys import derived_keys, legal_form, lookup_keys, normalize, popularity
 from kb.loaders import load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
@@ -66,13 +66,13 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
 
 
 def test_a_name_with_more_words_and_a_legal_form_names_a_company():
-    assert names_a_company("dell", ["dell inc.", "dell computer corporation"])
-    assert names_a_company("ferrari", ["ferrari grand tourer", "ferrari s.p.a."])
-    assert names_a_company("Bayer", ["Bayer AG"])
-    assert not names_a_company("denver", ["denver co"])  # Colorado, not a company
-    assert not names_a_company("dell", ["dell", "michael dell inc"])  # another name that ends in one
-    assert not names_a_company("siemens", ["siemens brothers", "siemens (unit)"])
-    assert not names_a_company("", ["inc"]) and not names_a_company("dell", [])
+    assert legal_form("dell", ["dell inc.", "dell computer corporation"])
+    assert legal_form("ferrari", ["ferrari grand tourer", "ferrari s.p.a."])
+    assert legal_form("Bayer", ["Bayer AG"])
+    assert not legal_form("denver", ["denver co"])  # Colorado, not a company
+    assert not legal_form("dell", ["dell", "michael dell inc"])  # another name that ends in one
+    assert not legal_form("siemens", ["siemens brothers", "siemens (unit)"])
+    assert not legal_form("", ["inc"]) and not legal_form("dell", [])
 
 
 def test_records_without_aliases_keep_them_only_for_an_entity_without_a_name(store):

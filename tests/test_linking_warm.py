@@ -139,18 +139,24 @@ def test_a_result_cached_while_the_index_builds_is_not_served_once_it_is_ready(s
     assert paris.link is not None and paris.link.kb_id == "city:paris"
 
 
-@pytest.mark.parametrize("hnsw", [False, True])
-def test_search_leaves_stale_vectors_out_inside_faiss_and_still_returns_k(tmp_path, monkeypatch, hnsw):
+def _built(tmp_path, monkeypatch, hnsw: bool, entities: int):
+    """A store of ``entities`` things and its index, built flat or as HNSW, with a fake embedder that never waits."""
     import linking.index
 
     monkeypatch.setattr(linking.index, "HNSW_ABOVE", 1 if hnsw else 10**9)
     _, sessions = open_db(f"sqlite:///{tmp_path / 'many.sqlite3'}")
     kb = SQLKBStore(sessions)
-    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(200)])
+    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(entities)])
     embedder = FakeGatedEmbedder(free_calls=10**6)
     index = DenseIndex(kb, embedder, tmp_path / "index")
     index.refresh()
     assert hasattr(index.base, "hnsw") == hnsw
+    return kb, embedder, index
+
+
+@pytest.mark.parametrize("hnsw", [False, True])
+def test_search_leaves_stale_vectors_out_inside_faiss_and_still_returns_k(tmp_path, monkeypatch, hnsw):
+    kb, embedder, index = _built(tmp_path, monkeypatch, hnsw, 200)
     kb.upsert([EntityIn(id=f"e{i}", name=f"Renamed {i}", types=["thing"]) for i in range(0, 200, 2)])  # half changed
     old_texts = [f"Entity {i} (thing)" for i in range(0, 200, 2)]  # what the stale base vectors embed
     found = index.search(embedder.encode_each(old_texts), 5)
@@ -167,15 +173,7 @@ def test_search_leaves_stale_vectors_out_inside_faiss_and_still_returns_k(tmp_pa
 
 @pytest.mark.parametrize("hnsw", [False, True])
 def test_equal_query_rows_are_searched_once_and_answered_as_alone(tmp_path, monkeypatch, hnsw):
-    import linking.index
-
-    monkeypatch.setattr(linking.index, "HNSW_ABOVE", 1 if hnsw else 10**9)
-    _, sessions = open_db(f"sqlite:///{tmp_path / 'many.sqlite3'}")
-    kb = SQLKBStore(sessions)
-    kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(100)])
-    embedder = FakeGatedEmbedder(free_calls=10**6)
-    index = DenseIndex(kb, embedder, tmp_path / "index")
-    index.refresh()
+    kb, embedder, index = _built(tmp_path, monkeypatch, hnsw, 100)
     kb.upsert([EntityIn(id="e7", name="Entity 7 renamed", types=["thing"])])  # a delta vector takes part too
     texts = ["Entity 3 (thing)", "Entity 7 renamed (thing)", "Entity 3 (thing)", "Entity 50 (thing)"]
     queries = embedder.encode_each(texts)
