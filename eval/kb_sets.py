@@ -6,7 +6,8 @@
   (Toyota, Honda, Kennedy, ...), companies named like people (Siemens, Michelin, Ford) and people named like
   companies, with their label; a link whose types clash with the label (a place or a person for an
   organisation, ...) is a violation.
-- *News article* (``eval/sets/news_article.json``): NER and linking end to end; each expected mention's link.
+- *News article* (``eval/sets/news_article.json``) and *sports article* (``eval/sets/sports_article.json``,
+  football clubs called by their cities' names): NER and linking end to end; each expected mention's link.
 """
 
 from __future__ import annotations
@@ -54,10 +55,16 @@ def type_sanity(resolver: Resolver, path: Path) -> dict[str, Any]:
 
 
 def news(pipeline: Pipeline, path: Path) -> dict[str, Any]:
-    article = json.loads(path.read_text(encoding="utf-8"))
-    [result] = asyncio.run(pipeline.aextract([article["text"]], link=True))
-    got = {e.span.text: (e.link.kb_id if e.link else None) for e in result.entities}
-    checks = {m: {"expected": want, "got": got.get(m, "not found")} for m, want in article["expected"].items()}
+    """Each text of the file (``{"text", "expected"}``, or ``{"texts": [...]}`` of those) extracted and linked; a
+    mention's check is keyed by its text, after the text's number where there are several."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    texts = data.get("texts", [data])
+    results = asyncio.run(pipeline.aextract([t["text"] for t in texts], link=True))
+    checks: dict[str, dict[str, Any]] = {}
+    for i, (text, result) in enumerate(zip(texts, results, strict=True)):
+        got = {e.span.text: (e.link.kb_id if e.link else None) for e in result.entities}
+        for m, want in text["expected"].items():
+            checks[f"{i}: {m}" if "texts" in data else m] = {"expected": want, "got": got.get(m, "not found")}
     return {"right": sum(c["expected"] == c["got"] for c in checks.values()), "expected": len(checks), "links": checks}
 
 
@@ -78,7 +85,8 @@ def main() -> None:
         # the GeoNames sets are built by ``eval.geonames_ambiguity``; without them the other sets still run
         report[name] = accuracy(resolver, path, extractor) if path.exists() else {"skipped": f"{path} not found"}
     report["type_sanity"] = type_sanity(resolver, SETS / "type_sanity.jsonl")
-    report["news_article"] = news(pipeline, SETS / "news_article.json")
+    for name in ("news_article", "sports_article"):
+        report[name] = news(pipeline, SETS / f"{name}.json")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "kb_sets.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: {n: v for n, v in r.items() if n != "links"} for k, r in report.items()}, indent=2))

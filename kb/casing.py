@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from kb.keys import CLUB_DESIGNATORS
+
 MAX_WORDS = 6  # longest title looked for in the text
 _TOKEN = re.compile(r"[\w.'&-]+")
 _SMALL = frozenset(
@@ -20,6 +22,14 @@ _LONE_NUMERALS = frozenset({"i", "v", "x"})  # "Elizabeth I", "Henry V", "Malcol
 # Words that, written in capitals, are an acronym of something else ("The WHO" is the health organisation, not
 # the band): a spelling with one of them in capitals is not taken for the title.
 _NOT_ACRONYMS = _SMALL | {"who", "it", "us", "is", "am", "or", "as", "we", "me", "to", "by", "so"}
+# A short word without a vowel is an acronym ("BBC One", "HSBC", "Siemens PLM Software", "NGC 246"), except these
+# abbreviations and words. Some have a spelling of their own ("Cadbury plc", "VfB Stuttgart").
+_VOWEL = re.compile(r"[aeiouy]")
+_NOT_INITIALISMS = frozenset(
+    {"st", "mr", "mrs", "ms", "dr", "jr", "sr", "ltd", "vs", "ft", "mt", "pty", "cwm", "ng", "mm"}
+)
+_WRITTEN = {"plc": "plc", "vfb": "VfB", "vfl": "VfL"}
+_CLUB_FIRST = CLUB_DESIGNATORS | {"ac", "sv", "tsv", "ssc", "rsc", "acf"}  # "AC Milan", "SV Werder Bremen"
 
 
 def casings(paragraphs: Iterable[str], wanted: Iterable[str]) -> dict[str, str]:
@@ -83,10 +93,20 @@ def _word(word: str, at: int, count: int) -> str:
         return word
     if at and (_ROMAN.fullmatch(word) or (at == count - 1 and word in _LONE_NUMERALS)):  # not "Xi Jinping"
         return word.upper()
-    if _INITIALS.fullmatch(word):
+    if word in _WRITTEN and (at or word != "plc"):
+        return _WRITTEN[word]
+    if _INITIALS.fullmatch(word) or _initialism(word, at, count):
         return word.upper()
     first, *rest = word.split("-")
     return "-".join([_capital(first), *(p if p in _NOT_ACRONYMS else _capital(p) for p in rest)])
+
+
+def _initialism(word: str, at: int, count: int) -> bool:
+    """A word written in capitals: a sports club's designator ("FC Barcelona", "Chelsea F.C."), or a short word
+    with no vowel that is not a common abbreviation ("BBC", "HSBC"; not "St", "Dr")."""
+    if count > 1 and (word in CLUB_DESIGNATORS or (at == 0 and word in _CLUB_FIRST)):
+        return True
+    return 2 <= len(word) <= 5 and word.isalpha() and not _VOWEL.search(word) and word not in _NOT_INITIALISMS
 
 
 def _capital(part: str) -> str:

@@ -46,6 +46,11 @@ _ORG_SUFFIXES = frozenset(
 # The legal forms that say a name is a company's when they follow it ("Pfizer Inc", "Ferrari S.p.A."): the
 # unambiguous ones. "Co" is also Colorado, "Group" and "Holdings" also name bands and funds.
 LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
+# Words that mark a sports club's name ("Chelsea F.C.", "FC Barcelona", "AFC Ajax", "PFC CSKA Moscow"), at
+# either end; news calls the club by the rest ("Chelsea beat Ajax"). "SS" and "CD" are left out: they also
+# begin ships' and products' names ("SS Exodus", "CD Video"), "SV" is cut only in front ("Hamburger SV").
+CLUB_DESIGNATORS = frozenset(["fc", "afc", "cf", "sc", "fk", "sk", "pfc", "nk", "rfc"])
+_LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
 _PERSON_TYPES = ("person", "human")
@@ -162,9 +167,27 @@ def alternates() -> dict[str, frozenset[str]]:
     return {n: frozenset(v) for n, v in out.items()}
 
 
+def club_name(name: str) -> str:
+    """A sports club's name without its designator ("Chelsea F.C." → chelsea, "1. FC Köln" → koln, "A.C. Milan"
+    → milan); "" when ``name`` has none, or nothing of three letters is left."""
+    tokens = normalize(name).split(" ")
+    plain = [t.replace(".", "") for t in tokens]
+    lo, hi = 0, len(tokens)
+    while lo < hi - 1 and (plain[lo] in _LEADING_DESIGNATORS or plain[lo].isdigit()):
+        lo += 1
+    if hi - 1 > lo and plain[hi - 1] in CLUB_DESIGNATORS:
+        hi -= 1
+    if (lo, hi) == (0, len(tokens)) or not any(p in CLUB_DESIGNATORS | _LEADING_DESIGNATORS for p in plain):
+        return ""
+    rest = words(" ".join(tokens[lo:hi]))
+    named = any(len(w) > 2 and w.isalpha() and w not in _ORG_SUFFIXES for w in rest)  # not "SK Group" → group
+    return " ".join(rest) if named else ""
+
+
 def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
-    Exchange" → nyse), and for people the surname ("Nick Saban" → saban)."""
+    Exchange" → nyse), for people the surname ("Nick Saban" → saban), and for anything else a sports club's
+    name without its designator ("Chelsea F.C." → chelsea) for an organisation or an entity of unknown type."""
     keys = lookup_keys(name)
     for other in alternates().get(normalize(name), ()):
         keys |= lookup_keys(other)
@@ -181,6 +204,8 @@ def derived_keys(name: str, types: Sequence[str]) -> set[str]:
         given = [w for w in ws if w not in _NAME_SUFFIXES]
         if len(given) > 1 and len(given[-1]) > 2:
             keys.add(given[-1])
+    elif (not types or any("organi" in t.lower() for t in types)) and (club := club_name(name)):
+        keys.add(club)  # not for places: "As Suways" is no club
     return keys
 
 

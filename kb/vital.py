@@ -39,7 +39,8 @@ CONCEPT_CATEGORIES = frozenset(
 CONCEPT = "concept"
 _ORG_WORDS = (
     r"company|corporation|conglomerate|manufacturer|retailer|airline|bank|organi[sz]ation|agency|university|"
-    r"(?:rock|pop|heavy metal|musical) band|musical group|political party|football club|federation|alliance"
+    r"(?:rock|pop|heavy metal|musical) band|musical group|political party|football club|federation|alliance|"
+    r"league"  # a sports league ("The National Football League is a professional American football league")
 )
 _ORG_LEAD = re.compile(rf"\b(?:is|was|are|were)\s+(?:an?|the)\s+(?:[\w'-]+\s+){{0,5}}(?:{_ORG_WORDS})\b")
 _GENERIC_LEAD = re.compile(r"(?:An?|The)\s+[a-z]")  # "An apple is ...", "The stomach is ...": a common noun

@@ -15,6 +15,17 @@ def test_rules_for_names_without_a_spelling_in_the_text():
     assert cased("the who") == "The Who"
 
 
+def test_acronyms_and_club_designators_are_written_in_capitals():
+    assert cased("siemens plm software") == "Siemens PLM Software" and cased("hsbc") == "HSBC"
+    assert cased("bbc one") == "BBC One" and cased("ngc 246") == "NGC 246"  # a short word with no vowel
+    assert cased("lytham st annes") == "Lytham St Annes" and cased("dr. martens") == "Dr. Martens"  # abbreviations
+    assert cased("rhythm and blues") == "Rhythm and Blues"  # "y" is a vowel
+    assert cased("fc barcelona") == "FC Barcelona" and cased("afc ajax") == "AFC Ajax"
+    assert cased("sevilla fc") == "Sevilla FC" and cased("ac omonia") == "AC Omonia"
+    assert cased("doing business as") == "Doing Business As"  # a front-only designator elsewhere is a word
+    assert cased("cadbury plc") == "Cadbury plc" and cased("vfb stuttgart") == "VfB Stuttgart"
+
+
 def test_the_text_spells_a_title_by_its_most_frequent_capitalised_form():
     text = [
         "KwaZulu-Natal is a province. The Who played. The WHO warned. LL Cool J rapped.",

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
-from kb.keys import derived_keys, legal_form, lookup_keys, normalize, popularity
+from kb.keys import club_name, derived_keys, legal_form, lookup_keys, normalize, popularity
 from kb.loaders import load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
@@ -114,6 +114,18 @@ def test_derived_keys_of_an_entity():
     assert "miller" in derived_keys("James C. Miller III", ["human"])
 
 
+def test_a_sports_club_is_also_found_by_its_name_without_its_designator():
+    assert "chelsea" in derived_keys("Chelsea F.C.", ["organization"])
+    assert "barcelona" in derived_keys("FC Barcelona", [])  # an entity of unknown type too
+    assert {club_name(n) for n in ("AFC Ajax", "A.C. Milan", "1. FC Köln")} == {"ajax", "milan", "koln"}
+    assert club_name("SV Werder Bremen") == "werder bremen" and club_name("Real Madrid C.F.") == "real madrid"
+    # a designator that also ends other names is cut only in front; ships and products keep their names
+    assert club_name("Hamburger SV") == "" and club_name("SS Exodus") == "" and club_name("CD Video") == ""
+    assert club_name("SK Group") == "" and club_name("FC") == ""  # nothing but a legal form or nothing left
+    assert "suways" not in derived_keys("As Suways", ["city"])  # a place is no club
+    assert "sevilla" not in derived_keys("Sevilla FC", ["airport"])
+
+
 def test_popularity_prefers_the_prior_then_older_wikidata_items():
     assert popularity("Q90", 0) > popularity("Q830149", 0)
     assert popularity("Q830149", 10) > popularity("Q90", 0)
@@ -153,6 +165,35 @@ def test_migration_backfills_derived_keys(db_url):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     assert store.by_key(["nyse"]) == {"nyse": ["Q13677"]}
+    engine.dispose()
+
+
+def test_migration_adds_club_keys_to_a_kb_stored_before_them_and_bumps_its_version(db_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import delete
+
+    from kb.db import MIGRATIONS
+    from kb.models import AliasRow
+
+    engine, sessions = open_db(db_url)
+    store = SQLKBStore(sessions)
+    store.upsert([EntityIn(id="Q9616", name="Chelsea F.C.", types=["Organization"]), EntityIn(id="Q1", name="Ajax")])
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+    with sessions.begin() as s:  # what an earlier version of the code stored: no key "chelsea"
+        s.execute(delete(AliasRow).where(AliasRow.norm == "chelsea"))
+    assert store.by_key(["chelsea"]) == {}
+    before = store.version()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert store.by_key(["chelsea"]) == {"chelsea": ["Q9616"]}
+    assert store.version() == before + 1  # cached links made without the key are not served again
+    assert store.by_alias(["ajax"]) == {"ajax": ["Q1"]}
     engine.dispose()
 
 

@@ -209,6 +209,29 @@ def test_a_company_named_like_a_person_links_to_the_company_not_to_the_bearer_of
     assert all(c.score > 0 for c in as_per.candidates if c.kb_id == "per:carl_wilhelm_siemens")
 
 
+def test_a_club_named_after_its_city_is_the_club_as_an_organisation_and_the_city_as_a_place(kb):
+    """News calls a football club by its city ("Chelsea beat Liverpool"): the KB's "Chelsea F.C." is found by
+    its name without the designator, and an ORG mention takes it; a LOC mention keeps the place."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="org:chelsea_fc", name="Chelsea F.C.", types=["organization"], description="football club"),
+            EntityIn(
+                id="geonames:2653265",
+                name="Chelsea",
+                types=["city"],
+                prior=20_000,
+                description="district in London, United Kingdom",
+            ),
+        ]
+    )
+    t = "Chelsea beat Arsenal 2-1 on Saturday. House prices in Chelsea rose again."
+    late = t.rindex("Chelsea")
+    [[club, place]] = resolver.link([(t, [(0, 7, "ORG"), (late, late + 7, "LOC")])])
+    assert club.kb_id == "org:chelsea_fc" and club.decision.stage == "alias"
+    assert place.kb_id == "geonames:2653265"
+
+
 def test_the_type_sanity_benchmark_counts_links_whose_types_clash_with_the_label(kb, tmp_path):
     from eval.kb_sets import type_sanity
 
@@ -271,6 +294,26 @@ def test_pipeline_links_and_overrides_apply_on_the_next_request(kb, local_ner, t
     assert second[33].link.kb_id == "geonames:4717560" and second[33].source == "override"
     assert second[33].link.name == "Paris"  # a forced link names its entity like any other
     assert second[0].span.text == "█" * len("Angela Merkel") and second[0].redacted
+
+
+def test_the_article_sets_score_each_expected_link_of_each_text(kb, local_ner, tmp_path):
+    """``eval.kb_sets`` reads one article (``text``) or several (``texts``), extracts and links them for real, and
+    counts a mention right when its link is the expected one (a mention the NER misses is "not found")."""
+    from eval.kb_sets import news
+
+    store, resolver = kb
+    store.upsert([EntityIn(id="org:chelsea_fc", name="Chelsea F.C.", types=["organization"], description="club")])
+    pipeline = Pipeline(settings=Settings(data_dir=tmp_path), extractor=local_ner, resolver=resolver)
+    one = {"text": "Angela Merkel visited Siemens in Paris.", "expected": {"Paris": "geonames:2988507", "Berlin": None}}
+    two = {"texts": [{"text": "Chelsea beat Arsenal 2-1 on Saturday.", "expected": {"Chelsea": "org:chelsea_fc"}}, one]}
+    (tmp_path / "one.json").write_text(json.dumps(one))
+    (tmp_path / "two.json").write_text(json.dumps(two))
+    single = news(pipeline, tmp_path / "one.json")
+    assert single["links"]["Paris"] == {"expected": "geonames:2988507", "got": "geonames:2988507"}
+    assert single["links"]["Berlin"]["got"] == "not found" and (single["right"], single["expected"]) == (1, 2)
+    several = news(pipeline, tmp_path / "two.json")
+    assert several["links"]["0: Chelsea"] == {"expected": "org:chelsea_fc", "got": "org:chelsea_fc"}
+    assert set(several["links"]) == {"0: Chelsea", "1: Paris", "1: Berlin"} and several["right"] == 2
 
 
 def test_cli_kb_load_and_link(tmp_path):

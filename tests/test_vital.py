@@ -106,6 +106,8 @@ def test_leads_and_kinds():
         "organization"
     )
     assert kind_of("Everyday life", "A belt is a flexible band worn around the waist.") == CONCEPT
+    league = "The Premier League is a professional association football league in England."
+    assert kind_of("Everyday life", league) == "organization"  # a sports league, not a concept
     assert kind_of("Geography", "Chandigarh is a city and union territory in India.") is None
 
 

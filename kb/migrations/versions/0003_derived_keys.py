@@ -8,20 +8,10 @@ import sqlalchemy as sa
 from alembic import op
 
 from kb.keys import DERIVED, derived_keys
+from kb.migrations.tables import aliases, entities
 
 revision = "0003"
 down_revision = "0002"
-
-entities = sa.table(
-    "kb_entities", sa.column("id", sa.String), sa.column("name", sa.String), sa.column("types", sa.JSON)
-)
-aliases = sa.table(
-    "kb_aliases",
-    sa.column("entity_id", sa.String),
-    sa.column("norm", sa.String),
-    sa.column("raw", sa.String),
-    sa.column("source", sa.String),
-)
 
 
 def upgrade() -> None:
