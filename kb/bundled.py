@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kb.casing import casings
 from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
-from kb.keys import LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, words
+from kb.keys import LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
 from kb.store import Enrichment, KBStore
@@ -25,6 +25,9 @@ MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in a
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
 # often also an organisation.
 STORED_TYPES = ("person", "organization")
+# People: a redirect spelled exactly like the name of a place this size names that place, whatever title it
+# points at ("moscow" is also a redirect to the MoSCoW method, "savannah" to the savanna).
+BIG_PLACE = 100_000
 # Vital-article categories where the title typer's guess is wrong (checked on every such guess): places, works,
 # events and ideas taken for people (Kazan, Batman, the Chernobyl disaster) or organisations (Washington, D.C.,
 # Blues). People have their own category, and an organisation's lead sentence types it (``kb.vital.kind_of``).
@@ -42,6 +45,7 @@ class WikipediaReport:
     typed: int = 0  # new entities given a type
     described: int = 0  # entities with a vital article's title, lead sentence and type
     companies: int = 0  # entities with fewer redirects, that joined as companies (see ``_company``)
+    place_redirects: int = 0  # redirects left out because they are a big place's name (see ``_big_place_names``)
 
 
 def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | None:
@@ -53,6 +57,60 @@ def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | 
         wanted = set(words(plain(qualifier)))
         found = [p for p in found if wanted <= set(words(p.description))]
     return owner("location", found) if found else None
+
+
+def _big_place_names(
+    store: KBStore,
+    titles: Sequence[str],
+    found: Mapping[str, list[str]],
+    places: Mapping[str, list[EntityRecord]],
+    articles: Mapping[str, Article],
+) -> tuple[dict[str, EntityRecord], dict[str, set[str]]]:
+    """Titles named, or with a redirect spelled, exactly like a place of ``BIG_PLACE`` people. A title is that
+    place when it is one of the place's names and so is another of its own ("khabarovsk" and "habarovsk";
+    "cologne" and "koln" for Köln), or it is a vital article of no type whose lead sentence names the place's
+    country ("Kyiv is the capital of Ukraine"; not Orkney the islands for the town in South Africa); the title
+    typer is unsure of many cities, and takes some for people (Edirne, Sharjah).
+    A title that is not merged leaves its redirects named like such a place out ("moscow" for the MoSCoW method,
+    "savannah" for the savanna). Returns the place of each title that is one, and each title's such redirects."""
+    big: dict[str, EntityRecord] = {}  # by the name without accents: the redirect "koln" is Köln's name
+    for es in places.values():
+        if (best := max(es, key=lambda e: e.prior)).prior >= BIG_PLACE:
+            big.setdefault(normalize(best.name), best)
+    named = {t: [k for k in dict.fromkeys([t, *found[t]]) if normalize(plain(k)) in big] for t in titles}
+    named = {t: ks for t, ks in named.items() if ks}
+    records = store.get({big[normalize(plain(k))].id for ks in named.values() for k in ks})
+    same: dict[str, EntityRecord] = {}
+    dropped: dict[str, set[str]] = {}
+    for title, keys in named.items():
+        own = {normalize(plain(n)) for n in (title, *found[title])}
+        article = articles.get(title)
+        for place in (records[i] for k in keys if (i := big[normalize(plain(k))].id) in records):
+            its = {normalize(n) for n in (place.name, *place.aliases)}
+            if normalize(plain(title)) not in its:  # "saint paul" is a redirect to Paul of Tarsus, who is no city
+                continue
+            if len(own & its) > 1 or (article is not None and not article.kind and _names_country(article, place)):
+                same[title] = place
+                break
+        if others := {plain(k) for k in keys if k != title}:
+            dropped[title] = others  # unless the title is merged into that place after all
+    return same, dropped
+
+
+def _merge(aliases: dict[str, Enrichment], place_id: str, title: str, names: list[str]) -> None:
+    """Give a place a title's redirects; a place that several titles name ("kyiv", "kiev") takes them all, and is
+    the title with the most redirects."""
+    had, attributes = aliases.get(place_id, ([], {}))
+    merged = list(dict.fromkeys([*had, *names]))
+    main = title if len(names) > len(had) else attributes.get("dbpedia_title", title)
+    aliases[place_id] = (merged, {"dbpedia_title": main, "redirects": len(merged)})
+
+
+def _names_country(article: Article, place: EntityRecord) -> bool:
+    """Whether the article's lead sentence names the country or state of the place ("city in Egypt, ..."); a
+    continent's code ("country in AS") says nothing."""
+    country = words(place.description.partition(" in ")[2].partition(",")[0])
+    return len("".join(country)) > 2 and set(country) <= set(words(article.lead))
 
 
 def _description(kind: str, title: str, aliases: list[str]) -> str:
@@ -178,21 +236,29 @@ def add_wikipedia(
 
     typer = TitleTyper.load()
     known = casings(paragraphs, {plain(t) for t in titles if t not in articles})
+    same_place, place_names = _big_place_names(store, titles, found, places, articles)
     report = WikipediaReport(titles=len(titles))
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
     for title, (kind, p) in zip(titles, typer.predict(titles, [found[t] for t in titles]), strict=True):
         names = [plain(a) for a in found[title]]
         article = articles.get(title)
-        place = _place(title, places) if kind == "location" and (article is None or not article.kind) else None
+        unknown = article is None or not article.kind
+        place = _place(title, places) if kind == "location" and unknown else None
+        if place is None and unknown and title in same_place:
+            place = same_place[title]
         if place is not None:
-            aliases[place.id] = (names, {"dbpedia_title": title, "redirects": len(names)})
+            _merge(aliases, place.id, title, names)
             report.merged += 1
             continue
         if len(names) < min_redirects and article is None:
             if title not in companies:
                 continue
             report.companies += 1
+        person = (article.kind if article else kind if typer.is_sure(kind, p) else "") == "person"
+        if title in place_names and not person:  # a person is told from a place by the mention's label
+            report.place_redirects += sum(n in place_names[title] for n in names)
+            names = [n for n in names if n not in place_names[title]]
         entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known, min_redirects)
         report.typed += bool(entity.types)
         report.described += article is not None

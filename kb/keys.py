@@ -50,7 +50,7 @@ LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
 # either end; news calls the club by the rest ("Chelsea beat Ajax"). "SS" and "CD" are left out: they also
 # begin ships' and products' names ("SS Exodus", "CD Video"), "SV" is cut only in front ("Hamburger SV").
 CLUB_DESIGNATORS = frozenset(["fc", "afc", "cf", "sc", "fk", "sk", "pfc", "nk", "rfc"])
-_LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
+_LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sl", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
 _PERSON_TYPES = ("person", "human")
@@ -173,7 +173,9 @@ def club_name(name: str) -> str:
     tokens = normalize(name).split(" ")
     plain = [t.replace(".", "") for t in tokens]
     lo, hi = 0, len(tokens)
-    while lo < hi - 1 and (plain[lo] in _LEADING_DESIGNATORS or plain[lo].isdigit()):
+    if hi > 2 and plain[0].isdigit() and plain[1] in _LEADING_DESIGNATORS:  # "1. FC Köln", not "TSV 1860 Munich"
+        lo = 1
+    while lo < hi - 1 and plain[lo] in _LEADING_DESIGNATORS:
         lo += 1
     if hi - 1 > lo and plain[hi - 1] in CLUB_DESIGNATORS:
         hi -= 1
@@ -186,8 +188,8 @@ def club_name(name: str) -> str:
 
 def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
-    Exchange" → nyse), for people the surname ("Nick Saban" → saban), and for anything else a sports club's
-    name without its designator ("Chelsea F.C." → chelsea) for an organisation or an entity of unknown type."""
+    Exchange" → nyse), for people the surname ("Nick Saban" → saban), and for an organisation or an entity of
+    unknown type a sports club's name without its designator ("Chelsea F.C." → chelsea)."""
     keys = lookup_keys(name)
     for other in alternates().get(normalize(name), ()):
         keys |= lookup_keys(other)

@@ -118,7 +118,8 @@ def test_a_sports_club_is_also_found_by_its_name_without_its_designator():
     assert "chelsea" in derived_keys("Chelsea F.C.", ["organization"])
     assert "barcelona" in derived_keys("FC Barcelona", [])  # an entity of unknown type too
     assert {club_name(n) for n in ("AFC Ajax", "A.C. Milan", "1. FC Köln")} == {"ajax", "milan", "koln"}
-    assert club_name("SV Werder Bremen") == "werder bremen" and club_name("Real Madrid C.F.") == "real madrid"
+    assert club_name("SV Werder Bremen") == "werder bremen" and club_name("S.L. Benfica") == "benfica"
+    assert club_name("TSV 1860 Munich") == "1860 munich"  # a number inside the name stays: not "munich"
     # a designator that also ends other names is cut only in front; ships and products keep their names
     assert club_name("Hamburger SV") == "" and club_name("SS Exodus") == "" and club_name("CD Video") == ""
     assert club_name("SK Group") == "" and club_name("FC") == ""  # nothing but a legal form or nothing left

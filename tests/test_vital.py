@@ -228,6 +228,41 @@ def test_a_company_that_a_redirect_names_with_its_legal_form_joins_with_fewer_re
     assert "dbpedia:avnet" in store.by_key(["avnet inc"])["avnet inc"]
 
 
+def test_a_title_that_is_a_big_city_joins_it_and_a_redirect_spelled_like_one_is_left_out(store):
+    def city(i: str, name: str, alias: str, people: int) -> EntityIn:
+        return EntityIn(
+            id=i,
+            name=name,
+            aliases=[alias],
+            types=["city"],
+            prior=people,
+            description=f"city in Ukraine, population {people}",
+        )
+
+    places = [
+        city("geonames:703448", "Kyiv", "Kiev", 2_952_301),
+        city("geonames:524901", "Moscow", "Moskva", 10_381_222),
+    ]
+    store.upsert([*places, city("geonames:9", "Tiny", "Tinyville", 900)], "geonames")
+    aliases = {
+        "kiev": ["kyiv", "kiew", "kijev", "kyjiv"],  # one of Kyiv's names, and a redirect is its name: Kyiv itself
+        "moscow_method": ["moscow", "moscow_analysis", "moscow_list", "must_should_could"],  # "MoSCoW", lower-cased
+        "paul_the_apostle": ["kyiv", "saint_paul", "paul_of_tarsus", "apostle_paul"],  # a person, typed so
+        "the_wee_sound": ["tiny", "wee_band", "the_wee", "wee_music"],  # a small place's name stays a redirect
+    }
+    report = add_wikipedia(store, Redirects(aliases=aliases), 3, {})
+    got = store.get(["dbpedia:kiev", "dbpedia:moscow_method", "dbpedia:paul_the_apostle", "geonames:703448"])
+    assert "dbpedia:kiev" not in got  # merged: one city, one entry
+    assert store.by_alias(["kiew"]) == {"kiew": ["geonames:703448"]}
+    assert store.by_alias(["moscow"]) == {"moscow": ["geonames:524901"]}
+    assert got["dbpedia:moscow_method"].redirects == 3  # its other redirects stay
+    # a person keeps such a redirect (the mention's label tells him from the city) and is merged into no city
+    assert set(store.by_alias(["kyiv"])["kyiv"]) == {"geonames:703448", "dbpedia:paul_the_apostle"}
+    assert store.by_alias(["saint paul"])["saint paul"] == ["dbpedia:paul_the_apostle"]
+    assert "dbpedia:the_wee_sound" in store.by_alias(["tiny"])["tiny"]
+    assert report.place_redirects == 1 and report.merged >= 1
+
+
 def test_the_bundled_kb_names_titles_as_the_text_writes_them(store):
     redirects = Redirects(aliases={"kwazulu-natal": ["kzn"] * 5, "henry_iii": ["henri_iii"] * 5})
     add_wikipedia(store, redirects, 5, {}, ["The province of KwaZulu-Natal lies east."])
