@@ -14,7 +14,7 @@ from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain,
 from kb.keys import LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import EntityIn, EntityRecord
-from kb.store import Enrichment, KBStore
+from kb.store import Enrichment, EntityInUseError, KBStore
 from kb.vital import Article, VitalMissing, lead_paragraphs, read_articles
 
 SOURCE = "dbpedia"
@@ -25,8 +25,8 @@ MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in a
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
 # often also an organisation.
 STORED_TYPES = ("person", "organization")
-# People: a redirect spelled exactly like the name of a place this size names that place, whatever title it
-# points at ("moscow" is also a redirect to the MoSCoW method, "savannah" to the savanna).
+# Population of a place whose name, as a redirect, means that place whatever title it points at ("moscow" is also
+# a redirect to the MoSCoW method, lower-cased, and "savannah" one to the savanna).
 BIG_PLACE = 100_000
 # Vital-article categories where the title typer's guess is wrong (checked on every such guess): places, works,
 # events and ideas taken for people (Kazan, Batman, the Chernobyl disaster) or organisations (Washington, D.C.,
@@ -46,6 +46,7 @@ class WikipediaReport:
     described: int = 0  # entities with a vital article's title, lead sentence and type
     companies: int = 0  # entities with fewer redirects, that joined as companies (see ``_company``)
     place_redirects: int = 0  # redirects left out because they are a big place's name (see ``_big_place_names``)
+    removed: int = 0  # entries an earlier build made of titles that are now merged into their place
 
 
 def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | None:
@@ -57,6 +58,20 @@ def _place(title: str, places: dict[str, list[EntityRecord]]) -> EntityRecord | 
         wanted = set(words(plain(qualifier)))
         found = [p for p in found if wanted <= set(words(p.description))]
     return owner("location", found) if found else None
+
+
+def _place_of(
+    title: str,
+    kind: str,
+    article: Article | None,
+    places: dict[str, list[EntityRecord]],
+    same_place: Mapping[str, EntityRecord],
+) -> EntityRecord | None:
+    """The place a title is, when a vital article gives it no type: the place it names if the typer takes it for a
+    location (``_place``), else the big place it is one of the names of (``_big_place_names``)."""
+    if article is not None and article.kind:
+        return None
+    return (_place(title, places) if kind == "location" else None) or same_place.get(title)
 
 
 def _big_place_names(
@@ -105,8 +120,8 @@ def _place_key(title: str) -> str:
 
 
 def _merge(aliases: dict[str, Enrichment], place_id: str, title: str, names: list[str]) -> None:
-    """Give a place a title's redirects; a place that several titles name ("kyiv", "kiev") takes them all, and is
-    the title with the most redirects."""
+    """Give a place a title's redirects; a place that several titles name ("kyiv", "kiev") takes all of theirs,
+    and keeps as its title the one with the most."""
     had, attributes = aliases.get(place_id, ([], {}))
     merged = list(dict.fromkeys([*had, *names]))
     main = title if len(names) > len(had) else attributes.get("dbpedia_title", title)
@@ -247,16 +262,13 @@ def add_wikipedia(
     report = WikipediaReport(titles=len(titles))
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
+    merged: list[str] = []
     for title, (kind, p) in zip(titles, typer.predict(titles, [found[t] for t in titles]), strict=True):
         names = [plain(a) for a in found[title]]
         article = articles.get(title)
-        unknown = article is None or not article.kind
-        place = _place(title, places) if kind == "location" and unknown else None
-        if place is None and unknown and title in same_place:
-            place = same_place[title]
-        if place is not None:
+        if (place := _place_of(title, kind, article, places, same_place)) is not None:
             _merge(aliases, place.id, title, names)
-            report.merged += 1
+            merged.append(title)
             continue
         if len(names) < min_redirects and article is None:
             if title not in companies:
@@ -276,4 +288,17 @@ def add_wikipedia(
     for i in range(0, len(new), BATCH):
         report.added += store.upsert(new[i : i + BATCH], SOURCE)
     store.set_source_aliases(aliases, REDIRECT)
+    report.merged, report.removed = len(merged), _remove_earlier(store, merged)
     return report
+
+
+def _remove_earlier(store: KBStore, merged: Sequence[str]) -> int:
+    """Delete the entries that an earlier build made of titles now merged into their place (Kiev beside Kyiv), so
+    a rebuild leaves one entry per city; one that an override rule names stays, as the rule needs it."""
+    removed = 0
+    for entity_id in store.get([ID_PREFIX + t for t in merged], aliases=False):
+        try:
+            removed += store.delete_entity(entity_id, actor="kb build-default")
+        except EntityInUseError:
+            continue
+    return removed

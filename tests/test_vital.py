@@ -263,6 +263,26 @@ def test_a_title_that_is_a_big_city_joins_it_and_a_redirect_spelled_like_one_is_
     assert report.place_redirects == 1 and report.merged >= 1
 
 
+def test_a_rebuild_removes_the_entries_an_earlier_build_made_of_titles_now_merged_into_their_city(store, db_url):
+    from kb.overrides import OverrideIn, OverrideStore
+
+    kyiv = EntityIn(id="geonames:703448", name="Kyiv", aliases=["Kiev"], types=["city"], prior=2_952_301)
+    cairo = EntityIn(id="geonames:360630", name="Cairo", aliases=["Al Qahirah"], types=["city"], prior=9_606_916)
+    store.upsert([kyiv, cairo], "geonames")
+    earlier = [EntityIn(id="dbpedia:kiev", name="Kiev"), EntityIn(id="dbpedia:cairo", name="Cairo")]
+    store.upsert(earlier, "dbpedia")  # what an earlier version of the build made of these titles
+    engine, sessions = open_db(db_url)  # the store's database
+    rules = OverrideStore(sessions)
+    rules.save(OverrideIn(pattern="Cairo", action="force_link", kb_id="dbpedia:cairo"), actor="test")
+    redirects = {"kiev": ["kyiv", "kiew", "kijev"], "cairo": ["al_qahirah", "el_qahira", "cairo_egypt"]}
+    report = add_wikipedia(store, Redirects(aliases=redirects), 3, {})
+    assert report.merged == 2 and report.removed == 1
+    assert "dbpedia:kiev" not in store.get(["dbpedia:kiev"])  # one entry per city now
+    assert "dbpedia:cairo" in store.get(["dbpedia:cairo"])  # a rule links to it: it stays until the rule changes
+    assert store.by_alias(["el qahira"]) == {"el qahira": ["geonames:360630"]}
+    engine.dispose()
+
+
 def test_the_bundled_kb_names_titles_as_the_text_writes_them(store):
     redirects = Redirects(aliases={"kwazulu-natal": ["kzn"] * 5, "henry_iii": ["henri_iii"] * 5})
     add_wikipedia(store, redirects, 5, {}, ["The province of KwaZulu-Natal lies east."])
