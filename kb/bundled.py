@@ -92,22 +92,24 @@ def _big_place_names(
     for es in places.values():
         if (best := max(es, key=lambda e: e.prior)).prior >= BIG_PLACE:
             big.setdefault(normalize(best.name), best)
-    named = {t: [k for k in dict.fromkeys([t, *found[t]]) if _place_key(k) in big] for t in titles}
-    named = {t: ks for t, ks in named.items() if ks}
-    records = store.get({big[_place_key(k)].id for ks in named.values() for k in ks})
+    # each title's names (its own, then its redirects) that are a big place's, with that place
+    named = {t: [(k, big[pk]) for k in dict.fromkeys([t, *found[t]]) if (pk := _place_key(k)) in big] for t in titles}
+    named = {t: pairs for t, pairs in named.items() if pairs}
+    records = store.get({place.id for pairs in named.values() for _, place in pairs})
     same: dict[str, EntityRecord] = {}
     dropped: dict[str, set[str]] = {}
-    for title, keys in named.items():
-        own = {normalize(plain(n)) for n in (title, *found[title])}
+    for title, pairs in named.items():
+        name = normalize(plain(title))
+        own = {name, *(normalize(plain(n)) for n in found[title])}
         article = articles.get(title)
-        for place in (records[i] for k in keys if (i := big[_place_key(k)].id) in records):
+        for place in (records[p.id] for _, p in pairs if p.id in records):
             its = {normalize(n) for n in (place.name, *place.aliases)}
-            if normalize(plain(title)) not in its:  # "saint paul" is a redirect to Paul of Tarsus, who is no city
+            if name not in its:  # "saint paul" is a redirect to Paul of Tarsus, who is no city
                 continue
             if len(own & its) > 1 or (article is not None and not article.kind and _names_country(article, place)):
                 same[title] = place
                 break
-        if others := {plain(k) for k in keys if k != title}:
+        if others := {plain(k) for k, _ in pairs if k != title}:
             dropped[title] = others  # unless the title is merged into that place after all
     return same, dropped
 
@@ -274,11 +276,12 @@ def add_wikipedia(
             if title not in companies:
                 continue
             report.companies += 1
-        person = (article.kind if article else kind if typer.is_sure(kind, p) else "") == "person"
+        sure = typer.is_sure(kind, p)
+        person = (article.kind if article else kind if sure else "") == "person"
         if title in place_names and not person:  # a person is told from a place by the mention's label
             report.place_redirects += sum(n in place_names[title] for n in names)
             names = [n for n in names if n not in place_names[title]]
-        entity = _entity(title, names, kind, typer.is_sure(kind, p), article, known, min_redirects)
+        entity = _entity(title, names, kind, sure, article, known, min_redirects)
         report.typed += bool(entity.types)
         report.described += article is not None
         if article is not None and article.name.lower() != plain(title):

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from kb.keys import CLUB_DESIGNATORS
+from kb.keys import CLUB_DESIGNATORS, LEADING_DESIGNATORS
 
 MAX_WORDS = 6  # longest title looked for in the text
 _TOKEN = re.compile(r"[\w.'&-]+")
@@ -29,7 +29,8 @@ _NOT_INITIALISMS = frozenset(
     {"st", "mr", "mrs", "ms", "dr", "jr", "sr", "ltd", "vs", "ft", "mt", "pty", "cwm", "ng", "mm"}
 )
 _WRITTEN = {"plc": "plc", "vfb": "VfB", "vfl": "VfL"}
-_CLUB_FIRST = CLUB_DESIGNATORS | {"ac", "sv", "tsv", "ssc", "rsc", "acf"}  # "AC Milan", "SV Werder Bremen"
+# "AC Milan", "SV Werder Bremen"; but "As Sulaymaniyah" is the Arabic article, and the key cuts it for clubs only
+_CLUB_FIRST = LEADING_DESIGNATORS - {"as"}
 
 
 def casings(paragraphs: Iterable[str], wanted: Iterable[str]) -> dict[str, str]:

@@ -50,7 +50,7 @@ LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
 # either end; news calls the club by the rest ("Chelsea beat Ajax"). "SS" and "CD" are left out: they also
 # begin ships' and products' names ("SS Exodus", "CD Video"), "SV" is cut only in front ("Hamburger SV").
 CLUB_DESIGNATORS = frozenset(["fc", "afc", "cf", "sc", "fk", "sk", "pfc", "nk", "rfc"])
-_LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sl", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
+LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sl", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
 _PERSON_TYPES = ("person", "human")
@@ -173,13 +173,13 @@ def club_name(name: str) -> str:
     tokens = normalize(name).split(" ")
     plain = [t.replace(".", "") for t in tokens]
     lo, hi = 0, len(tokens)
-    if hi > 2 and plain[0].isdigit() and plain[1] in _LEADING_DESIGNATORS:  # "1. FC Köln", not "TSV 1860 Munich"
+    if hi > 2 and plain[0].isdigit() and plain[1] in LEADING_DESIGNATORS:  # "1. FC Köln", not "TSV 1860 Munich"
         lo = 1
-    while lo < hi - 1 and plain[lo] in _LEADING_DESIGNATORS:
+    while lo < hi - 1 and plain[lo] in LEADING_DESIGNATORS:
         lo += 1
     if hi - 1 > lo and plain[hi - 1] in CLUB_DESIGNATORS:
         hi -= 1
-    if (lo, hi) == (0, len(tokens)) or not any(p in CLUB_DESIGNATORS | _LEADING_DESIGNATORS for p in plain):
+    if (lo, hi) == (0, len(tokens)):  # no designator cut
         return ""
     rest = words(" ".join(tokens[lo:hi]))
     named = any(len(w) > 2 and w.isalpha() and w not in _ORG_SUFFIXES for w in rest)  # not "SK Group" → group
