@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: encoder-bench link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: encoder-bench index-bench link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -113,6 +113,11 @@ link-bench: runs/geonames/geonames-dev.jsonl
 # What the vital-article descriptions and the cross-encoder add on ELEVANT's gold spans → eval/reports/link_cross.md
 link-cross: $(STAMP)
 	$(BIN)/python -m eval.cross_bench --el-dir $(EL_DIR) --kb-dir runs/linking/cross --out eval/reports
+
+# The dense index's HNSW graph as shipped against faiss's default build, recall of the exact top-k for news-fair's
+# gold mentions and ms per query, on the bundled KB (runs/linking/kb1, from `make link-bench`) → eval/reports/link_index.md
+index-bench: $(STAMP)
+	$(BIN)/python -m eval.index_bench --kb-dir runs/linking/kb1 --el-dir $(EL_DIR) --out eval/reports
 
 # The linker's encoders in one run: fidelity to fp32, ms per text, news articles/s end to end and batch invariance,
 # torch dynamic int8 against ONNX Runtime int8 (needs runs/linking/cross from `make link-cross`) → eval/reports/link_encoder.md

@@ -147,18 +147,26 @@ class SQLKBStore:
     def set_source_aliases(self, updates: Mapping[str, Enrichment], source: str) -> int:
         """Replace the aliases that ``source`` gave each entity and merge in its attributes, leaving the entity's
         own names alone; entities whose aliases and attributes are already these are not written (so running an
-        enrichment twice changes nothing). Returns how many entities changed."""
-        ids = list(updates)
+        enrichment twice changes nothing). A name the source gives that the store had only derived ("obama", Barack
+        Obama's surname) becomes the source's: a Wikipedia redirect says the name is used for the entity, a derived
+        key only that it could be. Such a key is derived again when the source stops giving it. Returns how many
+        entities changed."""
         changed = 0
-        for chunk in _chunks(ids, 500):
+        for chunk in _chunks(list(updates), 500):
             with self._sessions.begin() as s:
                 rows = {r.id: r for r in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk)))}
                 have: dict[str, set[str]] = {}  # norms this source gave each entity
-                taken: dict[str, set[str]] = {}  # norms the entity has from elsewhere (its names, derived keys)
-                for entity_id, norm, alias_source in s.execute(
-                    select(AliasRow.entity_id, AliasRow.norm, AliasRow.source).where(AliasRow.entity_id.in_(chunk))
+                taken: dict[str, set[str]] = {}  # norms the entity has from elsewhere (its names, other sources)
+                derived: dict[str, dict[str, int]] = {}  # keys the store derived: norm → alias row id
+                for row_id, entity_id, norm, alias_source in s.execute(
+                    select(AliasRow.id, AliasRow.entity_id, AliasRow.norm, AliasRow.source).where(
+                        AliasRow.entity_id.in_(chunk)
+                    )
                 ):
-                    (have if alias_source == source else taken).setdefault(entity_id, set()).add(norm)
+                    if alias_source == DERIVED:
+                        derived.setdefault(entity_id, {})[norm] = row_id
+                    else:
+                        (have if alias_source == source else taken).setdefault(entity_id, set()).add(norm)
                 wanted = {
                     i: {n: a[:500] for a in updates[i][0] if (n := normalize(a)[:500]) and n not in taken.get(i, ())}
                     for i in chunk
@@ -173,12 +181,16 @@ class SQLKBStore:
                 if not todo:
                     continue
                 bump(s, KB_VERSION)
+                claimed = [row_id for i in todo for norm, row_id in derived.get(i, {}).items() if norm in wanted[i]]
                 s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(todo), AliasRow.source == source))
+                if claimed:
+                    s.execute(delete(AliasRow).where(AliasRow.id.in_(claimed)))
                 new = [
                     {"entity_id": i, "norm": norm, "raw": raw, "source": source}
                     for i in todo
                     for norm, raw in wanted[i].items()
                 ]
+                new += _derived_again(todo, rows, have, wanted, taken)
                 if new:
                     s.execute(insert(AliasRow), new)
                 for i in todo:
@@ -326,6 +338,23 @@ def _alias_rows(e: EntityIn, source: str) -> Iterator[dict[str, str]]:
             yield {"entity_id": e.id, "norm": norm, "raw": raw[:500], "source": source}
     for key in sorted(derived_keys(e.name, e.types) - seen):
         yield {"entity_id": e.id, "norm": key[:500], "raw": key[:500], "source": DERIVED}
+
+
+def _derived_again(
+    todo: Sequence[str],
+    rows: Mapping[str, KBEntityRow],
+    had: Mapping[str, set[str]],
+    wanted: Mapping[str, Mapping[str, str]],
+    taken: Mapping[str, set[str]],
+) -> list[dict[str, str]]:
+    """Alias rows for the derived keys a source gave before and gives no longer (they were its while it did)."""
+    out = []
+    for i in todo:
+        dropped = had.get(i, set()) - set(wanted[i]) - taken.get(i, set())
+        if dropped:
+            keys = dropped & derived_keys(rows[i].name, rows[i].types or [])
+            out += [{"entity_id": i, "norm": k[:500], "raw": k[:500], "source": DERIVED} for k in sorted(keys)]
+    return out
 
 
 def _entity_dict(row: KBEntityRow) -> dict[str, Any]:

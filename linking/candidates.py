@@ -148,14 +148,24 @@ class UnionCandidates:
     def _dense(self, mentions: Sequence[Mention]) -> tuple[list[list[tuple[str, float]]], ...]:
         """Per mention, the dense top-k for the mention itself and the top ``k_context`` for the mention and its
         context together (empty where the mentions are not embedded)."""
-        if any(m.vector is None or m.context_vector is None for m in mentions):
+        queries = dense_queries(mentions)
+        if queries is None:
             return [[] for _ in mentions], [[] for _ in mentions]
-        own = np.vstack([m.vector for m in mentions if m.vector is not None]).astype(np.float32)
-        ctx = np.vstack([m.context_vector for m in mentions if m.context_vector is not None]).astype(np.float32)
-        both = own + ctx
-        both /= np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-6)
+        own, both = queries
         in_context = self.index.search(both, self.k_context) if self.k_context else [[] for _ in mentions]
         return self.index.search(own, self.k), in_context
+
+
+def dense_queries(mentions: Sequence[Mention]) -> tuple[np.ndarray, np.ndarray] | None:
+    """What dense retrieval looks up for embedded mentions: each mention alone, and the mention and its context
+    together (normalised); None where the mentions are not embedded."""
+    if not mentions or any(m.vector is None or m.context_vector is None for m in mentions):
+        return None
+    own = np.vstack([m.vector for m in mentions if m.vector is not None]).astype(np.float32)
+    ctx = np.vstack([m.context_vector for m in mentions if m.context_vector is not None]).astype(np.float32)
+    both = own + ctx
+    both /= np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-6)
+    return own, both
 
 
 def _others(mentions: Sequence[Mention], vecs: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:

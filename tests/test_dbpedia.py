@@ -13,7 +13,7 @@ import pytest
 from kb.bundled import add_wikipedia
 from kb.db import open_db
 from kb.dbpedia import SourceMissing, display_name, enrich, package_root, read_redirects, title_key
-from kb.keys import REDIRECT
+from kb.keys import DERIVED, REDIRECT
 from kb.records import EntityIn
 from kb.store import SQLKBStore
 from kb.title_types import TitleTyper
@@ -75,6 +75,22 @@ def test_enrich_adds_redirects_to_the_entity_a_title_names_and_is_idempotent(sto
     version = store.version()
     again = enrich(store, redirects)
     assert again.changed == 0 and store.version() == version
+
+
+def test_a_redirect_that_was_only_a_derived_key_becomes_a_redirect_and_the_key_returns_when_it_goes(store, redirects):
+    """The name "obama" is both a key the store derives (a person's surname) and a real redirect to Barack Obama:
+    it is found as a redirect, the stronger evidence; without the redirect it is a derived key again."""
+    store.upsert([EntityIn(id="dbpedia:barack_obama", name="Barack Obama", types=["person"])])
+    assert store.lookup(["obama"])["obama"] == [("dbpedia:barack_obama", DERIVED)]
+    assert "obama" in redirects.aliases["barack_obama"]
+    assert enrich(store, redirects).changed == 1
+    assert store.lookup(["obama"])["obama"] == [("dbpedia:barack_obama", REDIRECT)]
+    version = store.version()
+    assert enrich(store, redirects).changed == 0 and store.version() == version  # idempotent
+    assert store.set_source_aliases({"dbpedia:barack_obama": (["Barry Obama"], {})}, REDIRECT) == 1
+    hits = store.lookup(["obama", "barry obama", "barack obama"])
+    assert hits["obama"] == [("dbpedia:barack_obama", DERIVED)] and hits["barry obama"][0][1] == REDIRECT
+    assert hits["barack obama"] == [("dbpedia:barack_obama", "")]  # the entity's own name is never the source's
 
 
 def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, redirects):

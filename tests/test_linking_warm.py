@@ -10,7 +10,7 @@ import pytest
 from kb.db import open_db
 from kb.records import EntityIn
 from kb.store import SQLKBStore
-from linking.index import PROGRESS, DenseIndex
+from linking.index import PROGRESS, DenseIndex, graph_recipe
 from tests.fakes import FakeGatedEmbedder
 
 
@@ -185,3 +185,26 @@ def test_equal_query_rows_are_searched_once_and_answered_as_alone(tmp_path, monk
     alone = [index.search(queries[i : i + 1], 4)[0] for i in range(len(texts))]
     assert together == alone and together[0] == together[2] and together[0] is not together[2]
     assert together[1][0][0] == "e7"
+
+
+def test_an_index_built_under_another_graph_recipe_gets_its_graph_again_from_its_stored_vectors(tmp_path, monkeypatch):
+    """HNSW parameters are part of what an index on disk is: another recipe's graph is rebuilt on load, without
+    embedding a single entity again, and the rebuilt graph is written back with its new description."""
+    import json
+
+    import linking.index
+
+    kb, embedder, index = _built(tmp_path, monkeypatch, True, 60)
+    meta = index.path / "base.json"
+    assert json.loads(meta.read_text())["graph"] == graph_recipe(60) == f"hnsw-m32-efc{linking.index.EF_CONSTRUCTION}"
+    queries = embedder.encode_each(["Entity 3 (thing)", "Entity 41 (thing)"])
+    before = index.search(queries, 3)
+    monkeypatch.setattr(linking.index, "EF_CONSTRUCTION", 24)
+    calls = embedder.calls
+    again = DenseIndex(kb, embedder, tmp_path / "index")
+    assert again.load() and embedder.calls == calls  # nothing embedded again
+    assert again.base.hnsw.efConstruction == 24 and json.loads(meta.read_text())["graph"] == "hnsw-m32-efc24"
+    assert [row[0][0] for row in again.search(queries, 3)] == [row[0][0] for row in before] == ["e3", "e41"]
+    monkeypatch.setattr(DenseIndex, "_new_index", lambda *_: pytest.fail("the graph was rebuilt a second time"))
+    third = DenseIndex(kb, embedder, tmp_path / "index")
+    assert third.load() and third.base.hnsw.efConstruction == 24  # read as written
