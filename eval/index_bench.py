@@ -1,12 +1,13 @@
 """Dense retrieval's HNSW graph: how much of the exact top-k it finds, and at what cost, as shipped and as built
 before (faiss's default build effort, a wider search).
 
-Run: ``python -m eval.index_bench --kb-dir DIR [--el-dir DIR] [--benchmark news-fair] [--out eval/reports]``
-(``make index-bench``). ``DIR`` holds a KB and its dense index as ``eval.kb_sets`` reads them (``kb.sqlite3`` and
-``index/``; built on first use). The queries are what the linker looks up for the gold mentions of an ELEVANT
-benchmark: each mention alone (its top 30) and the mention in its context (its top 10). Every graph is built in
-this run from the index's stored vectors, on one thread, and judged against an exact search over the same
-vectors; search times are per query, one query at a time as a request makes them, best of three passes.
+Run: ``python -m eval.index_bench --kb-dir DIR [--kb default|FILE] [--el-dir DIR] [--benchmark news-fair]
+[--out eval/reports]`` (``make index-bench``). ``DIR`` holds a KB and its dense index as ``eval.kb_sets`` reads
+them (``kb.sqlite3`` and ``index/``; built on first use from ``--kb``: the bundled KB, or a KB file). The queries
+are what the linker looks up for the gold mentions of an ELEVANT benchmark: each mention alone (its top 30) and
+the mention in its context (its top 10). Every graph is built in this run from the index's stored vectors, on one
+thread, and judged against an exact search over the same vectors; search times are per query, one query at a
+time as a request makes them, best of three passes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,8 @@ def measure(vectors: np.ndarray, rows: dict[int, np.ndarray], recipe: Recipe) ->
     index.add(vectors)
     out: dict[str, Any] = {"recipe": recipe.__dict__, "build_s": round(time.perf_counter() - started, 1)}
     params = faiss.SearchParametersHNSW(efSearch=recipe.ef_search)
-    for k, q in rows.items():
+    for top, q in rows.items():
+        k = min(top, len(vectors))  # a KB smaller than k: all of it
         exact = np.argsort(-(q @ vectors.T), axis=1)[:, :k]
         best = float("inf")
         for _ in range(3):
@@ -71,7 +74,11 @@ def measure(vectors: np.ndarray, rows: dict[int, np.ndarray], recipe: Recipe) ->
             got = [index.search(q[i : i + 1], k, params=params)[1][0] for i in range(len(q))]
             best = min(best, time.perf_counter() - started)
         recall = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(exact.tolist(), got, strict=True)]))
-        out[f"top{k}"] = {"queries": len(q), "recall": round(recall, 4), "ms_per_query": round(best * 1000 / len(q), 3)}
+        out[f"top{top}"] = {
+            "queries": len(q),
+            "recall": round(recall, 4),
+            "ms_per_query": round(best * 1000 / len(q), 3),
+        }
     return out
 
 
@@ -101,14 +108,15 @@ def report(results: list[dict[str, Any]], entries: int, benchmark: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--kb-dir", type=Path, required=True)
+    ap.add_argument("--kb", default="default", help="what to load into an empty --kb-dir: default (bundled) or a file")
     ap.add_argument("--el-dir", type=Path, default=Path("../shared/data/el"))
     ap.add_argument("--benchmark", default="news-fair")
     ap.add_argument("--out", type=Path, default=Path("eval/reports"))
-    args = ap.parse_args()
-    resolver = open_resolver(args.kb_dir, "default")
+    args = ap.parse_args(argv)
+    resolver = open_resolver(args.kb_dir, args.kb)
     vectors = np.ascontiguousarray(resolver.index.base_vectors, dtype=np.float32)
     rows = queries(resolver, args.el_dir / f"{args.benchmark}.benchmark.jsonl")
     results = [measure(vectors, rows, r) for r in recipes()]

@@ -277,3 +277,33 @@ def test_link_throughput_times_the_service_and_a_baseline_tree_on_one_kb(tmp_pat
     assert configs["baseline, 2 workers"]["code"] == "main" and configs["this tree, 1 worker"]["code"] == "installed"
     assert "| baseline, 2 workers |" in (out / "link_throughput.md").read_text()
     assert "articles/s" in capsys.readouterr().out
+
+
+def test_index_bench_judges_both_graph_recipes_against_an_exact_search(tmp_path, capsys):
+    from eval.index_bench import main
+
+    el = _tiny_elevant(tmp_path)
+    texts = ["Angela Merkel flew to Paris.", "Paris is in France, and Merkel knows it."]
+    names = [["Angela Merkel", "Paris"], ["Paris", "Merkel"]]
+    gold = [
+        {
+            "id": i,
+            "text": t,
+            "labels": [{"span": [t.index(n), t.index(n) + len(n)], "entity_id": "<NIL>", "type": "OTHER"} for n in ns],
+        }
+        for i, (t, ns) in enumerate(zip(texts, names, strict=True))
+    ]
+    (el / "gold.benchmark.jsonl").write_text("".join(json.dumps(a) + "\n" for a in gold))
+    out = tmp_path / "out"
+    main(["--kb-dir", str(tmp_path / "kb"), "--kb", str(el / "kb.jsonl"), "--el-dir", str(el), "--benchmark", "gold",
+          "--out", str(out)])  # fmt: skip
+    results = json.loads((out / "link_index.json").read_text())
+    assert [r["recipe"]["name"].split(":")[0] for r in results] == ["before", "shipped"]  # the baseline first
+    assert results[0]["recipe"]["ef_construction"] == 40 and results[0]["recipe"]["ef_search"] == 256
+    for r in results:
+        assert r["top30"]["queries"] == 3  # Angela Merkel, Paris, Merkel alone: "Paris" twice is one row
+        assert r["top10"]["queries"] == 4  # each mention in its own context
+        for top in ("top30", "top10"):
+            assert r[top]["recall"] == 1.0 and r[top]["ms_per_query"] > 0  # a KB this small: all of it found
+    table = (out / "link_index.md").read_text()
+    assert "| shipped |" in table and "time ratio" in table and "| shipped |" in capsys.readouterr().out
