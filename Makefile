@@ -8,13 +8,14 @@ CONLL_DIR ?= ../shared/data/conll2003
 EL_DIR ?= ../shared/data/el
 CROSSNER_DIR ?= ../shared/data/crossner
 WNUT_DIR ?= ../shared/data/wnut17
+EL_FIT_NAMES := msnbc,reuters-128,rss-500,oke-2015-train,oke-2015-eval,derczynski,spotlight,news-fair,wiki-fair
 EL_FIT := $(subst $() ,$(comma),$(foreach b,msnbc reuters-128 rss-500 oke-2015-train oke-2015-eval derczynski spotlight news-fair wiki-fair,$(EL_DIR)/$(b).benchmark.jsonl))
 # One thread per process: torch collapses under CPU contention with more (ENVIRONMENT.md).
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: encoder-bench index-bench link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: encoder-bench index-bench link-threshold link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -101,6 +102,11 @@ runs/geonames/geonames-dev.jsonl: $(STAMP)
 link-train: runs/geonames/geonames-dev.jsonl
 	$(BIN)/python -m eval.link_train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
 		--set default runs/geonames/geonames-dev.jsonl runs/geonames/geonames-test.jsonl
+
+# The NIL threshold for spans the NER found (after link-train): the best mean end-to-end F1 over the benchmarks
+# link-train fits on, written into linking/weights.json beside the fitted weights.
+link-threshold: $(STAMP)
+	$(BIN)/python -m eval.e2e_threshold --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --benchmarks $(EL_FIT_NAMES)
 
 # ELEVANT benchmarks beside the peers (each scored by a reranker fitted on the others), then latency per mention.
 link-bench: runs/geonames/geonames-dev.jsonl

@@ -191,6 +191,7 @@ class Pipeline:
         A span the override list drops is left out; each entity keeps its offsets."""
         # Given spans need no schema: the built-in one fills the request without a read of the schema store.
         request = await self._request(default_schema(), None, "rules", True)  # given spans need no local model
+        request = dataclasses.replace(request, spans_given=True)
         docs = [
             stages.Doc(text, [], entities=[_given(text, s, e, lab) for s, e, lab in spans]) for text, spans in items
         ]

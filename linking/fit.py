@@ -111,7 +111,7 @@ def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReran
         f1 = inkb_f1([(got if prob >= t else None, want) for got, prob, want in scored])
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
-    reranker.nil_threshold = best_t
+    reranker.nil_threshold = reranker.found_threshold = best_t  # found spans: see eval.e2e_threshold
     return reranker
 
 
@@ -148,6 +148,7 @@ def save(reranker: LogisticReranker, path: Path, fitted_on: Sequence[str]) -> No
         "features": list(FEATURES),
         "weights": [round(float(w), 6) for w in reranker.weights],
         "nil_threshold": round(reranker.nil_threshold, 4),
+        "found_nil_threshold": round(reranker.found_threshold, 4),
         "exclude_clashes": reranker.exclude_clashes,
         "calibration": [round(float(v), 6) for v in reranker.calibration],
         "fitted_on": list(fitted_on),

@@ -123,10 +123,12 @@ class Scored:
 
 class Reranker(Protocol):
     """Orders a mention's candidates by the probability that each is the right entity, best first; below
-    ``nil_threshold`` the best one is not linked."""
+    ``nil_threshold`` the best one is not linked; below ``found_threshold``, when the spans are the ones the NER
+    found rather than given by the caller."""
 
     name: str
     nil_threshold: float
+    found_threshold: float
     digest: str  # of everything its scores depend on (weights, threshold): part of the result cache's key
 
     def rerank(
@@ -270,7 +272,11 @@ class LogisticReranker:
     probability 0 unless the mention's qualifier fits it: it ranks last and is never linked, so a mention with
     only such candidates is NIL. Other clashes (an ORG mention and a person) stay soft: the local model's labels
     are wrong often enough there (``eval/reports/link_ablation.md``). An entity without types is neither
-    favoured nor excluded."""
+    favoured nor excluded.
+
+    Two NIL thresholds: ``nil_threshold`` for spans a caller gives (``/v1/link``), fitted on gold spans, where
+    nearly every mention has an entity; ``found_threshold`` for spans the NER found, chosen on end-to-end F1
+    (``eval.e2e_threshold``), since some found spans name nothing a KB holds. Without one, the first serves both."""
 
     name = "reranker.logistic.v2"
 
@@ -280,13 +286,16 @@ class LogisticReranker:
         nil_threshold: float,
         calibration: Sequence[float] | None = None,
         exclude_clashes: bool = True,
+        found_threshold: float | None = None,
     ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.nil_threshold = nil_threshold
+        self.found_threshold = nil_threshold if found_threshold is None else found_threshold
         self.exclude_clashes = exclude_clashes
         default = [1.0] + [0.0] * (len(CALIBRATION) + 1)
         self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
         fitted = [self.weights.tolist(), nil_threshold, self.calibration.tolist(), exclude_clashes, FEATURES]
+        fitted += [self.found_threshold] * (self.found_threshold != nil_threshold)
         self.digest = hashlib.sha256(json.dumps(fitted).encode()).hexdigest()[:16]
 
     @classmethod
@@ -294,7 +303,13 @@ class LogisticReranker:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {data['features']}, not {list(FEATURES)}")
-        return cls(data["weights"], data["nil_threshold"], data["calibration"], data.get("exclude_clashes", True))
+        return cls(
+            data["weights"],
+            data["nil_threshold"],
+            data["calibration"],
+            data.get("exclude_clashes", True),
+            data.get("found_nil_threshold"),
+        )
 
     @staticmethod
     def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -159,8 +159,10 @@ class Resolver:
         document_vectors(mentions, cands, vectors)
         return cands, entities, vectors
 
-    def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[list[Link]]:
-        """One list of links per (text, spans) item, in span order; candidates best first."""
+    def link(self, items: Sequence[tuple[str, Sequence[SpanIn]]], detected: bool = False) -> list[list[Link]]:
+        """One list of links per (text, spans) item, in span order; candidates best first. ``detected``: the
+        spans are what the NER found, so the reranker's threshold for found spans decides NIL."""
+        threshold = self.reranker.found_threshold if detected else self.reranker.nil_threshold
         mentions = mentions_of(items)
         if not mentions:
             return [[] for _ in items]
@@ -170,7 +172,7 @@ class Resolver:
         for judge in self.judges:
             scored, consulted = judge(mentions, scored, entities)
             decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
-        scored, followed = follow_longer_forms(mentions, scored, entities, self.reranker.nil_threshold)
+        scored, followed = follow_longer_forms(mentions, scored, entities, threshold)
         links = []
         for ranked, found, stage, fuller in zip(scored, cands, decided_by, followed, strict=True):
             top = [
@@ -179,7 +181,7 @@ class Resolver:
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
             decision = _decision(ranked, found, stage, "longer_form" if fuller else None)
-            if ranked and ranked[0].score >= self.reranker.nil_threshold:
+            if ranked and ranked[0].score >= threshold:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
             else:

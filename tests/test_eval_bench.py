@@ -307,3 +307,43 @@ def test_index_bench_judges_both_graph_recipes_against_an_exact_search(tmp_path,
             assert r[top]["recall"] == 1.0 and r[top]["ms_per_query"] > 0  # a KB this small: all of it found
     table = (out / "link_index.md").read_text()
     assert "| shipped |" in table and "time ratio" in table and "| shipped |" in capsys.readouterr().out
+
+
+FAKE_SCORER = '''"""A fake of ELEVANT's score_el.py for tests: exact span and entity matches, NIL gold left out."""
+import json, sys
+gold = {(str(a["id"]), tuple(l["span"]), l["entity_id"]) for line in open(sys.argv[1]) if line.strip()
+        for a in [json.loads(line)] for l in a["labels"] if not l["entity_id"].startswith("<")}
+got = {(str(a["id"]), tuple(p["span"]), p["entity_id"]) for line in open(sys.argv[2]) if line.strip()
+       for a in [json.loads(line)] for p in a["predictions"]}
+tp = len(gold & got)
+f1 = 2 * tp / (len(gold) + len(got)) if gold or got else 0.0
+print(json.dumps({"nocoref": {"F1": f1, "P": tp / len(got) if got else 0.0, "R": tp / len(gold) if gold else 0.0}}))
+'''
+
+
+def test_e2e_threshold_picks_the_best_mean_f1_over_the_benchmarks_and_keeps_the_fitted_weights(tmp_path, capsys):
+    from eval.e2e_threshold import GRID, main
+    from linking.rerank import WEIGHTS, LogisticReranker
+
+    el = _tiny_elevant(tmp_path)
+    (el / "score_el.py").write_text(FAKE_SCORER)
+    text = "Angela Merkel flew to Paris, and Siemens AG opened a plant there."
+    labels = [("Paris", "geonames:2988507"), ("Siemens AG", "org:siemens"), ("Angela Merkel", "<NIL>")]
+    spans = [{"span": [text.index(n), text.index(n) + len(n)], "entity_id": q, "type": "OTHER"} for n, q in labels]
+    article = {"id": 1, "text": text, "labels": spans}
+    (el / "gold.benchmark.jsonl").write_text(json.dumps(article) + "\n")
+    weights = tmp_path / "weights.json"
+    weights.write_text(WEIGHTS.read_text())
+    main(["--el-dir", str(el), "--kb-dir", str(tmp_path / "kb"), "--weights", str(weights), "--benchmarks", "gold"])
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index('{\n "found_nil_threshold"') :])
+    data = json.loads(weights.read_text())
+    chosen = data["found_nil_threshold"]
+    assert chosen in GRID and data["found_nil_threshold_chosen_on"] == ["gold"]
+    fitted = json.loads(WEIGHTS.read_text())
+    assert all(data[k] == fitted[k] for k in ("weights", "calibration", "nil_threshold", "features"))
+    loaded = LogisticReranker.load(weights)
+    assert loaded.found_threshold == chosen and loaded.nil_threshold == fitted["nil_threshold"]
+    f1 = report["e2e_f1_nc"]["gold"]
+    assert report["found_nil_threshold"] == chosen and f1[str(chosen)] == max(f1.values()) > 0  # Paris, Siemens
+    assert f1["0.5"] <= f1[str(chosen)]

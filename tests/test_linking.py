@@ -7,7 +7,7 @@ import pytest
 
 from hybrid_ner.components import build_resolver
 from hybrid_ner.config import Settings
-from hybrid_ner.pipeline import Pipeline
+from hybrid_ner.pipeline import Pipeline, run_sync
 from kb.db import open_db
 from kb.overrides import OverrideIn
 from kb.records import EntityIn
@@ -386,3 +386,33 @@ def test_links_are_the_same_for_a_text_alone_and_in_a_batch_of_32(kb):
     alone = resolver.link([items[7]])[0]
     batched = resolver.link(items)[7]
     assert [link.model_dump() for link in alone] == [link.model_dump() for link in batched]
+
+
+def _strict_for_found_spans(resolver, above: float):  # type: ignore[no-untyped-def]
+    """The resolver's reranker, with a threshold for found spans just above ``above``."""
+    from linking.rerank import LogisticReranker
+
+    r = resolver.reranker
+    strict = LogisticReranker(r.weights, r.nil_threshold, r.calibration, r.exclude_clashes, found_threshold=above)
+    assert strict.digest != r.digest  # a cached result of the other threshold is never served
+    return strict
+
+
+def test_spans_the_ner_found_are_judged_by_their_own_threshold_and_given_spans_by_the_other(kb, tmp_path, local_ner):
+    """``/v1/link`` (spans given) and ``/v1/extract`` (spans found) link the same "Paris" with the same score,
+    but a found span is NIL below the threshold for found spans, which the end-to-end fit sets higher."""
+    _, resolver = kb
+    text = "The new plant is in Paris, the French capital."
+    [[given]] = resolver.link([(text, [(20, 25, "LOC")])])
+    assert given.kb_id == "geonames:2988507" and given.score >= resolver.reranker.found_threshold  # none set: same
+    resolver.reranker = _strict_for_found_spans(resolver, given.score + 0.001)
+    [[again]] = resolver.link([(text, [(20, 25, "LOC")])])
+    [[found]] = resolver.link([(text, [(20, 25, "LOC")])], detected=True)
+    assert again.kb_id == "geonames:2988507" and found.kb_id is None and found.nil
+    assert found.score == again.score and found.candidates == again.candidates  # the same ranking, another cut
+    pipeline = Pipeline(settings=Settings(data_dir=tmp_path), extractor=local_ner, resolver=resolver)
+    [extracted] = pipeline.extract(text, link=True)
+    paris = next(e for e in extracted.entities if e.span.text == "Paris")
+    assert paris.link is not None and paris.link.kb_id is None  # found by the NER: the stricter cut
+    [[linked]] = run_sync(pipeline.alink([(text, [(20, 25, "LOC")])]))
+    assert linked.link is not None and linked.link.kb_id == "geonames:2988507"  # given: the other one

@@ -41,6 +41,7 @@ class Request:
     state: KBState | None  # None when the database could not be read
     extractor: Extractor  # the local model this request uses (chosen by the call, its schema, or the default)
     deployment: Deployment | None = None  # the schema's rollout state (None when the database could not be read)
+    spans_given: bool = False  # the caller gave the spans (link only): NIL by the threshold for given spans
 
 
 @dataclass

@@ -31,7 +31,8 @@ async def link(docs: Sequence[Doc], request: Request, resolver: Callable[[KBStat
     reason = "no_kb"
     try:
         linker = resolver(request.state) if request.state is not None else None
-        links = await asyncio.to_thread(linker.link, items) if linker is not None else None
+        detected = not request.spans_given  # spans the NER found: NIL by the reranker's threshold for those
+        links = await asyncio.to_thread(linker.link, items, detected) if linker is not None else None
     except LINK_FAILURES as exc:
         log.error("linking unavailable: %s", type(exc).__name__)
         reason = "linking_unavailable"
