@@ -9,7 +9,7 @@ EL_DIR ?= ../shared/data/el
 CROSSNER_DIR ?= ../shared/data/crossner
 WNUT_DIR ?= ../shared/data/wnut17
 EL_FIT_NAMES := msnbc,reuters-128,rss-500,oke-2015-train,oke-2015-eval,derczynski,spotlight,news-fair,wiki-fair
-EL_FIT := $(subst $() ,$(comma),$(foreach b,msnbc reuters-128 rss-500 oke-2015-train oke-2015-eval derczynski spotlight news-fair wiki-fair,$(EL_DIR)/$(b).benchmark.jsonl))
+EL_FIT := $(subst $() ,$(comma),$(foreach b,$(subst $(comma), ,$(EL_FIT_NAMES)),$(EL_DIR)/$(b).benchmark.jsonl))
 # One thread per process: torch collapses under CPU contention with more (ENVIRONMENT.md).
 export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1

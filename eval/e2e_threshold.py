@@ -43,6 +43,11 @@ def score(scorer: Path, benchmark: Path, predictions: list[dict[str, Any]]) -> d
     return result
 
 
+def read_articles(path: Path) -> list[dict[str, Any]]:
+    """The articles of an ELEVANT benchmark file, one JSON object per line."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def predictions(
     pipeline: Pipeline, reranker: LogisticReranker, articles: Sequence[Mapping[str, Any]], threshold: float
 ) -> list[Any]:
@@ -67,9 +72,11 @@ def scored_at(scorer: Path, path: Path, articles: Sequence[Mapping[str, Any]], f
     return score(scorer, path, rows)
 
 
-def curve(pipeline: Pipeline, reranker: LogisticReranker, scorer: Path, path: Path) -> Curve:
-    """End-to-end scores of one benchmark at every threshold on ``GRID`` (one NER and linking pass)."""
-    articles = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def curve(
+    pipeline: Pipeline, reranker: LogisticReranker, scorer: Path, path: Path, articles: Sequence[Mapping[str, Any]]
+) -> Curve:
+    """End-to-end scores of one benchmark (``path``, whose ``articles`` these are) at every threshold on ``GRID``
+    (one NER and linking pass)."""
     found = predictions(pipeline, reranker, articles, 0.0)
     return {t: scored_at(scorer, path, articles, found, t) for t in GRID}
 
@@ -105,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     pipeline = Pipeline("default", "local", settings=settings, extractor=build_extractor(settings), resolver=resolver)
     names = [b for b in args.benchmarks.split(",") if b]
     scorer = args.el_dir / "score_el.py"
-    curves = {n: curve(pipeline, reranker, scorer, args.el_dir / f"{n}.benchmark.jsonl") for n in names}
+    paths = {n: args.el_dir / f"{n}.benchmark.jsonl" for n in names}
+    curves = {n: curve(pipeline, reranker, scorer, paths[n], read_articles(paths[n])) for n in names}
     chosen = best(list(curves.values()))
     write(args.weights, chosen, names)
     table = {n: {str(t): round(100 * c[t]["nocoref"]["F1"], 1) for t in GRID} for n, c in curves.items()}

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.e2e_threshold import Curve, best, curve, predictions, score, scored_at
+from eval.e2e_threshold import Curve, best, curve, predictions, read_articles, score, scored_at
 from eval.link_train import gold_mentions, ner_labels, open_resolver
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
@@ -91,27 +91,28 @@ def run(
     results: dict[str, Any] = {}
     recall: dict[str, Any] = {}
     curves: dict[str, Curve] = {}
+    articles: dict[str, list[dict[str, Any]]] = {}
     for name in names:
         g = group(name)
         if g not in rerankers:
             rerankers[g] = fit([p for other, p in prepared.items() if group(other) != g] + list(extra))
         resolver.reranker = rerankers[g]
         recall[name] = evaluate(rerankers[g], prepared[name])
-        results[name] = _gold_spans(resolver, extractor, scorer, paths[name])
-        curves[name] = curve(pipeline, rerankers[g], scorer, paths[name])
+        articles[name] = read_articles(paths[name])
+        results[name] = _gold_spans(resolver, extractor, scorer, paths[name], articles[name])
+        curves[name] = curve(pipeline, rerankers[g], scorer, paths[name], articles[name])
     for name in names:
         reranker = rerankers[group(name)]
         others = [curves[o] for o in names if group(o) != group(name)]
         chosen = best(others) if others else reranker.nil_threshold
         resolver.reranker = reranker
-        articles = [json.loads(line) for line in paths[name].read_text().splitlines() if line.strip()]
         started = time.perf_counter()
-        found = predictions(pipeline, reranker, articles, chosen)
+        found = predictions(pipeline, reranker, articles[name], chosen)
         seconds = time.perf_counter() - started
         results[name].update(
-            end_to_end=scored_at(scorer, paths[name], articles, found, chosen),
+            end_to_end=scored_at(scorer, paths[name], articles[name], found, chosen),
             found_threshold=chosen,
-            e2e_articles_per_s=len(articles) / seconds,
+            e2e_articles_per_s=len(articles[name]) / seconds,
         )
         r = results[name]
         print(
@@ -123,10 +124,11 @@ def run(
     return results, recall
 
 
-def _gold_spans(resolver: Any, extractor: Any, scorer: Path, path: Path) -> dict[str, Any]:
+def _gold_spans(
+    resolver: Any, extractor: Any, scorer: Path, path: Path, articles: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
     """Links on the benchmark's gold spans: as linked (NIL below the threshold for given spans), and the best
     candidate whatever its score (the peers' DisAcc det counts only mentions they linked, which is the second)."""
-    articles = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     spans = [[tuple(lab["span"]) for lab in a["labels"] if lab.get("parent") is None] for a in articles]
     labels = ner_labels(extractor, [a["text"] for a in articles], spans)
     gold_items = [

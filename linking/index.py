@@ -228,14 +228,15 @@ class DenseIndex:
             log.warning("dense index at %s not used: %s; rebuilding it", self.path, problem)
             return False
         vectors = np.load(self.path / "base_vectors.npy", mmap_mode="r")  # memory-mapped: RSS only for what is read
-        if data.get("graph") == graph_recipe(len(vectors)):
+        recipe = graph_recipe(len(vectors))
+        if data.get("graph") == recipe:
             index = faiss.read_index(str(self.path / "base.faiss"))
         else:  # built under another recipe: the graph again from the stored vectors, which stay valid
-            log.warning("dense index at %s: rebuilding its graph as %s", self.path, graph_recipe(len(vectors)))
+            log.warning("dense index at %s: rebuilding its graph as %s", self.path, recipe)
             index = self._new_index(vectors)
             faiss.write_index(index, str(self.path / "base.faiss.tmp"))
             (self.path / "base.faiss.tmp").replace(self.path / "base.faiss")  # then its description, whole
-            write_whole(meta, json.dumps({**data, "graph": graph_recipe(len(vectors))}))
+            write_whole(meta, json.dumps({**data, "graph": recipe}))
         self._set_base(index, data["ids"], int(data["version"]), vectors)
         return True
 
