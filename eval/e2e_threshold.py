@@ -21,11 +21,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
+from hybrid_ner.protocols import Extractor
 from linking.rerank import WEIGHTS, LogisticReranker
+from linking.resolver import Resolver
 
 GRID = (0.0, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 Curve = dict[float, dict[str, Any]]  # threshold → score_el's result
@@ -48,16 +52,27 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What an end-to-end run is built from, loaded once: each run gets a pipeline of its own over them."""
+
+    settings: Settings
+    extractor: Extractor
+    resolver: Resolver
+
+    def pipeline(self, reranker: LogisticReranker, found_threshold: float) -> Pipeline:
+        """NER, then linking ranked by ``reranker`` with ``found_threshold`` for the spans found."""
+        resolver = self.resolver.reranked_by(reranker.with_thresholds(found=found_threshold))
+        return Pipeline("default", "local", settings=self.settings, extractor=self.extractor, resolver=resolver)
+
+
 def predictions(
-    pipeline: Pipeline, reranker: LogisticReranker, articles: Sequence[Mapping[str, Any]], threshold: float
+    parts: Parts, reranker: LogisticReranker, articles: Sequence[Mapping[str, Any]], threshold: float
 ) -> list[Any]:
-    """Per article, its found spans with their best candidate and its score, linked by the pipeline (whose
-    resolver ranks with ``reranker``) with ``threshold`` for found spans (0: every best candidate)."""
-    kept, reranker.found_threshold = reranker.found_threshold, threshold
-    try:
-        results = asyncio.run(pipeline.aextract([a["text"] for a in articles], link=True))
-    finally:
-        reranker.found_threshold = kept
+    """Per article, its found spans with their best candidate and its score, linked with ``reranker`` and
+    ``threshold`` for found spans (0: every best candidate)."""
+    pipeline = parts.pipeline(reranker, threshold)
+    results = asyncio.run(pipeline.aextract([a["text"] for a in articles], link=True))
     return [
         [(e.span.start, e.span.end, e.link.kb_id, e.link.score) for e in r.entities if e.link and e.link.kb_id]
         for r in results
@@ -73,11 +88,11 @@ def scored_at(scorer: Path, path: Path, articles: Sequence[Mapping[str, Any]], f
 
 
 def curve(
-    pipeline: Pipeline, reranker: LogisticReranker, scorer: Path, path: Path, articles: Sequence[Mapping[str, Any]]
+    parts: Parts, reranker: LogisticReranker, scorer: Path, path: Path, articles: Sequence[Mapping[str, Any]]
 ) -> Curve:
     """End-to-end scores of one benchmark (``path``, whose ``articles`` these are) at every threshold on ``GRID``
     (one NER and linking pass)."""
-    found = predictions(pipeline, reranker, articles, 0.0)
+    found = predictions(parts, reranker, articles, 0.0)
     return {t: scored_at(scorer, path, articles, found, t) for t in GRID}
 
 
@@ -98,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     from eval.el_bench import BENCHMARKS
     from eval.link_train import open_resolver
     from hybrid_ner.components import build_extractor
-    from hybrid_ner.config import Settings
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--el-dir", type=Path, required=True)
@@ -106,14 +120,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--weights", type=Path, default=WEIGHTS)
     ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     args = ap.parse_args(argv)
-    resolver = open_resolver(args.kb_dir, str(args.el_dir / "kb.jsonl"))
-    reranker = resolver.reranker = LogisticReranker.load(args.weights)
+    reranker = LogisticReranker.load(args.weights)
     settings = Settings(data_dir=args.kb_dir / "state")
-    pipeline = Pipeline("default", "local", settings=settings, extractor=build_extractor(settings), resolver=resolver)
+    parts = Parts(settings, build_extractor(settings), open_resolver(args.kb_dir, str(args.el_dir / "kb.jsonl")))
     names = [b for b in args.benchmarks.split(",") if b]
     scorer = args.el_dir / "score_el.py"
     paths = {n: args.el_dir / f"{n}.benchmark.jsonl" for n in names}
-    curves = {n: curve(pipeline, reranker, scorer, paths[n], read_articles(paths[n])) for n in names}
+    curves = {n: curve(parts, reranker, scorer, paths[n], read_articles(paths[n])) for n in names}
     chosen = best(list(curves.values()))
     write(args.weights, chosen, names)
     table = {n: {str(t): round(100 * c[t]["nocoref"]["F1"], 1) for t in GRID} for n, c in curves.items()}

@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.e2e_threshold import Curve, best, curve, predictions, read_articles, score, scored_at
+from eval.e2e_threshold import Curve, Parts, best, curve, predictions, read_articles, score, scored_at
 from eval.link_train import gold_mentions, ner_labels, open_resolver
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Link
-from hybrid_ner.pipeline import Pipeline
 from linking.fit import Prepared, evaluate, fit, prepare
 from linking.rerank import LogisticReranker
 
@@ -83,7 +82,7 @@ def run(
     resolver = open_resolver(kb_dir, str(el_dir / "kb.jsonl"))
     settings = Settings(data_dir=kb_dir / "state")
     extractor = build_extractor(settings)
-    pipeline = Pipeline("default", "local", settings=settings, extractor=extractor, resolver=resolver)
+    parts = Parts(settings, extractor, resolver)
     paths = {name: el_dir / f"{name}.benchmark.jsonl" for name in BENCHMARKS}
     prepared = {name: prepare(resolver, gold_mentions([path], extractor)) for name, path in paths.items()}
     scorer = el_dir / "score_el.py"
@@ -96,18 +95,16 @@ def run(
         g = group(name)
         if g not in rerankers:
             rerankers[g] = fit([p for other, p in prepared.items() if group(other) != g] + list(extra))
-        resolver.reranker = rerankers[g]
         recall[name] = evaluate(rerankers[g], prepared[name])
         articles[name] = read_articles(paths[name])
-        results[name] = _gold_spans(resolver, extractor, scorer, paths[name], articles[name])
-        curves[name] = curve(pipeline, rerankers[g], scorer, paths[name], articles[name])
+        results[name] = _gold_spans(resolver.reranked_by(rerankers[g]), extractor, scorer, paths[name], articles[name])
+        curves[name] = curve(parts, rerankers[g], scorer, paths[name], articles[name])
     for name in names:
         reranker = rerankers[group(name)]
         others = [curves[o] for o in names if group(o) != group(name)]
         chosen = best(others) if others else reranker.nil_threshold
-        resolver.reranker = reranker
         started = time.perf_counter()
-        found = predictions(pipeline, reranker, articles[name], chosen)
+        found = predictions(parts, reranker, articles[name], chosen)
         seconds = time.perf_counter() - started
         results[name].update(
             end_to_end=scored_at(scorer, paths[name], articles[name], found, chosen),

@@ -32,8 +32,7 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 def run(kb_dir: Path, data: Path, kb: str = "default", limit: int = 1000, warmup: int = 20) -> dict[str, Any]:
     torch.set_num_threads(1)
-    resolver = open_resolver(kb_dir, kb)
-    resolver.reranker = LogisticReranker.load()
+    resolver = open_resolver(kb_dir, kb, reranker=LogisticReranker.load())
     items = [(d.text, [(e.start, e.end, "LOC")]) for d in read_dataset(data, "elevant").documents for e in d.entities]
     items = items[:limit]
     for text, spans in items[:warmup]:

@@ -96,10 +96,17 @@ def gold_mentions(paths: Sequence[Path], extractor: Extractor | None = None) -> 
     ]
 
 
-def open_resolver(workdir: Path, kb: str, redirects: bool = True, embedder: Embedder | None = None) -> Resolver:
+def open_resolver(
+    workdir: Path,
+    kb: str,
+    redirects: bool = True,
+    embedder: Embedder | None = None,
+    reranker: LogisticReranker | None = None,
+) -> Resolver:
     """A resolver over a scratch database holding ``kb`` (a KB file, or ``default`` for the bundled KB); a KB
     file is enriched with Wikipedia redirects (``kb enrich --source dbpedia``) unless ``redirects`` is off. The
-    encoder is ``embedder``, else the one ``HNER_LINK_ENCODER`` names, as in the service."""
+    encoder is ``embedder``, else the one ``HNER_LINK_ENCODER`` names, as in the service; the reranker is
+    ``reranker``, else one of zero weights (what fitting starts from: it only gathers candidates)."""
     workdir.mkdir(parents=True, exist_ok=True)
     _, sessions = open_db(f"sqlite:///{(workdir / 'kb.sqlite3').resolve()}")
     store = SQLKBStore(sessions)
@@ -110,8 +117,8 @@ def open_resolver(workdir: Path, kb: str, redirects: bool = True, embedder: Embe
     embedder = embedder or build_embedder(Settings())
     index = DenseIndex(store, embedder, workdir / "index", processes=2)
     index.refresh()
-    zero = LogisticReranker([0.0] * len(FEATURES), 0.5)
-    return Resolver(store, embedder, index, UnionCandidates(store, index), zero)
+    reranker = reranker or LogisticReranker([0.0] * len(FEATURES), 0.5)
+    return Resolver(store, embedder, index, UnionCandidates(store, index), reranker)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -90,7 +90,7 @@ def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReran
     pairs = np.vstack(diffs)
     ranker = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
     ranker.fit(np.vstack([pairs, -pairs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
-    reranker = LogisticReranker(list(ranker.coef_[0]), 0.5, exclude_clashes=exclude_clashes)
+    weights = list(ranker.coef_[0])
     every = [
         (x, [float(c.kb_id == gold) for c in cs])
         for p in sets
@@ -99,8 +99,9 @@ def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReran
     ]
     rows = np.vstack([x for x, _ in every])
     calibrator = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
-    calibrator.fit(reranker.calibration_inputs(rows, rows @ reranker.weights), np.concatenate([y for _, y in every]))
-    reranker.calibration = calibrator.coef_[0]
+    inputs = LogisticReranker.calibration_inputs(rows, rows @ np.asarray(weights))
+    calibrator.fit(inputs, np.concatenate([y for _, y in every]))
+    reranker = LogisticReranker(weights, 0.5, calibrator.coef_[0], exclude_clashes)
     scored = [
         (t[0] if t else None, t[1] if t else 0.0, gold)
         for p in sets
@@ -111,8 +112,7 @@ def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReran
         f1 = inkb_f1([(got if prob >= t else None, want) for got, prob, want in scored])
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
-    reranker.nil_threshold = reranker.found_threshold = best_t  # found spans: see eval.e2e_threshold
-    return reranker
+    return reranker.with_thresholds(nil=best_t, found=best_t)  # found spans: see eval.e2e_threshold
 
 
 def inkb_f1(pairs: Sequence[tuple[str | None, str | None]]) -> float:

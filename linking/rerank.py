@@ -311,6 +311,13 @@ class LogisticReranker:
             data.get("found_nil_threshold"),
         )
 
+    def with_thresholds(self, nil: float | None = None, found: float | None = None) -> LogisticReranker:
+        """The same fitted reranker with other NIL thresholds: a new one, whose digest names them, so a result
+        linked under one threshold is never taken for one linked under the other."""
+        nil = self.nil_threshold if nil is None else nil
+        found = self.found_threshold if found is None else found
+        return LogisticReranker(self.weights.tolist(), nil, self.calibration.tolist(), self.exclude_clashes, found)
+
     @staticmethod
     def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])

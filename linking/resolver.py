@@ -109,6 +109,7 @@ class Resolver:
         reranker: Reranker,
         top_k: int = TOP_K,
         judges: Sequence[Judge] = (),
+        caches: tuple[VectorCache, RecordCache] | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -119,11 +120,22 @@ class Resolver:
         self.judges = tuple(judges)  # close calls settled in turn: the cross-encoder, then the LLM, when configured
         # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
         # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
-        self.fresh = VectorCache(embedder.encode_each, embedder.dim)
-        self.records = RecordCache(store)  # candidates' records, read again only after a KB write
+        # ``caches``: another resolver's over the same store and encoder (see ``reranked_by``).
+        self.fresh, self.records = caches or (
+            VectorCache(embedder.encode_each, embedder.dim),
+            RecordCache(store),  # candidates' records, read again only after a KB write
+        )
         self._version = "|".join(
             [embedder.name, candidates.name, f"{reranker.name}@{reranker.digest}", str(top_k)]
             + [judge.version for judge in self.judges]
+        )
+
+    def reranked_by(self, reranker: Reranker) -> Resolver:
+        """This resolver ranking with another reranker: a new one, whose version names that reranker, sharing the
+        parts and the caches (vectors and records, which no reranker changes). What a benchmark fold links with."""
+        caches = (self.fresh, self.records)
+        return Resolver(
+            self.store, self.embedder, self.index, self.generator, reranker, self.top_k, self.judges, caches
         )
 
     def version(self) -> str:

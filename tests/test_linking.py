@@ -388,16 +388,6 @@ def test_links_are_the_same_for_a_text_alone_and_in_a_batch_of_32(kb):
     assert [link.model_dump() for link in alone] == [link.model_dump() for link in batched]
 
 
-def _strict_for_found_spans(resolver, above: float):  # type: ignore[no-untyped-def]
-    """The resolver's reranker, with a threshold for found spans just above ``above``."""
-    from linking.rerank import LogisticReranker
-
-    r = resolver.reranker
-    strict = LogisticReranker(r.weights, r.nil_threshold, r.calibration, r.exclude_clashes, found_threshold=above)
-    assert strict.digest != r.digest  # a cached result of the other threshold is never served
-    return strict
-
-
 def test_spans_the_ner_found_are_judged_by_their_own_threshold_and_given_spans_by_the_other(kb, tmp_path, local_ner):
     """``/v1/link`` (spans given) and ``/v1/extract`` (spans found) link the same "Paris" with the same score,
     but a found span is NIL below the threshold for found spans, which the end-to-end fit sets higher."""
@@ -405,7 +395,12 @@ def test_spans_the_ner_found_are_judged_by_their_own_threshold_and_given_spans_b
     text = "The new plant is in Paris, the French capital."
     [[given]] = resolver.link([(text, [(20, 25, "LOC")])])
     assert given.kb_id == "geonames:2988507" and given.score >= resolver.reranker.found_threshold  # none set: same
-    resolver.reranker = _strict_for_found_spans(resolver, given.score + 0.001)
+    kept = resolver.reranker
+    strict = resolver.reranker.with_thresholds(found=given.score + 0.001)
+    assert strict.digest != kept.digest  # a cached result of the other threshold is never served
+    resolver = resolver.reranked_by(strict)
+    assert resolver.version() != kb[1].version() and kb[1].reranker is kept  # a new resolver; the first as it was
+    assert resolver.fresh is kb[1].fresh and resolver.records is kb[1].records  # caches no reranker changes
     [[again]] = resolver.link([(text, [(20, 25, "LOC")])])
     [[found]] = resolver.link([(text, [(20, 25, "LOC")])], detected=True)
     assert again.kb_id == "geonames:2988507" and found.kb_id is None and found.nil

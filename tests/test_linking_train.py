@@ -37,6 +37,19 @@ def test_pairwise_fit_ranks_by_the_informative_feature_and_calibrates():
     assert 0.05 <= reranker.nil_threshold <= 0.95
 
 
+def test_a_fitted_reranker_is_named_by_what_it_ended_with_and_thresholds_make_a_new_one():
+    from linking.rerank import LogisticReranker
+
+    reranker = fit([synthetic()])
+    built = LogisticReranker(reranker.weights, reranker.nil_threshold, reranker.calibration, reranker.exclude_clashes)
+    assert reranker.digest == built.digest  # its weights, calibration and threshold, not a state before them
+    stricter = reranker.with_thresholds(found=reranker.nil_threshold + 0.1)
+    assert stricter.found_threshold == reranker.nil_threshold + 0.1 and stricter.digest != reranker.digest
+    assert reranker.found_threshold == reranker.nil_threshold  # the first one is as it was
+    assert stricter.nil_threshold == reranker.nil_threshold and list(stricter.weights) == list(reranker.weights)
+    assert reranker.with_thresholds().digest == reranker.digest  # the same thresholds: the same reranker
+
+
 def test_inkb_f1_counts_wrong_links_twice_and_nil_links_once():
     assert inkb_f1([("a", "a"), ("b", "c"), ("d", None), (None, "e")]) == 2 * 1 / (2 * 1 + 2 + 2)
 
