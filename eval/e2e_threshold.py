@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.link_train import open_resolver
+from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.protocols import Extractor
@@ -64,6 +66,13 @@ class Parts:
         """NER, then linking ranked by ``reranker`` with ``found_threshold`` for the spans found."""
         resolver = self.resolver.reranked_by(reranker.with_thresholds(found=found_threshold))
         return Pipeline("default", "local", settings=self.settings, extractor=self.extractor, resolver=resolver)
+
+
+def open_parts(el_dir: Path, kb_dir: Path) -> Parts:
+    """The local NER model and a resolver over ``kb_dir`` holding ELEVANT's KB (``el_dir/kb.jsonl``, loaded and
+    indexed on first use), with their state in ``kb_dir/state``."""
+    settings = Settings(data_dir=kb_dir / "state")
+    return Parts(settings, build_extractor(settings), open_resolver(kb_dir, str(el_dir / "kb.jsonl")))
 
 
 def predictions(
@@ -111,8 +120,6 @@ def write(weights: Path, threshold: float, chosen_on: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     from eval.el_bench import BENCHMARKS
-    from eval.link_train import open_resolver
-    from hybrid_ner.components import build_extractor
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--el-dir", type=Path, required=True)
@@ -121,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     args = ap.parse_args(argv)
     reranker = LogisticReranker.load(args.weights)
-    settings = Settings(data_dir=args.kb_dir / "state")
-    parts = Parts(settings, build_extractor(settings), open_resolver(args.kb_dir, str(args.el_dir / "kb.jsonl")))
+    parts = open_parts(args.el_dir, args.kb_dir)
     names = [b for b in args.benchmarks.split(",") if b]
     scorer = args.el_dir / "score_el.py"
     paths = {n: args.el_dir / f"{n}.benchmark.jsonl" for n in names}

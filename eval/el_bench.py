@@ -17,10 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.e2e_threshold import Curve, Parts, best, curve, predictions, read_articles, score, scored_at
+from eval.e2e_threshold import Curve, best, curve, open_parts, predictions, read_articles, score, scored_at
 from eval.link_train import gold_mentions, ner_labels, open_resolver
-from hybrid_ner.components import build_extractor
-from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Link
 from linking.fit import Prepared, evaluate, fit, prepare
 from linking.rerank import LogisticReranker
@@ -79,10 +77,8 @@ def run(
     """Score every benchmark with a reranker fitted on the *other* benchmark groups (plus ``extra``), and
     end to end with a threshold for found spans chosen on the other groups' end-to-end curves (each curve from
     its own group's reranker), so no number is in-sample. Returns the scores and candidate recall@k."""
-    resolver = open_resolver(kb_dir, str(el_dir / "kb.jsonl"))
-    settings = Settings(data_dir=kb_dir / "state")
-    extractor = build_extractor(settings)
-    parts = Parts(settings, extractor, resolver)
+    parts = open_parts(el_dir, kb_dir)
+    resolver, extractor = parts.resolver, parts.extractor
     paths = {name: el_dir / f"{name}.benchmark.jsonl" for name in BENCHMARKS}
     prepared = {name: prepare(resolver, gold_mentions([path], extractor)) for name, path in paths.items()}
     scorer = el_dir / "score_el.py"
