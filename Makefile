@@ -58,7 +58,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration"
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 	$(MAKE) eval-smoke
 
 # 50 CoNLL dev sentences x two strategies with the bundled local LLM; checks the report files are well formed.

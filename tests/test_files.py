@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from hybrid_ner.files import replacing, write_whole
+from hybrid_ner.files import remove_unfinished, replacing, unfinished, write_whole
 
 
 def test_a_block_that_ends_cleanly_replaces_the_target(tmp_path: Path) -> None:
@@ -55,3 +60,55 @@ def test_concurrent_writers_each_leave_a_whole_file(tmp_path: Path) -> None:
         t.join()
     assert target.read_text() in bodies  # one writer's whole text, never a mix
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.txt"]
+
+
+def test_remove_unfinished_deletes_the_open_blocks_temporaries_and_nothing_finished(tmp_path: Path) -> None:
+    (tmp_path / "done.txt").write_text("kept")
+    with replacing(tmp_path / "file.txt") as tmp, unfinished(tmp_path / "dir") as scratch:
+        tmp.write_text("half")
+        scratch.mkdir()
+        (scratch / "part").write_text("half")
+        remove_unfinished()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["done.txt"]
+        tmp.write_text("whole")  # the block goes on and finishes: its file lands
+    assert (tmp_path / "file.txt").read_text() == "whole"
+    remove_unfinished()  # nothing is registered once the blocks ended
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done.txt", "file.txt"]
+
+
+# A command whose every moment is spent in a weakref callback, where Python prints and drops any exception, so
+# the SystemExit of a SIGTERM cannot end it: only the deadline thread can.
+DROPPED_SIGTERM = """
+import sys, time, weakref
+from pathlib import Path
+from hybrid_ner.cli import _io
+from hybrid_ner.files import replacing
+from hybrid_ner.ner.artifacts import atomic_dir
+
+_io.TERM_GRACE_S = 1.0
+class Thing: ...
+with _io.cli_errors(), atomic_dir(Path(sys.argv[1]) / "model") as tmp, replacing(Path(sys.argv[1]) / "out.jsonl") as f:
+    (tmp / "weights").write_text("half")
+    f.write_text("half")
+    print("writing", flush=True)
+    while True:
+        thing = Thing()
+        ref = weakref.ref(thing, lambda r: time.sleep(0.2))
+        del thing
+"""
+
+
+def test_a_sigterm_whose_exception_python_drops_still_ends_the_command_and_its_partial_output(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(DROPPED_SIGTERM))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen([sys.executable, str(script), str(work)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"writing\n"
+    assert len(list(work.iterdir())) == 2  # the model's scratch directory and the file's temporary
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert b"Exception ignored" in err and b"SystemExit: 143" in err  # the exception was dropped...
+    assert proc.returncode == 143  # ...and the process ended anyway
+    assert list(work.iterdir()) == []  # with nothing half-written left

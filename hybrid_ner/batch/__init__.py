@@ -12,6 +12,7 @@ from typing import Any
 
 from hybrid_ner.batch.shards import BatchError, Shard, claim, describe, plan, read_output
 from hybrid_ner.batch.worker import Job, ShardStats
+from hybrid_ner.files import write_whole
 from hybrid_ner.schemas import Schema
 
 __all__ = ["BatchConfig", "BatchError", "Summary", "run_batch"]
@@ -68,7 +69,7 @@ def run_batch(config: BatchConfig, progress: Callable[[int, int], None] | None =
     summary.wall_s = time.perf_counter() - started
     summary.docs_per_s = summary.records_run / summary.wall_s if summary.wall_s else 0.0
     _totals(summary, shards, config)
-    (config.out_dir / "_summary.json").write_text(_json(summary))
+    write_whole(config.out_dir / "_summary.json", _json(summary))
     return summary
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_ner.errors import HybridNERError
-from hybrid_ner.files import replacing
+from hybrid_ner.files import replacing, write_whole
 from hybrid_ner.records import check_record, parse_line
 
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet"}
@@ -204,7 +204,7 @@ def claim(out_dir: Path, manifest: dict[str, Any]) -> None:
                 "resume with the same options and data, or write to a new --output"
             )
         return
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    write_whole(path, json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def describe(shards: Sequence[Shard]) -> list[dict[str, Any]]:

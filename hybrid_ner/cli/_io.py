@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -13,7 +16,7 @@ from typing import IO, Any, NoReturn
 import typer
 
 from hybrid_ner.errors import HybridNERError
-from hybrid_ner.files import replacing
+from hybrid_ner.files import remove_unfinished, replacing
 from hybrid_ner.schemas import SchemaError
 
 
@@ -53,15 +56,35 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=2)
 
 
+# How long a SIGTERM'd command may take to unwind before it is ended without (its unfinished output removed).
+TERM_GRACE_S = 10.0
+
+
+def _exit_after(seconds: float, code: int) -> NoReturn:
+    time.sleep(seconds)
+    remove_unfinished()
+    os._exit(code)
+
+
+def _terminate(signum: int, frame: Any) -> NoReturn:
+    """A SIGTERM unwinds like Ctrl-C, so partial output is removed on the way out. Python drops an exception
+    raised while it runs a garbage-collection or weakref callback (it prints "Exception ignored"), and the command
+    would go on; so a deadline thread also ends the process after ``TERM_GRACE_S``, removing unfinished output
+    first. A second SIGTERM ends it at once the same way."""
+    if any(t.name == "sigterm-deadline" for t in threading.enumerate()):
+        _exit_after(0, 128 + signum)
+    deadline = threading.Thread(
+        target=_exit_after, args=(TERM_GRACE_S, 128 + signum), name="sigterm-deadline", daemon=True
+    )
+    deadline.start()
+    raise SystemExit(128 + signum)
+
+
 @contextmanager
 def cli_errors() -> Iterator[None]:
     """Deliberate errors (bad data, schema, model, an occupied --out) as one ``error:`` line and exit code 2; a
-    SIGTERM unwinds like Ctrl-C, so partial output is removed."""
-
-    def stop(signum: int, frame: Any) -> NoReturn:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
+    SIGTERM ends the command with its partial output removed (:func:`_terminate`)."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
     except KeyError as exc:  # its message is the repr of its argument

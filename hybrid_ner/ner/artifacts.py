@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hybrid_ner.errors import ModelArtifactError
+from hybrid_ner.files import unfinished
 from hybrid_ner.ner.model import CONFIG_FILE, DIGEST_FILE, WEIGHTS_FILE
 
 ONNX_FILE = "ner.int8.onnx"
@@ -92,7 +93,8 @@ def atomic_dir(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        yield tmp
+        with unfinished(tmp):
+            yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
