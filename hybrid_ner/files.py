@@ -44,6 +44,20 @@ def remove_unfinished() -> None:
 
 
 @contextmanager
+def scratch_dir(path: Path) -> Iterator[Path]:
+    """A fresh, empty directory at ``path``, registered as unfinished while the block runs and removed when the
+    block fails; the caller renames it into place after the block."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        with unfinished(path):
+            yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+@contextmanager
 def replacing(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed onto it when the block ends cleanly and removed when it fails.
 

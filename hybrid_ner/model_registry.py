@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hybrid_ner.config import MODELS_DIR
 from hybrid_ner.errors import HybridNERError, ModelArtifactError
+from hybrid_ner.files import scratch_dir
 from hybrid_ner.ner.artifacts import ARTIFACT_FILES, MODEL_FILES, content_digest, stored_digest, verified_digest
 from hybrid_ner.ner.model import DIGEST_FILE, NERConfig
 
@@ -111,16 +112,13 @@ class ModelStore:
 
         with self._sessions() as s:
             files = {r.name: r.data for r in s.scalars(select(ModelFileRow).where(ModelFileRow.digest == digest))}
-        tmp = target.with_name(f".{target.name}.partial-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for n, data in files.items():
-            if n in MODEL_FILES:
-                (tmp / n).write_bytes(data)
-        if content_digest(tmp) != digest:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ModelArtifactError(f"the stored files of model {digest[:12]} do not match their digest")
-        (tmp / DIGEST_FILE).write_text(digest + "\n")
+        with scratch_dir(target.with_name(f".{target.name}.partial-{os.getpid()}")) as tmp:
+            for n, data in files.items():
+                if n in MODEL_FILES:
+                    (tmp / n).write_bytes(data)
+            if content_digest(tmp) != digest:
+                raise ModelArtifactError(f"the stored files of model {digest[:12]} do not match their digest")
+            (tmp / DIGEST_FILE).write_text(digest + "\n")
         try:
             os.rename(tmp, target)
         except OSError:  # another worker materialised the same content first

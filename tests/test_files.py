@@ -5,14 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from hybrid_ner.files import remove_unfinished, replacing, unfinished, write_whole
+from hybrid_ner.files import remove_unfinished, replacing, scratch_dir, write_whole
 
 
 def test_a_block_that_ends_cleanly_replaces_the_target(tmp_path: Path) -> None:
@@ -64,9 +63,8 @@ def test_concurrent_writers_each_leave_a_whole_file(tmp_path: Path) -> None:
 
 def test_remove_unfinished_deletes_the_open_blocks_temporaries_and_nothing_finished(tmp_path: Path) -> None:
     (tmp_path / "done.txt").write_text("kept")
-    with replacing(tmp_path / "file.txt") as tmp, unfinished(tmp_path / "dir") as scratch:
+    with replacing(tmp_path / "file.txt") as tmp, scratch_dir(tmp_path / "dir") as scratch:
         tmp.write_text("half")
-        scratch.mkdir()
         (scratch / "part").write_text("half")
         remove_unfinished()
         assert sorted(p.name for p in tmp_path.iterdir()) == ["done.txt"]
@@ -74,6 +72,16 @@ def test_remove_unfinished_deletes_the_open_blocks_temporaries_and_nothing_finis
     assert (tmp_path / "file.txt").read_text() == "whole"
     remove_unfinished()  # nothing is registered once the blocks ended
     assert sorted(p.name for p in tmp_path.iterdir()) == ["done.txt", "file.txt"]
+
+
+def test_a_scratch_dir_starts_empty_and_is_removed_when_its_block_fails(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "stale").write_text("a killed run's")
+    with pytest.raises(RuntimeError), scratch_dir(tmp_path / "dir") as scratch:
+        assert list(scratch.iterdir()) == []
+        (scratch / "part").write_text("half")
+        raise RuntimeError("failed half-way")
+    assert list(tmp_path.iterdir()) == []
 
 
 # A command whose every moment is spent in a weakref callback, where Python prints and drops any exception, so
@@ -98,9 +106,11 @@ with _io.cli_errors(), atomic_dir(Path(sys.argv[1]) / "model") as tmp, replacing
 """
 
 
-def test_a_sigterm_whose_exception_python_drops_still_ends_the_command_and_its_partial_output(tmp_path):
+def test_a_sigterm_whose_exception_python_drops_still_ends_the_command_and_its_partial_output(
+    tmp_path: Path,
+) -> None:
     script = tmp_path / "job.py"
-    script.write_text(textwrap.dedent(DROPPED_SIGTERM))
+    script.write_text(DROPPED_SIGTERM)
     work = tmp_path / "work"
     work.mkdir()
     proc = subprocess.Popen([sys.executable, str(script), str(work)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hybrid_ner.errors import ModelArtifactError
-from hybrid_ner.files import unfinished
+from hybrid_ner.files import scratch_dir
 from hybrid_ner.ner.model import CONFIG_FILE, DIGEST_FILE, WEIGHTS_FILE
 
 ONNX_FILE = "ner.int8.onnx"
@@ -89,15 +89,8 @@ def atomic_dir(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
         raise ModelArtifactError(f"{out} exists and is not empty: choose another --out (or remove it first)")
     out.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale(out)
-    tmp = _partial_name(out, os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        with unfinished(tmp):
-            yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with scratch_dir(_partial_name(out, os.getpid())) as tmp:
+        yield tmp
     for path in [tmp, *tmp.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
