@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from kb.casing import casings
 from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
-from kb.keys import LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
+from kb.keys import DERIVED, LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
 from kb.loaders import LoadReport, Progress, build_default
-from kb.records import EntityIn, EntityRecord
+from kb.records import NAME_ONLY, EntityIn, EntityRecord
 from kb.store import Enrichment, EntityInUseError, KBStore
 from kb.vital import Article, VitalMissing, lead_paragraphs, read_articles
 
@@ -21,6 +21,9 @@ SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
 BATCH = 2000
 MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in about 5.5 minutes here
+# Titles with fewer redirects, down to this many, join as ``NAME_ONLY`` entities: found by their own names and
+# redirects only, never by a surname or other derived key, and not embedded, so they cost the dense index nothing.
+NAME_ONLY_REDIRECTS = 2
 # Guessed types stored as the entity's types (a mention whose label clashes with them cannot link to it). A title
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
 # often also an organisation.
@@ -45,6 +48,8 @@ class WikipediaReport:
     typed: int = 0  # new entities given a type
     described: int = 0  # entities with a vital article's title, lead sentence and type
     companies: int = 0  # entities with fewer redirects, that joined as companies (see ``_company``)
+    name_only: int = 0  # entities with fewer redirects, down to ``name_only_redirects``, found by name only
+    place_named: int = 0  # such titles left out: a place or airport of the KB has their name or a redirect's
     place_redirects: int = 0  # redirects left out because they are a big place's name (see ``_big_place_names``)
     removed: int = 0  # entries an earlier build made of titles that are now merged into their place
 
@@ -177,14 +182,16 @@ def build(
     redirects: Callable[[], Redirects] = read_redirects,
     articles: Callable[[], dict[str, Article]] = vital_articles,
     paragraphs: Callable[[], Sequence[str]] = vital_paragraphs,
+    name_only_redirects: int = NAME_ONLY_REDIRECTS,
 ) -> tuple[LoadReport, WikipediaReport | None]:
     """The whole bundled KB: places (``kb.loaders.build_default``), then Wikipedia titles unless
     ``min_redirects`` is 0 (``redirects`` reads them, ``articles`` the vital articles, ``paragraphs`` the text
-    that spells other titles)."""
+    that spells other titles; ``name_only_redirects``, see ``add_wikipedia``)."""
     places = build_default(store, min_population, progress)
     if not min_redirects:
         return places, None
-    return places, add_wikipedia(store, redirects(), min_redirects, articles(), paragraphs())
+    found = redirects()
+    return places, add_wikipedia(store, found, min_redirects, articles(), paragraphs(), name_only_redirects)
 
 
 def _entity(
@@ -232,17 +239,48 @@ def _company(title: str, redirects: Sequence[str], places: Mapping[str, object])
     return bool(form) and (form not in PLACE_LIKE_FORMS or title.partition(",")[0] not in places)
 
 
+def _tiers(
+    found: Mapping[str, list[str]],
+    articles: Mapping[str, Article],
+    places: Mapping[str, object],
+    least: tuple[int, int],
+) -> tuple[list[str], set[str], set[str]]:
+    """The titles worth a look (``least``: the redirects a title needs to join, and to join name-only), then those
+    that join with fewer than the first as companies (``_company``), and those that join name-only."""
+    full, name_only = least
+    companies = {t for t, a in found.items() if len(a) < full and t not in articles and _company(t, a, places)}
+    tail = {t for t, a in found.items() if name_only <= len(a) < full and t not in articles and t not in companies}
+    titles = [
+        t
+        for t, a in found.items()
+        if len(a) >= full or t in articles or t in companies or t in tail or t.partition(",")[0] in places
+    ]
+    return titles, companies, tail
+
+
+def _off_places(store: KBStore, tail: set[str], found: Mapping[str, list[str]]) -> set[str]:
+    """The name-only titles that neither are nor have a redirect named like a place or airport of ``store``: with
+    a few redirects, a town's namesake ("Mercedes", "University Heights") took the town's mentions, and so did a
+    town under another spelling (St Andrews, whose redirect "saint andrews" is its GeoNames name)."""
+    names = {t: {normalize(plain(n)) for n in [t, *found[t]]} for t in tail}
+    hits = store.lookup({n for ns in names.values() for n in ns})
+    placed = {k for k, hs in hits.items() if any(not i.startswith(ID_PREFIX) and s != DERIVED for i, s in hs)}
+    return {t for t, ns in names.items() if placed.isdisjoint(ns)}
+
+
 def add_wikipedia(
     store: KBStore,
     redirects: Redirects,
     min_redirects: int = MIN_REDIRECTS,
     articles: dict[str, Article] | None = None,
     paragraphs: Sequence[str] = (),
+    name_only_redirects: int = NAME_ONLY_REDIRECTS,
 ) -> WikipediaReport:
     """Add titles with ``min_redirects`` or more redirects, a vital article, or a redirect that names them as a
     company (``_company``), as entities (places already in ``store`` take their title's redirects instead), each
-    with its redirects as aliases and their count as ``attributes.redirects``. A title without an article is
-    named as ``paragraphs`` write it, where they do."""
+    with its redirects as aliases and their count as ``attributes.redirects``; titles with fewer, down to
+    ``name_only_redirects`` (0: none), join as ``NAME_ONLY`` entities. A title without an article is named as
+    ``paragraphs`` write it, where they do."""
     articles = articles or {}
     places = {  # titles added by an earlier run are not places
         key: kept
@@ -250,18 +288,16 @@ def add_wikipedia(
         if (kept := [e for e in es if not e.id.startswith(ID_PREFIX)])
     }
     found = {**{key: [] for key in articles}, **redirects.aliases}  # a vital article with no redirects still counts
-    companies = {t for t, a in found.items() if len(a) < min_redirects and t not in articles and _company(t, a, places)}
-    titles = [
-        t
-        for t, a in found.items()
-        if len(a) >= min_redirects or t in articles or t.partition(",")[0] in places or t in companies
-    ]
+    least = (min_redirects, name_only_redirects or min_redirects)
+    titles, companies, tail = _tiers(found, articles, places, least)
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when building, not at CLI start-up
 
     typer = TitleTyper.load()
     known = casings(paragraphs, {plain(t) for t in titles if t not in articles})
     same_place, place_names = _big_place_names(store, titles, found, places, articles)
-    report = WikipediaReport(titles=len(titles))
+    apart = _off_places(store, tail, found)
+    report = WikipediaReport(titles=len(titles), place_named=len(tail) - len(apart))
+    tail = apart
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
     merged: list[str] = []
@@ -272,16 +308,18 @@ def add_wikipedia(
             _merge(aliases, place.id, title, names)
             merged.append(title)
             continue
-        if len(names) < min_redirects and article is None:
-            if title not in companies:
-                continue
-            report.companies += 1
+        if len(names) < min_redirects and article is None and title not in companies and title not in tail:
+            continue
         sure = typer.is_sure(kind, p)
         person = (article.kind if article else kind if sure else "") == "person"
         if title in place_names and not person:  # a person is told from a place by the mention's label
             report.place_redirects += sum(n in place_names[title] for n in names)
             names = [n for n in names if n not in place_names[title]]
         entity = _entity(title, names, kind, sure, article, known, min_redirects)
+        if title in tail:
+            entity = entity.model_copy(update={"attributes": {**entity.attributes, NAME_ONLY: True}})
+        report.companies += title in companies
+        report.name_only += title in tail
         report.typed += bool(entity.types)
         report.described += article is not None
         if article is not None and article.name.lower() != plain(title):

@@ -10,6 +10,10 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field
 
 _WIKIDATA = re.compile(r"Q\d+")
+# Attribute of an entity found only by the names it has: its name, aliases and redirects, never by the keys the
+# store derives from them (surname, initials, ...), and left out of the dense index. The long tail of a large KB:
+# it answers to its own names without crowding the candidates of every surname or every fuzzy query.
+NAME_ONLY = "name_only"
 # Id prefix → the public page of the entity, so a person reading a link can check what it points at.
 _URLS = {
     "geonames:": "https://www.geonames.org/{}",

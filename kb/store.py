@@ -16,7 +16,7 @@ from kb import audit
 from kb.keys import DERIVED, REDIRECT, derived_keys, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
-from kb.records import EntityIn, EntityRecord
+from kb.records import NAME_ONLY, EntityIn, EntityRecord
 
 # Alias sources an entity record does not list as its names: the store's own keys, and redirects (which include
 # misspellings and loose associations).
@@ -38,7 +38,9 @@ class KBStore(Protocol):
         """Bumped by every write, so derived data can tell it is stale."""
         ...
 
-    def count(self) -> int: ...
+    def count(self, indexed: bool = False) -> int:
+        """How many entities; with ``indexed``, only those the dense index holds (not ``NAME_ONLY``)."""
+        ...
 
     def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
         """Records by id; with ``aliases`` off, a named entity's record comes without its alias list (see
@@ -50,7 +52,9 @@ class KBStore(Protocol):
         first."""
         ...
 
-    def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]: ...
+    def changed_since(self, seq: int, batch: int = 5000, indexed: bool = False) -> Iterator[list[EntityRecord]]:
+        """Entities written after version ``seq``, in batches; with ``indexed``, only those the dense index holds."""
+        ...
 
     def upsert(self, entities: Sequence[EntityIn], source: str = "", actor: str | None = None) -> int: ...
 
@@ -252,9 +256,10 @@ class SQLKBStore:
 
     # ---------------------------------------------------------------- reads
 
-    def count(self) -> int:
+    def count(self, indexed: bool = False) -> int:
+        query = select(func.count()).select_from(KBEntityRow)
         with self._sessions() as s:
-            return int(s.scalar(select(func.count()).select_from(KBEntityRow)) or 0)
+            return int(s.scalar(query.where(_indexed()) if indexed else query) or 0)
 
     def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
         """Records by id (plain column reads, no ORM objects: this is on every link's path). With ``aliases``
@@ -283,21 +288,21 @@ class SQLKBStore:
         return out
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-        """Key → (entity id, the alias's source), best known first; one query for aliases, redirects and derived
-        keys alike."""
-        found: dict[str, list[tuple[float, str, str]]] = {}
+        """Key → (entity id, the alias's source), best known first (of equally known ones, ``NAME_ONLY`` entities
+        last: they are the KB's long tail); one query for aliases, redirects and derived keys alike."""
+        found: dict[str, list[tuple[float, bool, str, str]]] = {}
+        tail = func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False)
         with self._sessions() as s:
             for chunk in _chunks(sorted(set(keys) - {""}), 500):
                 q = (
-                    select(AliasRow.norm, AliasRow.entity_id, AliasRow.source, KBEntityRow.prior)
+                    select(AliasRow.norm, AliasRow.entity_id, AliasRow.source, KBEntityRow.prior, tail)
                     .join(KBEntityRow, KBEntityRow.id == AliasRow.entity_id)
                     .where(AliasRow.norm.in_(chunk))
                 )
-                for norm, entity_id, source, prior in s.execute(q):
-                    found.setdefault(norm, []).append((popularity(entity_id, prior), entity_id, source))
-        return {
-            k: [(i, source) for _, i, source in sorted(hits, key=lambda h: (-h[0], h[1]))] for k, hits in found.items()
-        }
+                for norm, entity_id, source, prior, tail_end in s.execute(q):
+                    rank = (-popularity(entity_id, prior), bool(tail_end))
+                    found.setdefault(norm, []).append((*rank, entity_id, source))
+        return {k: [(i, source) for *_, i, source in sorted(hits)] for k, hits in found.items()}
 
     def by_alias(self, forms: Iterable[str]) -> dict[str, list[str]]:
         """Normalized form → entity ids that have it as an alias."""
@@ -311,21 +316,29 @@ class SQLKBStore:
         best known first."""
         return {k: list(dict.fromkeys(i for i, _ in v)) for k, v in self.lookup(keys).items()}
 
-    def changed_since(self, seq: int, batch: int = 5000) -> Iterator[list[EntityRecord]]:
+    def changed_since(self, seq: int, batch: int = 5000, indexed: bool = False) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""
         last = ""
+        wanted = [KBEntityRow.updated_seq > seq] + [_indexed()] * indexed
         while True:
             with self._sessions() as s:
                 rows = s.scalars(
-                    select(KBEntityRow)
-                    .where(KBEntityRow.updated_seq > seq, KBEntityRow.id > last)
-                    .order_by(KBEntityRow.id)
-                    .limit(batch)
+                    select(KBEntityRow).where(*wanted, KBEntityRow.id > last).order_by(KBEntityRow.id).limit(batch)
                 ).all()
             if not rows:
                 return
             last = rows[-1].id
             yield [EntityRecord(r.id, r.name, list(r.types or []), r.description, r.prior) for r in rows]
+
+
+def _indexed() -> Any:
+    """SQL: the entity is one the dense index holds (no ``NAME_ONLY`` attribute, or a false one)."""
+    return func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False).is_(False)
+
+
+def _derivable(name: str, types: Sequence[str], attributes: Mapping[str, Any] | None) -> set[str]:
+    """The keys the store derives for an entity: none for a ``NAME_ONLY`` one."""
+    return set() if (attributes or {}).get(NAME_ONLY) else derived_keys(name, types)
 
 
 def _alias_rows(e: EntityIn, source: str) -> Iterator[dict[str, str]]:
@@ -336,7 +349,7 @@ def _alias_rows(e: EntityIn, source: str) -> Iterator[dict[str, str]]:
         if norm and norm not in seen:
             seen.add(norm)
             yield {"entity_id": e.id, "norm": norm, "raw": raw[:500], "source": source}
-    for key in sorted(derived_keys(e.name, e.types) - seen):
+    for key in sorted(_derivable(e.name, e.types, e.attributes) - seen):
         yield {"entity_id": e.id, "norm": key[:500], "raw": key[:500], "source": DERIVED}
 
 
@@ -352,7 +365,7 @@ def _derived_again(
     for i in todo:
         dropped = had.get(i, set()) - set(wanted[i]) - taken.get(i, set())
         if dropped:
-            keys = dropped & derived_keys(rows[i].name, rows[i].types or [])
+            keys = dropped & _derivable(rows[i].name, rows[i].types or [], rows[i].attributes)
             out += [{"entity_id": i, "norm": k[:500], "raw": k[:500], "source": DERIVED} for k in sorted(keys)]
     return out
 

@@ -117,7 +117,7 @@ class DenseIndex:
         try:
             with _exclusive(self.path):
                 if not self.load():
-                    total = self.store.count()
+                    total = self.store.count(indexed=True)
                     self._warm = {"state": "building", "done": 0, "total": total}
                     self._build(progress=lambda n: self._warm.update(done=self._warm.get("done", 0) + n))
             self.refresh()
@@ -152,7 +152,7 @@ class DenseIndex:
         version = self.store.version()
         ids: list[str] = []
         chunks: list[np.ndarray] = []
-        total, started = self.store.count(), time.time()
+        total, started = self.store.count(indexed=True), time.time()
         processes = self.processes if total >= SPREAD_ABOVE else 1
         for vectors in encode_spread(self.embedder, self._texts(ids), processes):
             chunks.append(vectors)
@@ -181,8 +181,8 @@ class DenseIndex:
         self._set_base(index, ids, version, np.load(self.path / "base_vectors.npy", mmap_mode="r"))
 
     def _texts(self, ids: list[str]) -> Iterator[list[str]]:
-        """Every entity's text in chunks of ``CHUNK``, appending each id to ``ids`` in the same order."""
-        for batch in self.store.changed_since(-1, self.build_batch):
+        """Every indexed entity's text in chunks of ``CHUNK``, appending each id to ``ids`` in the same order."""
+        for batch in self.store.changed_since(-1, self.build_batch, indexed=True):
             ids += [e.id for e in batch]
             texts = [e.text() for e in batch]
             yield from (texts[i : i + CHUNK] for i in range(0, len(texts), CHUNK))
@@ -275,14 +275,13 @@ class DenseIndex:
                         return
             if version == self.delta_version:
                 return
-            changed = [e for batch in self.store.changed_since(self.delta_version) for e in batch]
-            if not changed:  # aliases or attributes changed (``kb enrich``), not what entities embed
-                self.delta_version = version
-                return
-            self.stale |= {self.positions[e.id] for e in changed if e.id in self.positions}
-            renewed = {e.id for e in changed}
-            keep = [i for i, eid in enumerate(self.delta_ids) if eid not in renewed]
-            vectors = self.embedder.encode([e.text() for e in changed])
+            # Every entity written since is stale in the base and the delta; those the index holds get new vectors
+            # (one that became name-only just leaves it).
+            written = {e.id for batch in self.store.changed_since(self.delta_version) for e in batch}
+            changed = [e for batch in self.store.changed_since(self.delta_version, indexed=True) for e in batch]
+            self.stale |= {self.positions[i] for i in written if i in self.positions}
+            keep = [i for i, eid in enumerate(self.delta_ids) if eid not in written]
+            vectors = self.embedder.encode([e.text() for e in changed]) if changed else self.delta_vectors[:0]
             self.delta_ids = [self.delta_ids[i] for i in keep] + [e.id for e in changed]
             self.delta_vectors = np.vstack([self.delta_vectors[keep], vectors])
             self.delta_version = version

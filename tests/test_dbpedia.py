@@ -12,9 +12,9 @@ import pytest
 
 from kb.bundled import add_wikipedia
 from kb.db import open_db
-from kb.dbpedia import SourceMissing, display_name, enrich, package_root, read_redirects, title_key
+from kb.dbpedia import Redirects, SourceMissing, display_name, enrich, package_root, read_redirects, title_key
 from kb.keys import DERIVED, REDIRECT
-from kb.records import EntityIn
+from kb.records import NAME_ONLY, EntityIn
 from kb.store import SQLKBStore
 from kb.title_types import TitleTyper
 
@@ -100,8 +100,8 @@ def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, 
             EntityIn(id="geonames:1850144", name="Toyota", types=["city"], description="city in Japan", prior=4e5),
         ]
     )
-    report = add_wikipedia(store, redirects, min_redirects=40)
-    assert report.added > 100 and report.merged >= 1
+    report = add_wikipedia(store, redirects, min_redirects=40, name_only_redirects=0)
+    assert report.added > 100 and report.merged >= 1 and report.name_only == 0
     got = store.get(["geonames:2988507", "geonames:1850144", "dbpedia:barack_obama", "dbpedia:paris"])
     assert "dbpedia:paris" not in got  # one real-world entity, one entry
     assert got["geonames:2988507"].redirects == redirects.count("paris")
@@ -109,8 +109,63 @@ def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, 
     obama = got["dbpedia:barack_obama"]
     assert obama.types == ["person"] and obama.name == "Barack Obama" and obama.url.startswith("https://en.wikipedia")
     assert store.by_key(["obama"])["obama"][0] == "dbpedia:barack_obama"  # a person's surname finds them
-    again = add_wikipedia(store, redirects, min_redirects=40)
+    again = add_wikipedia(store, redirects, min_redirects=40, name_only_redirects=0)
     assert again.added == report.added and store.count() == 2 + report.added
+
+
+def test_titles_with_fewer_redirects_join_name_only_and_no_derived_key_finds_them(store):
+    """A title with 2 to 4 redirects is in the KB and found by its own name and redirects, but not by the surname
+    the store derives for people (which would crowd every "Franklin" with namesakes), and not indexed."""
+    full = ["john_franklin_(explorer)", "sir_john_franklin", "franklin,_john", "j._franklin", "captain_franklin"]
+    aliases = {"john_franklin": full, "jane_franklin": ["lady_franklin", "jane_griffin"], "ann_franklin": ["a_f"]}
+    report = add_wikipedia(store, Redirects(aliases=aliases), min_redirects=5, name_only_redirects=2)
+    assert (report.added, report.name_only, report.place_named) == (2, 1, 0)  # one redirect: left out
+    got = store.get(["dbpedia:john_franklin", "dbpedia:jane_franklin", "dbpedia:ann_franklin"])
+    assert set(got) == {"dbpedia:john_franklin", "dbpedia:jane_franklin"}
+    assert got["dbpedia:jane_franklin"].redirects == 2
+    hits = store.lookup(["jane franklin", "lady franklin", "franklin"])
+    assert hits["jane franklin"] == [("dbpedia:jane_franklin", "dbpedia")]
+    assert hits["lady franklin"] == [("dbpedia:jane_franklin", REDIRECT)]
+    assert "dbpedia:jane_franklin" not in dict(hits.get("franklin", []))
+    assert store.count() == 2 and store.count(indexed=True) == 1
+    assert [e.id for b in store.changed_since(-1, indexed=True) for e in b] == ["dbpedia:john_franklin"]
+    assert store.set_source_aliases({"dbpedia:jane_franklin": (["lady franklin"], {})}, REDIRECT) == 1
+    dropped = store.lookup(["franklin", "jane franklin"])  # a redirect dropped gives back no derived key either
+    assert "dbpedia:jane_franklin" not in dict(dropped.get("franklin", [])) and dropped["jane franklin"]
+
+
+def test_a_name_only_title_named_like_a_place_is_left_out(store):
+    """A town's namesake with a few redirects, or the town under another spelling, would take its mentions."""
+    store.upsert(
+        [
+            EntityIn(id="geonames:4710749", name="Mercedes", types=["city"], description="city in Texas", prior=16e3),
+            EntityIn(id="geonames:2638864", name="Saint Andrews", types=["city"], description="town in Scotland"),
+        ]
+    )
+    aliases = {
+        "mercedes": ["mercedez", "mercedesz"],
+        "st_andrews": ["saint_andrews", "st._andrews_(fife)"],
+        "heineken_pilsener": ["heineken_beer", "heineken_pilsner"],
+    }
+    report = add_wikipedia(store, Redirects(aliases=aliases), min_redirects=5, name_only_redirects=2)
+    assert (report.added, report.name_only, report.place_named) == (1, 1, 2)
+    hits = store.by_alias(["mercedes", "saint andrews", "st andrews", "heineken beer"])
+    assert hits == {
+        "mercedes": ["geonames:4710749"],
+        "saint andrews": ["geonames:2638864"],
+        "heineken beer": ["dbpedia:heineken_pilsener"],
+    }
+
+
+def test_of_equally_known_entities_a_name_only_one_comes_last(store):
+    store.upsert(
+        [
+            EntityIn(id="a:tail", name="Mercury", attributes={NAME_ONLY: True}),
+            EntityIn(id="b:head", name="Mercury"),
+            EntityIn(id="c:known", name="Mercury", prior=10.0),
+        ]
+    )
+    assert [i for i, _ in store.lookup(["mercury"])["mercury"]] == ["c:known", "b:head", "a:tail"]
 
 
 def test_the_title_typer_ships_and_knows_people_from_places(redirects):

@@ -28,9 +28,14 @@ def _env(state, **extra):
     }
 
 
+# Found by its name only: never embedded, so the index holds the other entries (``attributes.name_only``).
+TAIL = {"id": "org:siemens-energy", "name": "Siemens Energy", "types": ["organization"]}
+TAIL["attributes"] = {"name_only": True}
+
+
 def _load_without_index(env, state):
     kb_file = state / "kb.jsonl"
-    kb_file.write_text("".join(json.dumps(e) + "\n" for e in KB))
+    kb_file.write_text("".join(json.dumps(e) + "\n" for e in [*KB, TAIL]))
     subprocess.run([CLI, "kb", "load", str(kb_file), "--no-index"], env=env, check=True, capture_output=True)
 
 
@@ -65,6 +70,9 @@ def test_the_service_links_at_once_and_adds_the_dense_index_when_built(tmp_path)
             assert _linking(base)["index"]["state"] in ("ready", "waiting", "building")
         again = http_post(base + "/v1/annotate", json={"text": TEXT}).json()
         assert {e["text"]: e["link"]["kb_id"] for e in again["entities"]}["Paris"] == "geonames:2988507"
+        span = {"text": "Siemens Energy cut jobs.", "spans": [{"start": 0, "end": 14, "label": "ORG"}]}
+        (tail,) = http_post(base + "/v1/link", json=span).json()["links"]
+        assert tail["kb_id"] == "org:siemens-energy" and tail["decision"]["stage"] == "alias"
         built = list((tmp_path / "index").glob("*/*/base.faiss"))
         assert len(built) == 1  # one build for both workers, keyed by the database and the embedder
         stamp = built[0].stat().st_mtime_ns

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kb.db import open_db
-from kb.records import EntityIn
+from kb.records import NAME_ONLY, EntityIn
 from kb.store import SQLKBStore
 from linking.index import PROGRESS, DenseIndex, graph_recipe
 from tests.fakes import FakeGatedEmbedder
@@ -208,3 +208,20 @@ def test_an_index_built_under_another_graph_recipe_gets_its_graph_again_from_its
     monkeypatch.setattr(DenseIndex, "_new_index", lambda *_: pytest.fail("the graph was rebuilt a second time"))
     third = DenseIndex(kb, embedder, tmp_path / "index")
     assert third.load() and third.base.hnsw.efConstruction == 24  # read as written
+
+
+def test_name_only_entities_stay_out_of_the_index_and_one_that_becomes_name_only_leaves_it(store, tmp_path):
+    store.upsert([EntityIn(id="t0", name="Tail 0", types=["thing"], attributes={NAME_ONLY: True})])
+    assert store.count() == 6 and store.count(indexed=True) == 5
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    index.warm_in_background().join(timeout=60)
+    assert index.status() == {"state": "ready", "entries": 5} and "t0" not in index.base_ids
+    assert index.vectors(["t0"]) == {}  # the resolver embeds such a candidate itself when a name finds it
+    store.upsert([EntityIn(id="e9", name="Entity 9", types=["thing"])])
+    index.refresh()
+    assert index.delta_ids == ["e9"]
+    store.upsert([EntityIn(id=i, name=f"Now {i}", attributes={NAME_ONLY: True}) for i in ("e3", "e9")])
+    (row,) = index.search(embedder.encode(["Entity 3 (thing)"]), 6)
+    assert {"e3", "e9", "t0"}.isdisjoint(eid for eid, _ in row) and len(row) == 4
+    assert index.vectors(["e3", "e9"]) == {} and index.delta_ids == []

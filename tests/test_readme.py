@@ -81,10 +81,13 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def test_long_kb_and_eval_commands_through_their_short_variants(env, tmp_path):
-    built = run(["kb", "build-default", "--no-index", "--min-redirects", "100"], env)  # fewer titles: a quicker build
+    fewer = ["--min-redirects", "100", "--name-only-redirects", "50"]  # fewer titles: a quicker build
+    built = run(["kb", "build-default", "--no-index", *fewer], env)
     assert built.returncode == 0, built.stderr[-2000:]
     summary = json.loads(built.stdout.splitlines()[-1])
     assert summary["entities"] > 75_000 and 10_000 < summary["wikipedia"]["added"] < 20_000
+    wikipedia = summary["wikipedia"]  # name-only: titles with 50 to 99 redirects, less places and vital articles
+    assert wikipedia["name_only"] > 0 and wikipedia["name_only"] + wikipedia["place_named"] <= 145
     conll = ROOT.parent / "shared" / "data" / "conll2003" / "dev.txt"
     if not conll.is_file():
         pytest.skip("the shared CoNLL data is not beside the repository")

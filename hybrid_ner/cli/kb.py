@@ -12,7 +12,7 @@ import typer
 
 from hybrid_ner.cli._io import advance, bar
 from hybrid_ner.config import get_settings
-from kb.bundled import MIN_REDIRECTS
+from kb.bundled import MIN_REDIRECTS, NAME_ONLY_REDIRECTS
 
 app = typer.Typer(no_args_is_help=True, help="Knowledge base: build-default, load, enrich, index.")
 
@@ -64,7 +64,7 @@ def _index(pipeline: Any, rebuild: bool = False) -> None:
         index.refresh()
         typer.echo(f"index: {index.size()} entries (updated incrementally) in {index.path}", err=True)
         return
-    with bar("embedding KB entries", pipeline.components.kb.count()) as progress:
+    with bar("embedding KB entries", pipeline.components.kb.count(indexed=True)) as progress:
         index.build(progress=lambda n: advance(progress, n))
     typer.echo(f"index: {index.size()} entries built in {index.path}", err=True)
 
@@ -84,6 +84,15 @@ def build_default(
             "0 leaves them out.",
         ),
     ] = MIN_REDIRECTS,
+    name_only_redirects: Annotated[
+        int,
+        typer.Option(
+            "--name-only-redirects",
+            min=0,
+            help="Also add the titles with fewer redirects, down to this many, found by their own names and "
+            "redirects only (no surname or other derived key) and left out of the dense index; 0 leaves them out.",
+        ),
+    ] = NAME_ONLY_REDIRECTS,
     index: IndexOpt = True,
 ) -> None:
     """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports, and well-known
@@ -93,7 +102,12 @@ def build_default(
     pipeline = _pipeline()
     with bar("loading default KB") as progress:
         places, titles = build(
-            pipeline.components.kb, int(min_population.value), min_redirects, lambda n: advance(progress, n), _redirects
+            pipeline.components.kb,
+            int(min_population.value),
+            min_redirects,
+            lambda n: advance(progress, n),
+            _redirects,
+            name_only_redirects=name_only_redirects,
         )
     _report(pipeline, "default-kb", places)
     if titles is not None:
