@@ -190,8 +190,7 @@ def build(
     places = build_default(store, min_population, progress)
     if not min_redirects:
         return places, None
-    found = redirects()
-    return places, add_wikipedia(store, found, min_redirects, articles(), paragraphs(), name_only_redirects)
+    return places, add_wikipedia(store, redirects(), min_redirects, articles(), paragraphs(), name_only_redirects)
 
 
 def _entity(
