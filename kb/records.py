@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _WIKIDATA = re.compile(r"Q\d+")
 # Attribute of an entity found only by the names it has: its name, aliases and redirects, never by the keys the
@@ -35,6 +35,14 @@ class EntityIn(BaseModel):
     description: str = Field(default="", max_length=5000)
     prior: float = Field(default=0.0, ge=0.0, strict=True)  # a number, never a string taken for one
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("attributes")
+    @classmethod
+    def _name_only_is_a_flag(cls, attributes: dict[str, Any]) -> dict[str, Any]:
+        """SQL reads ``name_only`` as a boolean on every lookup: anything else ("yes", 1) is refused here."""
+        if not isinstance(attributes.get(NAME_ONLY, False), bool):
+            raise ValueError(f"attributes.{NAME_ONLY} must be true or false")
+        return attributes
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,16 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
     assert store.get(["Q90"])["Q90"].description == "capital of France"
 
 
+def test_a_name_only_flag_that_is_no_boolean_is_a_bad_line(store, tmp_path):
+    rows = [{**ENTITIES[0], "attributes": {"name_only": True}}, {"id": "Q1", "attributes": {"name_only": "yes"}}]
+    report = load_file(store, write_jsonl(tmp_path / "kb.jsonl", rows))
+    assert (report.loaded, report.skipped) == (1, 1)
+    assert any("kb.jsonl:2" in e and "name_only" in e for e in report.errors)
+    assert store.count() == 1 and store.count(indexed=True) == 0
+    with pytest.raises(ValidationError, match="name_only"):
+        EntityIn(id="Q2", attributes={"name_only": 1})
+
+
 def test_a_name_with_more_words_and_a_legal_form_names_a_company():
     assert legal_form("dell", ["dell inc.", "dell computer corporation"])
     assert legal_form("ferrari", ["ferrari grand tourer", "ferrari s.p.a."])
