@@ -291,7 +291,7 @@ class SQLKBStore:
         """Key → (entity id, the alias's source), best known first (of equally known ones, ``NAME_ONLY`` entities
         last: they are the KB's long tail); one query for aliases, redirects and derived keys alike."""
         found: dict[str, list[tuple[float, bool, str, str]]] = {}
-        tail = func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False)
+        tail = _name_only()
         with self._sessions() as s:
             for chunk in _chunks(sorted(set(keys) - {""}), 500):
                 q = (
@@ -331,9 +331,14 @@ class SQLKBStore:
             yield [EntityRecord(r.id, r.name, list(r.types or []), r.description, r.prior) for r in rows]
 
 
+def _name_only() -> Any:
+    """SQL: the entity's ``NAME_ONLY`` flag, false where it has none."""
+    return func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False)
+
+
 def _indexed() -> Any:
-    """SQL: the entity is one the dense index holds (no ``NAME_ONLY`` attribute, or a false one)."""
-    return func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False).is_(False)
+    """SQL: the entity is one the dense index holds (not ``NAME_ONLY``)."""
+    return _name_only().is_(False)
 
 
 def _derivable(name: str, types: Sequence[str], attributes: Mapping[str, Any] | None) -> set[str]:

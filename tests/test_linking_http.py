@@ -29,8 +29,12 @@ def _env(state, **extra):
 
 
 # Found by its name only: never embedded, so the index holds the other entries (``attributes.name_only``).
-TAIL = {"id": "org:siemens-energy", "name": "Siemens Energy", "types": ["organization"]}
-TAIL["attributes"] = {"name_only": True}
+TAIL = {
+    "id": "org:siemens-energy",
+    "name": "Siemens Energy",
+    "types": ["organization"],
+    "attributes": {"name_only": True},
+}
 
 
 def _load_without_index(env, state):
