@@ -96,8 +96,11 @@ _QUALIFIER = re.compile(r"\s*\([^)]*\)\s*$|,.*$")
 def normalize(text: str) -> str:
     """Alias key: case-folded, accents stripped, inner whitespace collapsed, edge punctuation removed. Memoised:
     the linker normalises every candidate's name for every mention, and a document meets the same names again."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if text.isascii():  # its own NFKD form, with nothing to strip: most names, and a KB build's hot path
+        stripped = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _EDGE_PUNCT.sub("", _SPACES.sub(" ", stripped.casefold()).strip())
 
 

@@ -7,9 +7,9 @@ code on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import audit
@@ -18,6 +18,10 @@ from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
 from kb.records import NAME_ONLY, EntityIn, EntityRecord
 
+# The tables, for plain inserts and updates of many rows (the ORM's unit of work costs more than the SQL there).
+_ENTITIES, _ALIASES = cast(Table, KBEntityRow.__table__), cast(Table, AliasRow.__table__)
+# What deriving an entity's keys needs of its row.
+_DERIVING = (KBEntityRow.id, KBEntityRow.name, KBEntityRow.types, KBEntityRow.attributes)
 # Alias sources an entity record does not list as its names: the store's own keys, and redirects (which include
 # misspellings and loose associations).
 _HIDDEN = (DERIVED, REDIRECT)
@@ -117,17 +121,22 @@ class SQLKBStore:
                     before = _entity_dict(existing[e.id]) if e.id in existing else None
                     after = e.model_dump(mode="json")
                     audit.record(s, actor, "update" if before else "create", "entity", e.id, before, after)
+            fresh = []  # new entities go in as plain rows: a KB build inserts hundreds of thousands
             for e in by_id.values():
-                row = existing.get(e.id) or KBEntityRow(id=e.id)
-                row.name, row.types, row.description = e.name, list(e.types), e.description
-                row.prior, row.attributes, row.updated_seq = e.prior, dict(e.attributes), seq
-                if e.id not in existing:
-                    s.add(row)
+                values = {"name": e.name, "types": list(e.types), "description": e.description, "prior": e.prior}
+                values |= {"attributes": dict(e.attributes), "updated_seq": seq}
+                if (row := existing.get(e.id)) is None:
+                    fresh.append({"id": e.id, **values})
+                else:
+                    for column, value in values.items():
+                        setattr(row, column, value)
+            if fresh:
+                s.execute(insert(_ENTITIES), fresh)
             s.flush()
             s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(ids)))
             alias_rows = [row for e in by_id.values() for row in _alias_rows(e, source)]
             if alias_rows:
-                s.execute(insert(AliasRow), alias_rows)
+                s.execute(insert(_ALIASES), alias_rows)
         return len(by_id)
 
     def delete_entity(self, entity_id: str, actor: str = "") -> bool:
@@ -156,9 +165,9 @@ class SQLKBStore:
         key only that it could be. Such a key is derived again when the source stops giving it. Returns how many
         entities changed."""
         changed = 0
-        for chunk in _chunks(list(updates), 500):
+        for chunk in _chunks(list(updates), 2000):
             with self._sessions.begin() as s:
-                rows = {r.id: r for r in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk)))}
+                rows = {r.id: r for r in s.execute(select(*_DERIVING).where(KBEntityRow.id.in_(chunk)))}
                 have: dict[str, set[str]] = {}  # norms this source gave each entity
                 taken: dict[str, set[str]] = {}  # norms the entity has from elsewhere (its names, other sources)
                 derived: dict[str, dict[str, int]] = {}  # keys the store derived: norm → alias row id
@@ -196,9 +205,12 @@ class SQLKBStore:
                 ]
                 new += _derived_again(todo, rows, have, wanted, taken)
                 if new:
-                    s.execute(insert(AliasRow), new)
-                for i in todo:
-                    rows[i].attributes = {**(rows[i].attributes or {}), **updates[i][1]}
+                    s.execute(insert(_ALIASES), new)
+                merged = {i: {**(rows[i].attributes or {}), **updates[i][1]} for i in todo}
+                attrs = [{"key": i, "merged": a} for i, a in merged.items() if a != (rows[i].attributes or {})]
+                if attrs:
+                    where = _ENTITIES.c.id == bindparam("key")
+                    s.execute(update(_ENTITIES).where(where).values(attributes=bindparam("merged")), attrs)
                 changed += len(todo)
         return changed
 
@@ -360,7 +372,7 @@ def _alias_rows(e: EntityIn, source: str) -> Iterator[dict[str, str]]:
 
 def _derived_again(
     todo: Sequence[str],
-    rows: Mapping[str, KBEntityRow],
+    rows: Mapping[str, Any],
     had: Mapping[str, set[str]],
     wanted: Mapping[str, Mapping[str, str]],
     taken: Mapping[str, set[str]],
