@@ -44,7 +44,9 @@ EF_CONSTRUCTION = 160
 EF_SEARCH = 128  # HNSW search breadth
 CHUNK = 500  # entities per encoder call while building
 SPREAD_ABOVE = 20_000  # entities; below this a build encodes in-process (starting encoder processes costs ~10 s)
-PROGRESS = "build.json"  # {"done", "total", "pid", "started"} while a build runs; removed when it ends
+PROGRESS = "build.json"  # {"phase", "done", "total", "pid", "started"} while a build runs; removed when it ends
+# A build's phases: embedding the entities (``done`` of ``total``), then linking the graph (all done, not yet ready).
+EMBEDDING, GRAPH = "embedding", "graph"
 
 
 def graph_recipe(size: int) -> str:
@@ -118,7 +120,7 @@ class DenseIndex:
             with _exclusive(self.path):
                 if not self.load():
                     total = self.store.count(indexed=True)
-                    self._warm = {"state": "building", "done": 0, "total": total}
+                    self._warm = {"state": "building", "phase": EMBEDDING, "done": 0, "total": total}
                     self._build(progress=lambda n: self._warm.update(done=self._warm.get("done", 0) + n))
             self.refresh()
         except Exception as exc:  # any failure leaves name-only linking, reported in status, never raised
@@ -136,7 +138,7 @@ class DenseIndex:
         if status["state"] == "waiting":
             try:
                 other = json.loads((self.path / PROGRESS).read_text())
-                status.update(done=int(other["done"]), total=int(other["total"]))
+                status.update(phase=str(other["phase"]), done=int(other["done"]), total=int(other["total"]))
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # no build running elsewhere yet, or its file is being replaced
         return status
@@ -154,14 +156,19 @@ class DenseIndex:
         chunks: list[np.ndarray] = []
         total, started = self.store.count(indexed=True), time.time()
         processes = self.processes if total >= SPREAD_ABOVE else 1
-        for vectors in encode_spread(self.embedder, self._texts(ids), processes):
-            chunks.append(vectors)
-            self._note_progress(sum(len(c) for c in chunks), total, started)
-            if progress:
-                progress(len(vectors))
-        (self.path / PROGRESS).unlink(missing_ok=True)
-        vectors = np.vstack(chunks) if chunks else np.zeros((0, self.embedder.dim), dtype=np.float32)
-        index = self._new_index(vectors)
+        try:
+            for vectors in encode_spread(self.embedder, self._texts(ids), processes):
+                chunks.append(vectors)
+                self._note_progress(EMBEDDING, sum(len(c) for c in chunks), total, started)
+                if progress:
+                    progress(len(vectors))
+            vectors = np.vstack(chunks) if chunks else np.zeros((0, self.embedder.dim), dtype=np.float32)
+            if self._warm.get("state") == "building":
+                self._warm = {**self._warm, "phase": GRAPH}
+            self._note_progress(GRAPH, len(vectors), total, started)
+            index = self._new_index(vectors)  # a large KB's HNSW graph takes a while after the last vector
+        finally:
+            (self.path / PROGRESS).unlink(missing_ok=True)
         meta = {
             "database_id": self.database_id,
             "embedder": self.embedder.name,
@@ -187,11 +194,10 @@ class DenseIndex:
             texts = [e.text() for e in batch]
             yield from (texts[i : i + CHUNK] for i in range(0, len(texts), CHUNK))
 
-    def _note_progress(self, done: int, total: int, started: float) -> None:
+    def _note_progress(self, phase: str, done: int, total: int, started: float) -> None:
         """Tell other processes how far this build is (written whole, then renamed: never read half-written)."""
-        write_whole(
-            self.path / PROGRESS, json.dumps({"done": done, "total": total, "pid": os.getpid(), "started": started})
-        )
+        note = {"phase": phase, "done": done, "total": total, "pid": os.getpid(), "started": started}
+        write_whole(self.path / PROGRESS, json.dumps(note))
 
     def _new_index(self, vectors: np.ndarray) -> Any:
         """Flat for small KBs, HNSW for large ones, holding ``vectors``."""

@@ -39,7 +39,7 @@ def test_search_finds_nothing_while_the_index_builds_then_everything(store, tmp_
     index = DenseIndex(store, embedder, tmp_path / "index", build_batch=2)
     thread = index.warm_in_background()
     status = _until(lambda: index.status() if index.status().get("done") == 2 else None, "first batch embedded")
-    assert status == {"state": "building", "done": 2, "total": 5}
+    assert status == {"state": "building", "phase": "embedding", "done": 2, "total": 5}
     assert not index.ready
     assert index.search(np.ones((1, embedder.dim), dtype=np.float32), 3) == [[]]  # answers at once, empty
     assert index.vectors(["e0"]) == {}
@@ -60,12 +60,43 @@ def test_a_second_process_waits_for_the_first_build_and_reports_its_progress(sto
     other = DenseIndex(store, other_embedder, tmp_path / "index", build_batch=2)
     other_thread = other.warm_in_background()
     status = _until(lambda: other.status() if other.status()["state"] == "waiting" else None, "waiting")
-    assert status["done"] == 2 and status["total"] == 5  # read from the builder's progress file
+    assert (status["phase"], status["done"], status["total"]) == ("embedding", 2, 5)  # from the builder's file
     builder_embedder.gate.set()
     builder_thread.join(timeout=60)
     other_thread.join(timeout=60)
     assert other.ready and other.status()["entries"] == 5
     assert other_embedder.calls == 0  # it loaded what the builder wrote, it did not embed anything itself
+
+
+class FakeSlowGraphIndex(DenseIndex):
+    """A fake for the graph phase: its graph waits for ``gate``, as a large KB's HNSW build takes a while after the
+    last vector is embedded."""
+
+    def __init__(self, *args, **kwargs):
+        import threading
+
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+
+    def _new_index(self, vectors):
+        self.gate.wait(timeout=60)
+        return super()._new_index(vectors)
+
+
+def test_the_graph_phase_is_reported_after_the_last_vector_here_and_to_a_waiting_process(store, tmp_path):
+    builder = FakeSlowGraphIndex(store, FakeGatedEmbedder(free_calls=10**6), tmp_path / "index", build_batch=2)
+    builder_thread = builder.warm_in_background()
+    status = _until(lambda: builder.status() if builder.status().get("phase") == "graph" else None, "graph phase")
+    assert status == {"state": "building", "phase": "graph", "done": 5, "total": 5} and not builder.ready
+    other = DenseIndex(store, FakeGatedEmbedder(free_calls=10**6), tmp_path / "index", build_batch=2)
+    other_thread = other.warm_in_background()
+    waiting = _until(lambda: other.status() if other.status().get("phase") else None, "the builder's phase")
+    assert waiting == {"state": "waiting", "phase": "graph", "done": 5, "total": 5}
+    builder.gate.set()
+    builder_thread.join(timeout=60)
+    other_thread.join(timeout=60)
+    assert builder.status() == other.status() == {"state": "ready", "entries": 5}
+    assert not (builder.path / PROGRESS).exists()
 
 
 def test_a_restart_reuses_the_built_index_and_a_write_is_searchable_next(store, tmp_path):

@@ -236,6 +236,24 @@ def test_playground_in_headless_chromium(server, offline_page, tmp_path):
 
 
 @chromium
+def test_playground_shows_the_dense_index_graph_phase(offline_page):
+    """The page renders what /readyz says while the HNSW graph is linked after the last vector (a phase the real
+    service reaches on a large KB only): here /readyz answers from a canned body, a fake named as such."""
+    page, base, _ = offline_page
+    fake_readyz = {
+        "status": "ready",
+        "linking": {
+            "stages": {"alias": True, "dense": False, "cross_encoder": False, "llm": False},
+            "index": {"state": "building", "phase": "graph", "done": 135448, "total": 135448},
+        },
+    }
+    page.route(base + "/readyz", lambda route: route.fulfill(json=fake_readyz))
+    page.goto(base + "/")
+    page.wait_for_function("document.getElementById('linking').innerText.includes('graph')", timeout=30_000)
+    assert page.inner_text("#linking") == "linking: alias · dense index building 100% embedded, linking its graph"
+
+
+@chromium
 def test_api_docs_render_offline(offline_page):
     page, base, blocked = offline_page
     page.goto(base + "/docs")
