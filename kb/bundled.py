@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kb.casing import casings
 from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
 from kb.keys import DERIVED, LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
 from kb.loaders import LoadReport, Progress, build_default
-from kb.records import NAME_ONLY, EntityIn, EntityRecord
+from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn, EntityRecord
 from kb.store import Enrichment, EntityInUseError, KBStore
 from kb.vital import Article, VitalMissing, lead_paragraphs, read_articles
 
@@ -203,12 +204,13 @@ def _entity(
     min_redirects: int = MIN_REDIRECTS,
 ) -> EntityIn:
     """A title's entity: a vital article's casing, lead sentence and type where there is one, else the re-cased
-    title (spelled as ``known`` spells it, else re-cased), the typer's guess (kept when sure) and a few of its
-    other names as description. A redirect that is the title with a legal form ("michelin tire company") makes
-    it an organisation whatever the typer guessed: a company named like a person (Michelin, Harley-Davidson) is
-    typed by what it is called. A form that also ends a place's name ("Ammerswil AG") does so only for a title
-    with ``min_redirects``; with fewer, such a title keeps no type (the typer takes those villages for people)."""
-    attrs = {"dbpedia_title": title, "redirects": len(names)}
+    title (spelled as ``known`` spells it, else re-cased), the typer's guess (kept when sure) and, for the
+    encoders only (``INDEX_TEXT``), its type and a few of its other names. A redirect that is the title with a
+    legal form ("michelin tire company") makes it an organisation whatever the typer guessed: a company named like
+    a person (Michelin, Harley-Davidson) is typed by what it is called. A form that also ends a place's name
+    ("Ammerswil AG") does so only for a title with ``min_redirects``; with fewer, such a title keeps no type (the
+    typer takes those villages for people)."""
+    attrs: dict[str, Any] = {"dbpedia_title": title, "redirects": len(names)}
     form = legal_form(plain(title), names) if kind != "location" else ""
     if form and (form not in PLACE_LIKE_FORMS or len(names) >= min_redirects):
         kind, sure = "organization", True
@@ -222,10 +224,8 @@ def _entity(
             id=ID_PREFIX + title, name=article.name, types=types, description=article.lead, attributes=attrs
         )
     types = [kind] if kind in STORED_TYPES and sure else []
-    description = _description(types[0] if types else "", title, names)
-    return EntityIn(
-        id=ID_PREFIX + title, name=display_name(title, known), types=types, description=description, attributes=attrs
-    )
+    attrs[INDEX_TEXT] = _description(types[0] if types else "", title, names)  # no description a user reads
+    return EntityIn(id=ID_PREFIX + title, name=display_name(title, known), types=types, attributes=attrs)
 
 
 def _company(title: str, redirects: Sequence[str], places: Mapping[str, object]) -> bool:

@@ -14,6 +14,9 @@ _WIKIDATA = re.compile(r"Q\d+")
 # store derives from them (surname, initials, ...), and left out of the dense index. The long tail of a large KB:
 # it answers to its own names without crowding the candidates of every surname or every fuzzy query.
 NAME_ONLY = "name_only"
+# Attribute: what the encoders and the reranker read in place of a description the entity lacks, never shown as
+# its description (the bundled KB's type and fuller names of a Wikipedia title without an article).
+INDEX_TEXT = "index_text"
 # Id prefix → the public page of the entity, so a person reading a link can check what it points at.
 _URLS = {
     "geonames:": "https://www.geonames.org/{}",
@@ -42,6 +45,9 @@ class EntityIn(BaseModel):
         """SQL reads ``name_only`` as a boolean on every lookup: anything else ("yes", 1) is refused here."""
         if not isinstance(attributes.get(NAME_ONLY, False), bool):
             raise ValueError(f"attributes.{NAME_ONLY} must be true or false")
+        text = attributes.get(INDEX_TEXT, "")
+        if not isinstance(text, str) or len(text) > 5000:
+            raise ValueError(f"attributes.{INDEX_TEXT} must be a string of at most 5000 characters")
         return attributes
 
 
@@ -54,14 +60,20 @@ class EntityRecord:
     prior: float
     aliases: list[str] = field(default_factory=list)
     redirects: int = 0  # Wikipedia redirects to the entity's title (``kb enrich``): a popularity signal
+    index_text: str = ""  # ``attributes.index_text``
+
+    @property
+    def about(self) -> str:
+        """What the encoders and the reranker read of the entity: its description, else its ``INDEX_TEXT``."""
+        return self.description or self.index_text
 
     def text(self) -> str:
-        """What the embedder sees: the name, its types and its description."""
+        """What the embedder sees: the name, its types and what it is about."""
         parts = [self.name or (self.aliases[0] if self.aliases else self.id)]
         if self.types:
             parts.append("(" + ", ".join(self.types[:3]) + ")")
-        if self.description:
-            parts.append(self.description)
+        if self.about:
+            parts.append(self.about)
         return " ".join(parts)
 
     @property

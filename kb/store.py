@@ -16,7 +16,7 @@ from kb import audit
 from kb.keys import DERIVED, REDIRECT, derived_keys, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
-from kb.records import NAME_ONLY, EntityIn, EntityRecord
+from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn, EntityRecord
 
 # The tables, for plain inserts and updates of many rows (the ORM's unit of work costs more than the SQL there).
 _ENTITIES, _ALIASES = cast(Table, KBEntityRow.__table__), cast(Table, AliasRow.__table__)
@@ -296,7 +296,8 @@ class SQLKBStore:
                         names.setdefault(entity_id, []).append(raw)
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
-                    out[i] = EntityRecord(i, name, list(types or []), description, prior, names.get(i, []), redirects)
+                    known = (names.get(i, []), redirects, _index_text(attributes))
+                    out[i] = EntityRecord(i, name, list(types or []), description, prior, *known)
         return out
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
@@ -340,7 +341,18 @@ class SQLKBStore:
             if not rows:
                 return
             last = rows[-1].id
-            yield [EntityRecord(r.id, r.name, list(r.types or []), r.description, r.prior) for r in rows]
+            yield [
+                EntityRecord(
+                    r.id, r.name, list(r.types or []), r.description, r.prior, index_text=_index_text(r.attributes)
+                )
+                for r in rows
+            ]
+
+
+def _index_text(attributes: Mapping[str, Any] | None) -> str:
+    """The entity's ``INDEX_TEXT``; a value some older write left that is no string counts as none."""
+    text = (attributes or {}).get(INDEX_TEXT, "")
+    return text if isinstance(text, str) else ""
 
 
 def _name_only() -> Any:

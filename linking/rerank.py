@@ -169,7 +169,7 @@ def qualifier_fit(qualifier: str, entity: EntityRecord | None) -> float:
     wanted = set(words(qualifier))
     if not wanted or entity is None:
         return 0.0
-    have = set(words(" ".join([entity.name, entity.description, *entity.types])))
+    have = set(words(" ".join([entity.name, entity.about, *entity.types])))
     return float(wanted <= have)
 
 

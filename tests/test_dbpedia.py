@@ -108,6 +108,9 @@ def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, 
     assert got["geonames:1850144"].redirects == 0  # the company's redirects do not go to the city
     obama = got["dbpedia:barack_obama"]
     assert obama.types == ["person"] and obama.name == "Barack Obama" and obama.url.startswith("https://en.wikipedia")
+    # No article: no description a user reads; the encoders read its type and fuller names instead.
+    assert obama.description == "" and obama.index_text.startswith("person; also called ")
+    assert "barack hussein obama" in obama.index_text and obama.text().endswith(obama.index_text)
     assert store.by_key(["obama"])["obama"][0] == "dbpedia:barack_obama"  # a person's surname finds them
     again = add_wikipedia(store, redirects, min_redirects=40, name_only_redirects=0)
     assert again.added == report.added and store.count() == 2 + report.added

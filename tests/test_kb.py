@@ -86,6 +86,23 @@ def test_a_name_only_flag_that_is_no_boolean_is_a_bad_line(store, tmp_path):
         EntityIn(id="Q2", attributes={"name_only": 1})
 
 
+def test_an_index_text_is_read_by_the_encoders_only_and_must_be_a_bounded_string(store, tmp_path):
+    rows = [
+        {"id": "Q1", "name": "Acme", "types": ["organization"], "attributes": {"index_text": "also called acme corp"}},
+        {"id": "Q2", "name": "Bad", "attributes": {"index_text": ["not", "a", "string"]}},
+        {"id": "Q3", "name": "Huge", "attributes": {"index_text": "x" * 5001}},
+    ]
+    report = load_file(store, write_jsonl(tmp_path / "kb.jsonl", rows))
+    assert (report.loaded, report.skipped) == (1, 2)
+    assert all(any(f"kb.jsonl:{n}" in e and "index_text" in e for e in report.errors) for n in (2, 3))
+    got = store.get(["Q1"])["Q1"]
+    assert got.description == "" and got.about == "also called acme corp"
+    assert got.text() == "Acme (organization) also called acme corp"
+    assert [e.text() for b in store.changed_since(-1) for e in b] == [got.text()]  # the index reads the same
+    store.upsert([EntityIn(id="Q1", name="Acme", description="a maker of anvils", attributes=rows[0]["attributes"])])
+    assert store.get(["Q1"])["Q1"].about == "a maker of anvils"  # a real description comes first
+
+
 def test_a_name_with_more_words_and_a_legal_form_names_a_company():
     assert legal_form("dell", ["dell inc.", "dell computer corporation"])
     assert legal_form("ferrari", ["ferrari grand tourer", "ferrari s.p.a."])

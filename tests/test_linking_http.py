@@ -28,12 +28,13 @@ def _env(state, **extra):
     }
 
 
-# Found by its name only: never embedded, so the index holds the other entries (``attributes.name_only``).
+# Found by its name only: never embedded, so the index holds the other entries (``attributes.name_only``). It has
+# no description; its ``index_text`` is for the encoders and never shown as one.
 TAIL = {
     "id": "org:siemens-energy",
     "name": "Siemens Energy",
     "types": ["organization"],
-    "attributes": {"name_only": True},
+    "attributes": {"name_only": True, "index_text": "organization; also called siemens energy ag"},
 }
 
 
@@ -77,6 +78,7 @@ def test_the_service_links_at_once_and_adds_the_dense_index_when_built(tmp_path)
         span = {"text": "Siemens Energy cut jobs.", "spans": [{"start": 0, "end": 14, "label": "ORG"}]}
         (tail,) = http_post(base + "/v1/link", json=span).json()["links"]
         assert tail["kb_id"] == "org:siemens-energy" and tail["decision"]["stage"] == "alias"
+        assert tail["name"] == "Siemens Energy" and tail.get("description") is None
         built = list((tmp_path / "index").glob("*/*/base.faiss"))
         assert len(built) == 1  # one build for both workers, keyed by the database and the embedder
         stamp = built[0].stat().st_mtime_ns

@@ -49,7 +49,7 @@ def describe(entity: EntityRecord | None, kb_id: str) -> str:
     if entity is None:
         return kb_id
     types = f" ({', '.join(entity.types[:3])})" if entity.types else ""
-    about = entity.description[:MAX_DESCRIPTION]
+    about = entity.about[:MAX_DESCRIPTION]
     return f"{entity.name or kb_id}{types}" + (f": {about}" if about else "")
 
 
