@@ -119,9 +119,8 @@ class DenseIndex:
         try:
             with _exclusive(self.path):
                 if not self.load():
-                    total = self.store.count(indexed=True)
-                    self._warm = {"state": "building", "phase": EMBEDDING, "done": 0, "total": total}
-                    self._build(progress=lambda n: self._warm.update(done=self._warm.get("done", 0) + n))
+                    self._warm = {"state": "building"}
+                    self._build()
             self.refresh()
         except Exception as exc:  # any failure leaves name-only linking, reported in status, never raised
             log.error("dense index warm-up failed: %s", type(exc).__name__)
@@ -130,17 +129,17 @@ class DenseIndex:
         self._warm = {"state": "ready"}
 
     def status(self) -> dict[str, Any]:
-        """What ``/readyz`` reports: ready (entries), building here (done of total), waiting for another
-        process's build (its progress from ``build.json``), cold (never asked) or failed (why)."""
+        """What ``/readyz`` reports: ready (entries), building here or waiting for another process's build (the
+        build's phase and progress, from ``build.json`` either way), cold (never asked) or failed (why)."""
         if self.ready:
             return {"state": "ready", "entries": self.size()}
         status = dict(self._warm)
-        if status["state"] == "waiting":
+        if status["state"] in ("building", "waiting"):
             try:
-                other = json.loads((self.path / PROGRESS).read_text())
-                status.update(phase=str(other["phase"]), done=int(other["done"]), total=int(other["total"]))
+                note = json.loads((self.path / PROGRESS).read_text())
+                status.update(phase=str(note["phase"]), done=int(note["done"]), total=int(note["total"]))
             except (OSError, ValueError, KeyError, TypeError):
-                pass  # no build running elsewhere yet, or its file is being replaced
+                pass  # no build running yet, or its file is being replaced
         return status
 
     def build(self, progress: Callable[[int], None] | None = None) -> None:
@@ -157,14 +156,13 @@ class DenseIndex:
         total, started = self.store.count(indexed=True), time.time()
         processes = self.processes if total >= SPREAD_ABOVE else 1
         try:
+            self._note_progress(EMBEDDING, 0, total, started)
             for vectors in encode_spread(self.embedder, self._texts(ids), processes):
                 chunks.append(vectors)
                 self._note_progress(EMBEDDING, sum(len(c) for c in chunks), total, started)
                 if progress:
                     progress(len(vectors))
             vectors = np.vstack(chunks) if chunks else np.zeros((0, self.embedder.dim), dtype=np.float32)
-            if self._warm.get("state") == "building":
-                self._warm = {**self._warm, "phase": GRAPH}
             self._note_progress(GRAPH, len(vectors), total, started)
             index = self._new_index(vectors)  # a large KB's HNSW graph takes a while after the last vector
         finally:
