@@ -42,8 +42,9 @@ class KBStore(Protocol):
         """Bumped by every write, so derived data can tell it is stale."""
         ...
 
-    def count(self, indexed: bool = False) -> int:
-        """How many entities; with ``indexed``, only those the dense index holds (not ``NAME_ONLY``)."""
+    def count(self, indexed: bool = False, since: int = -1) -> int:
+        """How many entities; with ``indexed``, only those the dense index holds (not ``NAME_ONLY``); with
+        ``since``, only those written after that KB version."""
         ...
 
     def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
@@ -268,10 +269,10 @@ class SQLKBStore:
 
     # ---------------------------------------------------------------- reads
 
-    def count(self, indexed: bool = False) -> int:
-        query = select(func.count()).select_from(KBEntityRow)
+    def count(self, indexed: bool = False, since: int = -1) -> int:
+        wanted = [_indexed()] * indexed + [KBEntityRow.updated_seq > since] * (since >= 0)
         with self._sessions() as s:
-            return int(s.scalar(query.where(_indexed()) if indexed else query) or 0)
+            return int(s.scalar(select(func.count()).select_from(KBEntityRow).where(*wanted)) or 0)
 
     def get(self, ids: Iterable[str], aliases: bool = True) -> dict[str, EntityRecord]:
         """Records by id (plain column reads, no ORM objects: this is on every link's path). With ``aliases``

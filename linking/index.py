@@ -42,6 +42,8 @@ HNSW_LINKS = 32  # neighbours per node (faiss's M)
 # of the time. The build takes about 45 s more on one core (``eval/reports/link_index.md``).
 EF_CONSTRUCTION = 160
 EF_SEARCH = 128  # HNSW search breadth
+# A KB that changed this much since its index was built gets a new index, not a delta in every process.
+REBUILD_SHARE = 0.2
 CHUNK = 500  # entities per encoder call while building
 SPREAD_ABOVE = 20_000  # entities; below this a build encodes in-process (starting encoder processes costs ~10 s)
 PROGRESS = "build.json"  # {"phase", "done", "total", "pid", "started"} while a build runs; removed when it ends
@@ -118,7 +120,7 @@ class DenseIndex:
         self._warm = {"state": "waiting"}
         try:
             with _exclusive(self.path):
-                if not self.load():
+                if self._outgrown() or not self.load():
                     self._warm = {"state": "building"}
                     self._build()
             self.refresh()
@@ -244,6 +246,17 @@ class DenseIndex:
         self._set_base(index, data["ids"], int(data["version"]), vectors)
         return True
 
+    def _outgrown(self) -> bool:
+        """Whether the KB has changed so much since the index on disk was built (a reloaded or re-imported KB)
+        that it is built again rather than loaded: every process that loads it would embed all those entities
+        as its own delta, at every start, holding the index while it does."""
+        try:
+            built = int(json.loads((self.path / "base.json").read_text())["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # no index there (or an unreadable one): ``load`` says so
+        written = self.store.count(indexed=True, since=built)
+        return written > 0 and written >= REBUILD_SHARE * self.store.count(indexed=True)
+
     def persist(self) -> None:
         """Make the index on disk current with the KB (a full build when anything changed since it was built), so
         other processes that load it, such as batch workers, need no delta of their own."""
@@ -269,7 +282,7 @@ class DenseIndex:
         with self._lock:
             if self.base is None:
                 with _exclusive(self.path):  # a second cold process waits here, then loads what the first built
-                    if not self.load():
+                    if self._outgrown() or not self.load():
                         log.warning(
                             "building the dense index for database %s (first use; `hybrid-ner kb index` does this "
                             "ahead of time)",

@@ -277,6 +277,7 @@ def test_versions_track_changes(store):
     store.upsert([EntityIn(**ENTITIES[1])])
     assert v0 < v1 < store.version()
     assert [e.id for batch in store.changed_since(v1) for e in batch] == ["Q830149"]
+    assert store.count(since=v1) == 1 and store.count(since=v0) == 2 == store.count()  # what an index lacks
 
 
 def entity(text, start, end, label="LOC"):

@@ -112,6 +112,37 @@ def test_a_restart_reuses_the_built_index_and_a_write_is_searchable_next(store, 
     assert hits[0][0][0] == "e9"
 
 
+def test_a_kb_reloaded_since_its_index_was_built_gets_a_new_index_once_not_a_delta_at_every_start(store, tmp_path):
+    import json
+
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    DenseIndex(store, embedder, tmp_path / "index").warm_in_background().join(timeout=60)
+    meta = tmp_path / "index"
+    built = json.loads(next(meta.rglob("base.json")).read_text())["version"]
+    store.upsert([EntityIn(id="e5", name="Entity 5", types=["thing"])])  # one of six: a delta in each process
+    edited = DenseIndex(store, embedder, tmp_path / "index")
+    edited.warm_in_background().join(timeout=60)
+    assert edited.delta_ids == ["e5"] and edited.base_version == built
+    # Every entity written again (a KB loaded a second time): the next start builds and writes a new index...
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])
+    reloaded = DenseIndex(store, embedder, tmp_path / "index")
+    reloaded.warm_in_background().join(timeout=60)
+    assert reloaded.ready and reloaded.delta_ids == [] and reloaded.base_version == store.version()
+    assert json.loads(next(meta.rglob("base.json")).read_text())["version"] == store.version()
+    # ...which every later start loads as it is, embedding nothing.
+    calls = embedder.calls
+    later = DenseIndex(store, embedder, tmp_path / "index")
+    later.warm_in_background().join(timeout=60)
+    assert later.ready and later.size() == 6 and later.delta_ids == [] and embedder.calls == calls
+    hits = later.search(embedder.encode(["Entity 5 (thing)"]), 1)
+    assert hits[0][0][0] == "e5"
+    # The same where a command searches in the foreground (no warm-up thread): a batch job, ``link --file``.
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])
+    foreground = DenseIndex(store, embedder, tmp_path / "index")
+    foreground.refresh()
+    assert foreground.delta_ids == [] and foreground.base_version == store.version()
+
+
 def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
     class Broken(FakeGatedEmbedder):
         def encode(self, texts):
