@@ -120,7 +120,7 @@ class DenseIndex:
         self._warm = {"state": "waiting"}
         try:
             with _exclusive(self.path):
-                if self._outgrown() or not self.load():
+                if not self.load():
                     self._warm = {"state": "building"}
                     self._build()
             self.refresh()
@@ -246,17 +246,6 @@ class DenseIndex:
         self._set_base(index, data["ids"], int(data["version"]), vectors)
         return True
 
-    def _outgrown(self) -> bool:
-        """Whether the KB has changed so much since the index on disk was built (a reloaded or re-imported KB)
-        that it is built again rather than loaded: every process that loads it would embed all those entities
-        as its own delta, at every start, holding the index while it does."""
-        try:
-            built = int(json.loads((self.path / "base.json").read_text())["version"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return False  # no index there (or an unreadable one): ``load`` says so
-        written = self.store.count(indexed=True, since=built)
-        return written > 0 and written >= REBUILD_SHARE * self.store.count(indexed=True)
-
     def persist(self) -> None:
         """Make the index on disk current with the KB (a full build when anything changed since it was built), so
         other processes that load it, such as batch workers, need no delta of their own."""
@@ -272,6 +261,12 @@ class DenseIndex:
             return f"built with embedder {meta.get('embedder')!r}, not {self.embedder.name!r}"
         if int(meta.get("version", -1)) > self.store.version():
             return f"built at KB version {meta['version']}, newer than the database's {self.store.version()}"
+        # A KB loaded or imported again: every process would embed all of it as its own delta, at every start,
+        # holding the index while it does. One new index is cheaper.
+        built = int(meta.get("version", -1))
+        written, indexed = self.store.count(indexed=True, since=built), self.store.count(indexed=True)
+        if written and written >= REBUILD_SHARE * indexed:
+            return f"{written} of the KB's {indexed} indexed entities were written since it was built"
         return None
 
     def refresh(self) -> None:
@@ -282,7 +277,7 @@ class DenseIndex:
         with self._lock:
             if self.base is None:
                 with _exclusive(self.path):  # a second cold process waits here, then loads what the first built
-                    if self._outgrown() or not self.load():
+                    if not self.load():
                         log.warning(
                             "building the dense index for database %s (first use; `hybrid-ner kb index` does this "
                             "ahead of time)",

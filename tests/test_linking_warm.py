@@ -125,6 +125,7 @@ def test_a_kb_reloaded_since_its_index_was_built_gets_a_new_index_once_not_a_del
     assert edited.delta_ids == ["e5"] and edited.base_version == built
     # Every entity written again (a KB loaded a second time): the next start builds and writes a new index...
     store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])
+    assert not DenseIndex(store, embedder, tmp_path / "index").load()  # what `kb index` asks before it builds
     reloaded = DenseIndex(store, embedder, tmp_path / "index")
     reloaded.warm_in_background().join(timeout=60)
     assert reloaded.ready and reloaded.delta_ids == [] and reloaded.base_version == store.version()
