@@ -43,9 +43,12 @@ _ORG_SUFFIXES = frozenset(
         "holdings",
     ]
 )
-# The legal forms that say a name is a company's when they follow it ("Pfizer Inc", "Ferrari S.p.A."): the
-# unambiguous ones. "Co" is also Colorado, "Group" and "Holdings" also name bands and funds.
-LEGAL_FORMS = _ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}
+# The legal forms that say a name is a company's when they follow it ("Pfizer Inc", "Ferrari S.p.A.", "Airbus
+# S.A.S.", "Nokia Oyj"): the unambiguous ones. "Co" is also Colorado, "Group" and "Holdings" also name bands and
+# funds. Forms only a redirect's ending is checked for are not cut from names (that would change every KB's keys).
+LEGAL_FORMS = (_ORG_SUFFIXES - {"co", "cos", "group", "holdings", "lp", "se"}) | {
+    "sas", "oyj", "kgaa", "sarl", "srl", "bhd", "kk", "ab"
+}  # fmt: skip
 # Words that mark a sports club's name ("Chelsea F.C.", "FC Barcelona", "AFC Ajax", "PFC CSKA Moscow"), at
 # either end; news calls the club by the rest ("Chelsea beat Ajax"). "SS" and "CD" are left out: they also
 # begin ships' and products' names ("SS Exodus", "CD Video"), "SV" is cut only in front ("Hamburger SV").
@@ -156,7 +159,7 @@ def legal_form(name: str, others: Sequence[str]) -> str:
 
 # Legal forms that as a name's last word also make a place's name: "Ammerswil AG" is a village in Aargau, and
 # "Cheltenham Spa" a town. They alone say that a title is a company only where many redirects confirm it.
-PLACE_LIKE_FORMS = frozenset(["ag", "spa"])
+PLACE_LIKE_FORMS = frozenset(["ag", "spa", "ab"])  # "ab" also abbreviates Alberta ("Calgary AB")
 
 
 @cache

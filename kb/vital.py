@@ -43,6 +43,28 @@ _ORG_WORDS = (
     r"league"  # a sports league ("The National Football League is a professional American football league")
 )
 _ORG_LEAD = re.compile(rf"\b(?:is|was|are|were)\s+(?:an?|the)\s+(?:[\w'-]+\s+){{0,5}}(?:{_ORG_WORDS})\b")
+# What a person's lead says they were ("Sigmund Freud was an Austrian neurologist", "Qin Shi Huang was the founder
+# of the Qin dynasty"): the vital articles file many people under other categories than People, and the title
+# typer, reading the name alone, left Freud, Kant and Tesla untyped. Words that are also adjectives ("general",
+# "official") are left out; a following hyphen ("model-based") is not a role.
+_ROLES = (
+    r"statesman|stateswoman|politician|diplomat|dictator|revolutionary|activist|reformer|abolitionist|feminist|"
+    r"president|prime minister|senator|governor|mayor|chancellor|emperor|empress|king|queen|pharaoh|sultan|caliph|"
+    r"khan|shah|tsar|czar|ruler|monarch|regent|prince|princess|duke|duchess|nobleman|noblewoman|aristocrat|"
+    r"conqueror|commander|admiral|military officer|soldier|warlord|explorer|navigator|aviator|astronaut|cosmonaut|"
+    r"philosopher|theologian|scholar|polymath|scientist|physicist|chemist|mathematician|astronomer|logician|"
+    r"engineer|inventor|computer scientist|economist|sociologist|psychologist|psychiatrist|neurologist|physician|"
+    r"surgeon|biologist|botanist|zoologist|naturalist|geologist|geographer|historian|linguist|anthropologist|"
+    r"archaeologist|lawyer|jurist|educator|writer|poet|novelist|playwright|dramatist|author|essayist|journalist|"
+    r"painter|sculptor|architect|photographer|composer|musician|singer|songwriter|rapper|pianist|violinist|"
+    r"guitarist|conductor|actor|actress|comedian|filmmaker|animator|dancer|choreographer|businessman|"
+    r"businesswoman|entrepreneur|industrialist|banker|athlete|footballer|cricketer|boxer|tennis player|"
+    r"racing driver|prophet|saint|pope|bishop|priest|monk|nun|missionary|preacher|founder"
+)
+_PERSON_LEAD = re.compile(
+    r"^(?!(?:The|An?)\s)[^,]*?(?:,[^,]*,)?\s*\b(?:is|was)\s+(?:an?|the)\s+"
+    rf"(?:(?!(?:by|of|about|for|in|from|on|with|and|or|that|which)\b)[\w'\u2019.-]+,?\s+){{0,4}}(?:{_ROLES})(?![\w-])"
+)
 _GENERIC_LEAD = re.compile(r"(?:An?|The)\s+[a-z]")  # "An apple is ...", "The stomach is ...": a common noun
 _PARENS = re.compile(r"\s*\([^()]*\)")
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
@@ -89,14 +111,16 @@ def lead_sentence(extract: str) -> str:
 
 def kind_of(category: str, lead: str) -> str | None:
     """A coarse type: people are persons; a lead that opens on a common noun ("An apple is") is a concept; a lead
-    that says "is a company/rock band/political party..." an organisation; sciences, technology and everyday
-    things are concepts; anything else unknown."""
+    that says "is a company/rock band/political party..." an organisation, one that says "was a philosopher/the
+    founder of..." a person; sciences, technology and everyday things are concepts; anything else unknown."""
     if category == "People":
         return "person"
     if _GENERIC_LEAD.match(lead):
         return CONCEPT
     if _ORG_LEAD.search(lead):
         return "organization"
+    if _PERSON_LEAD.search(lead):
+        return "person"
     return CONCEPT if category in CONCEPT_CATEGORIES else None
 
 

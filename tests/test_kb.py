@@ -127,6 +127,9 @@ def test_the_legal_form_says_which_and_prefers_one_no_place_name_ends_in():
     assert legal_form("avnet", ["avnet inc."]) == "inc"
     assert legal_form("ammerswil", ["ammerswil ag"]) == "ag"  # also a village of the canton of Aargau
     assert legal_form("pirelli", ["pirelli spa"]) == "spa" and legal_form("pirelli", ["pirelli s.p.a."]) == "s.p.a."
+    assert legal_form("airbus", ["airbus middle east", "airbus s.a.s."]) == "sas"
+    assert legal_form("nokia", ["nokia oyj"]) == "oyj" and legal_form("volvo", ["volvo ab"]) == "ab"
+    assert legal_form("calgary", ["calgary ab", "calgary inc"]) == "inc"  # "ab" is also Alberta: "inc" wins
     assert legal_form("rwe", ["rwe ag", "rwe corporation"]) == "corporation"
     assert legal_form("rwe", ["rwe corporation", "rwe ag"]) == "corporation"
     assert legal_form("dell", ["michael dell inc"]) == ""

@@ -51,6 +51,9 @@ def test_the_package_holds_titles_leads_and_categories(articles):
     assert apple.title == "Apple Inc." and apple.kind == "organization" and apple.lead.startswith("Apple Inc. is an")
     assert articles["steve_jobs"].kind == "person" and "(" not in articles["steve_jobs"].lead  # dates dropped
     assert articles["apple"].kind == CONCEPT  # "An apple is the round, edible fruit..."
+    # people the package files under other categories than People: typed by their lead sentence
+    assert {articles[k].kind for k in ("sigmund_freud", "nikola_tesla", "immanuel_kant", "adolf_hitler")} == {"person"}
+    assert sum(a.kind == "person" and a.category != "People" for a in articles.values()) >= 80
     assert articles["mercury_(planet)"].name == "Mercury"
     assert all(len(a.lead) <= MAX_DESCRIPTION + 1 for a in articles.values())
 
@@ -109,6 +112,20 @@ def test_leads_and_kinds():
     league = "The Premier League is a professional association football league in England."
     assert kind_of("Everyday life", league) == "organization"  # a sports league, not a concept
     assert kind_of("Geography", "Chandigarh is a city and union territory in India.") is None
+    # people filed under other categories, typed by what their lead says they were
+    assert kind_of("Uncategorized", "Sigmund Freud was an Austrian neurologist and the founder of psychoanalysis.") == (
+        "person"
+    )
+    assert kind_of("Uncategorized", "Qin Shi Huang was the founder of the Qin dynasty.") == "person"
+    assert (
+        kind_of("Philosophy and religion", "Solomon, also called Jedidiah, was a king of ancient Israel.") == "person"
+    )
+    # ... and not things that merely mention one, or words that are also adjectives
+    assert kind_of("Arts", "War and Peace is an epic novel by the Russian author Leo Tolstoy.") is None
+    assert kind_of("Society and social sciences", "Romanian is the official and main language of Romania.") is None
+    assert kind_of("Mathematics", "Category theory is a general theory of mathematical structures.") == CONCEPT
+    assert kind_of("Technology", "Python is a high-level, general-purpose programming language.") == CONCEPT
+    assert kind_of("History", "The Battle of Marathon was fought by the general Miltiades.") is None
 
 
 def test_malformed_entries_are_skipped_and_a_missing_package_is_named(tmp_path, monkeypatch):
