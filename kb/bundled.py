@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.casing import casings
-from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects
+from kb.dbpedia import Redirects, display_name, entities_by_title, owner, plain, read_redirects, with_initials
 from kb.keys import DERIVED, LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form, normalize, words
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn, EntityRecord
@@ -300,6 +300,7 @@ def add_wikipedia(
     new: list[EntityIn] = []
     aliases: dict[str, Enrichment] = {}
     merged: list[str] = []
+    taken = redirects.taken()
     for title, (kind, p) in zip(titles, typer.predict(titles, [found[t] for t in titles]), strict=True):
         names = [plain(a) for a in found[title]]
         article = articles.get(title)
@@ -323,6 +324,7 @@ def add_wikipedia(
         report.described += article is not None
         if article is not None and article.name.lower() != plain(title):
             names.append(article.name.lower())  # "Mercury (planet)" is also called "mercury"
+        names = with_initials(title, names, taken)
         new.append(entity)
         aliases[entity.id] = (names, entity.attributes)
     for i in range(0, len(new), BATCH):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.casing import cased
-from kb.keys import REDIRECT, popularity, words
+from kb.keys import REDIRECT, acronym, popularity, words
 from kb.records import EntityRecord
 from kb.store import Enrichment, KBStore
 
@@ -36,6 +36,33 @@ class Redirects:
 
     def count(self, title: str) -> int:
         return len(self.aliases.get(title, ()))
+
+    def taken(self) -> frozenset[str]:
+        """Every title and redirect of the dump: names it gives an owner."""
+        return frozenset(self.aliases).union(*self.aliases.values())
+
+
+# Initials that are everyday words: never taken as a title's acronym ("is elements" for Insertion sequence).
+_WORD_INITIALS = frozenset(
+    ("a", "an", "as", "at", "be", "by", "do", "go", "he", "if", "in", "is", "it", "me", "my", "no", "of", "on", "or",
+     "so", "to", "up", "us", "we")
+)  # fmt: skip
+
+
+def with_initials(title: str, aliases: list[str], taken: Collection[str]) -> list[str]:
+    """``aliases`` and, where two of them begin with the title's initials ("nfl.com", "nfl rules" for the
+    National Football League), the initials too: the dump lacks most bare acronym redirects, and redirects that
+    open with them say they name the title, which a derived key alone does not ("NFL" is also the North Frisian
+    language's initials). Initials that are ``taken`` (another title or redirect: "usa", "atm"), an everyday word
+    or the title's first word ("el lissitzky") are left out, and so is a redirect that goes on with the title's
+    last word: it abbreviates a word ("mt. tabor", "st timothy"), it does not use the acronym."""
+    ws = words(plain(title))
+    initials = acronym(ws)
+    if not initials or initials in taken or initials in aliases or initials in _WORD_INITIALS or initials == ws[0]:
+        return aliases
+    starts = (initials + " ", initials + ".", initials + "_")
+    uses = [a for a in aliases if a.startswith(starts) and ws[-1] not in words(a)]
+    return [*aliases, initials] if len(uses) >= 2 else aliases
 
 
 def package_root() -> Path:
@@ -151,10 +178,13 @@ def enrich(
     guesses = TitleTyper.load().predict(ambiguous, [redirects.aliases[k] for k in ambiguous])
     guessed = dict(zip(ambiguous, guesses, strict=True))
     updates: dict[str, Enrichment] = {}
+    taken = redirects.taken()
     for key, entities in named.items():
         chosen = owner(guessed[key][0], entities) if key in guessed else entities[0]
         aliases = [plain(a) for a in redirects.aliases[key]]
-        updates[chosen.id] = (aliases, {"dbpedia_title": key, "redirects": len(aliases)})
+        attributes = {"dbpedia_title": key, "redirects": len(aliases)}
+        aliases = with_initials(key, aliases, taken)
+        updates[chosen.id] = (aliases, attributes)
         report.aliases += len(aliases)
     report.matched = len(updates)
     report.changed = store.set_source_aliases(updates, REDIRECT)

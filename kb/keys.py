@@ -192,6 +192,13 @@ def club_name(name: str) -> str:
     return " ".join(rest) if named else ""
 
 
+def acronym(ws: Sequence[str]) -> str:
+    """The initials of a name's words, small words left out ("New York Stock Exchange" → nyse); "" for a name of
+    one word or with a word that is not all letters."""
+    content = [w for w in ws if w not in _ACRONYM_STOP]
+    return "".join(w[0] for w in content) if len(content) > 1 and all(w.isalpha() for w in content) else ""
+
+
 def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
     Exchange" → nyse), for people the surname ("Nick Saban" → saban), and for an organisation or an entity of
@@ -205,9 +212,8 @@ def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     ws = words(head or name)
     if len(ws) > 1 and ws[-1] == "city":  # "New York City" → new york
         keys.add(" ".join(ws[:-1]))
-    content = [w for w in ws if w not in _ACRONYM_STOP]
-    if len(content) > 1 and all(w.isalpha() for w in content):
-        keys.add("".join(w[0] for w in content))
+    if initials := acronym(ws):
+        keys.add(initials)
     if any(t in " ".join(types).lower() for t in _PERSON_TYPES):
         given = [w for w in ws if w not in _NAME_SUFFIXES]
         if len(given) > 1 and len(given[-1]) > 2:

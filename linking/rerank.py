@@ -93,16 +93,17 @@ def _about_a_word(types: tuple[str, ...]) -> bool:
 def other_bearers(label: str | None, cands: Sequence[Candidate], records: Sequence[EntityRecord | None]) -> np.ndarray:
     """Per candidate, True where a person or organisation mention must not take it: the candidate is of the other
     of those two types, the mention is not one of its names (only a surname or a looser key: "Siemens" for Carl
-    Wilhelm Siemens), and an entity of the mention's own type that it names is on the list (Siemens
-    the company). The company wins over the founder, and the person over a firm named after a relative. Where
-    nothing of its own type is named, or the document names the other one in full ("Gerald Ford ... Ford"), the
-    fitted scores decide: the NER label may be the one that is wrong."""
+    Wilhelm Siemens) and the document does not name it in full ("Gerald Ford ... Ford"). For an organisation
+    mention that is enough: a surname key is there to find people ("Tesla" as ORG never means Nikola Tesla). For
+    a person mention an entity of its own type that it names must also be on the list (the person wins over a
+    firm named after a relative); where none is, the fitted scores decide: the NER often labels a company named
+    after its founder as a person ("Ford said it would cut jobs")."""
     out = np.zeros(len(cands), dtype=bool)
     if label not in ("PER", "ORG"):
         return out
     other = "ORG" if label == "PER" else "PER"
     typed = [type_fit(label, e.types) if e is not None else (0.0, 0.0, 0.0) for e in records]
-    if not any(t[0] and _exact(c) for t, c in zip(typed, cands, strict=True)):
+    if label == "PER" and not any(t[0] and _exact(c) for t, c in zip(typed, cands, strict=True)):
         return out
     for i, (e, c, t) in enumerate(zip(records, cands, typed, strict=True)):
         out[i] = bool(e is not None and t[1] and not (_exact(c) or c.doc_hit) and type_fit(other, e.types)[0])

@@ -12,7 +12,16 @@ import pytest
 
 from kb.bundled import add_wikipedia
 from kb.db import open_db
-from kb.dbpedia import Redirects, SourceMissing, display_name, enrich, package_root, read_redirects, title_key
+from kb.dbpedia import (
+    Redirects,
+    SourceMissing,
+    display_name,
+    enrich,
+    package_root,
+    read_redirects,
+    title_key,
+    with_initials,
+)
 from kb.keys import DERIVED, REDIRECT
 from kb.records import NAME_ONLY, EntityIn
 from kb.store import SQLKBStore
@@ -91,6 +100,24 @@ def test_a_redirect_that_was_only_a_derived_key_becomes_a_redirect_and_the_key_r
     hits = store.lookup(["obama", "barry obama", "barack obama"])
     assert hits["obama"] == [("dbpedia:barack_obama", DERIVED)] and hits["barry obama"][0][1] == REDIRECT
     assert hits["barack obama"] == [("dbpedia:barack_obama", "")]  # the entity's own name is never the source's
+
+
+def test_initials_that_redirects_open_with_name_the_title(store, redirects):
+    """The dump has no redirect "nfl", but "nfl.com" and "nfl rules" point at the National Football League: its
+    initials become a redirect alias, so "NFL" finds it as a name, not only as a derived key that the North
+    Frisian language shares."""
+    nfl = ["nfl.com", "nfl rules", "no fun league"]
+    assert with_initials("national_football_league", nfl, set()) == [*nfl, "nfl"]
+    assert with_initials("national_football_league", nfl[:1], set()) == nfl[:1]  # one use is not enough
+    assert with_initials("national_football_league", nfl, {"nfl"}) == nfl  # another title's name already
+    assert with_initials("mount_tabor", ["mt. tabor", "mt tabor"], set()) == ["mt. tabor", "mt tabor"]  # "Mount"
+    assert with_initials("insertion_sequence", ["is element", "is elements"], set()) == ["is element", "is elements"]
+    assert with_initials("el_lissitzky", ["el lisitsky", "el lissitsky"], set()) == ["el lisitsky", "el lissitsky"]
+    store.upsert([EntityIn(id="Q1215884", name="National Football League", types=["organization"])])
+    assert store.lookup(["nfl"])["nfl"] == [("Q1215884", DERIVED)]
+    enrich(store, redirects)
+    assert store.lookup(["nfl"])["nfl"] == [("Q1215884", REDIRECT)]
+    assert store.get(["Q1215884"])["Q1215884"].redirects == redirects.count("national_football_league")
 
 
 def test_wikipedia_titles_join_the_bundled_kb_and_merge_with_their_place(store, redirects):

@@ -354,7 +354,7 @@ def test_el_bench_scores_each_benchmark_with_rerankers_and_thresholds_fitted_on_
     """``make link-bench`` on a tiny ELEVANT directory: every benchmark group is linked by a reranker fitted on
     the other groups, end to end with a found-span threshold chosen on the other groups' curves."""
     from eval.e2e_threshold import GRID
-    from eval.el_bench import BENCHMARKS, group, run
+    from eval.el_bench import BENCHMARKS, group, report, run
 
     el = _tiny_elevant(tmp_path)
     (el / "score_el.py").write_text(FAKE_SCORER)
@@ -378,4 +378,9 @@ def test_el_bench_scores_each_benchmark_with_rerankers_and_thresholds_fitted_on_
         assert r["end_to_end"]["nocoref"]["R"] > 0 and recall[name]["known"] == 3
         assert r["gold_span_best"]["disamb_acc"] == 1.0  # each gold span's best candidate, in a KB this small
         assert r["gold_span"]["disamb_acc"] <= r["gold_span_best"]["disamb_acc"]  # NIL only takes links away
+        curve = r["e2e_f1_by_threshold"]  # its own curve, to compare runs at one threshold
+        assert list(curve) == [str(t) for t in GRID] and all(0 <= f <= 1 for f in curve.values())
+        assert curve["0.0"] > 0  # every best candidate kept: the right one is among them
     assert group("msnbc-updated") == group("msnbc") != group("reuters-128")  # held out together
+    table = report(results, {}, recall)
+    assert table.count("\n| msnbc |") == 1 and "one fixed found-span threshold for every benchmark" in table

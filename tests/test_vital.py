@@ -189,7 +189,7 @@ def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing
     assert word_articles("MISC", [fruit, company]).tolist() == [False, False]
 
 
-def test_a_person_or_organisation_mention_takes_the_other_type_only_when_its_own_is_not_named():
+def test_an_organisation_mention_never_takes_a_person_by_surname_and_a_person_mention_only_when_nothing_fits():
     company = EntityRecord(id="a", name="Siemens", types=["organization"], description="", prior=0.0)
     founder = EntityRecord(id="b", name="Carl Wilhelm Siemens", types=["person"], description="", prior=0.0)
     unit = EntityRecord(id="c", name="Siemens (unit)", types=[], description="", prior=0.0)
@@ -201,18 +201,18 @@ def test_a_person_or_organisation_mention_takes_the_other_type_only_when_its_own
     # the document names the person in full ("Carl Wilhelm Siemens ... Siemens"): the label may be wrong
     spelled = [Candidate("a", alias_hit=True), Candidate("b", key_hit=True, doc_hit=True), Candidate("c")]
     assert not other_bearers("ORG", spelled, records).any()
-    # the company found only by a looser key itself: nothing of the mention's own type is named, scores decide
+    # no company named on the list at all ("Tesla" as ORG, Tesla Motors found by its full name only): the
+    # surname still does not make the person an organisation
     loose = [Candidate("a", key_hit=True), Candidate("b", key_hit=True), Candidate("c", alias_hit=True)]
-    assert not other_bearers("ORG", loose, records).any()
+    assert other_bearers("ORG", loose, records).tolist() == [False, True, False]
+    assert other_bearers("ORG", loose[1:], records[1:]).tolist() == [True, False]
     # a person named exactly so stays, whatever the mention's label: only looser matches give way
     named = [Candidate("a", alias_hit=True), Candidate("b", alias_hit=True), Candidate("c")]
     assert not other_bearers("ORG", named, records).any()
-    assert other_bearers(
-        "PER", [Candidate("a", key_hit=True), Candidate("b", alias_hit=True)], records[:2]
-    ).tolist() == [
-        True,
-        False,
-    ]
+    per = [Candidate("a", key_hit=True), Candidate("b", alias_hit=True)]
+    assert other_bearers("PER", per, records[:2]).tolist() == [True, False]
+    # a person mention with no person named: the company it finds loosely stays (the label may be wrong)
+    assert not other_bearers("PER", [Candidate("a", key_hit=True), Candidate("b", key_hit=True)], records[:2]).any()
     assert not other_bearers("LOC", by_alias, records).any()
 
 
