@@ -190,9 +190,11 @@ def report(results: dict[str, Any], peer: dict[str, dict[str, Any]], recall: dic
 
 
 def _fixed_thresholds(results: dict[str, Any]) -> list[str]:
-    """Mean end-to-end F1 had every benchmark used one fixed threshold (read off each one's own curve, so not a
-    held-out figure): the choice on the other groups moves between neighbouring thresholds with small changes, and
-    this line shows what two runs are worth at the same threshold."""
+    """Mean end-to-end F1 had every benchmark used one fixed threshold, read off each one's own curve: not a
+    held-out figure, and the curve comes from one pass that keeps every best candidate, so a short name can
+    follow a fuller name that a run at that threshold leaves NIL (close to such a run, not equal). The choice on
+    the other groups moves between neighbouring thresholds with small changes; this line compares two runs at
+    the same threshold."""
     curves = [r["e2e_f1_by_threshold"] for r in results.values() if "e2e_f1_by_threshold" in r]
     if not curves:
         return []
@@ -200,7 +202,8 @@ def _fixed_thresholds(results: dict[str, Any]) -> list[str]:
     chosen = statistics.mean(r["end_to_end"]["nocoref"]["F1"] for r in results.values())
     return [
         "",
-        f"Mean e2e F1 nc with one fixed found-span threshold for every benchmark (own curves, in-sample): "
+        "Mean e2e F1 nc with one fixed found-span threshold for every benchmark (own curves from one pass that "
+        f"keeps every best candidate, in-sample): "
         f"{', '.join(cells)}; with the thresholds chosen on the other groups (the table): {100 * chosen:.2f}.",
     ]
 

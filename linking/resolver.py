@@ -184,7 +184,8 @@ class Resolver:
         for judge in self.judges:
             scored, consulted = judge(mentions, scored, entities)
             decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
-        scored, followed = follow_longer_forms(mentions, scored, entities, threshold)
+        named = [{c.kb_id for c in cs if c.alias_hit or c.redirect_hit} for cs in cands]
+        scored, followed = follow_longer_forms(mentions, scored, entities, threshold, named)
         links = []
         for ranked, found, stage, fuller in zip(scored, cands, decided_by, followed, strict=True):
             top = [
@@ -207,14 +208,21 @@ class Resolver:
 
 
 def follow_longer_forms(
-    mentions: Sequence[Mention], scored: Sequence[list[Scored]], entities: dict[str, EntityRecord], threshold: float
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    entities: dict[str, EntityRecord],
+    threshold: float,
+    named: Sequence[set[str]] = (),
 ) -> tuple[list[list[Scored]], list[bool]]:
     """A person or organisation named in short ("Jobs") takes the entity its document's fuller name ("Steve
     Jobs", same label) links to, when that entity is one of its candidates: within a text a short name refers
     back, and the fuller name is the less ambiguous, so the link is at least as likely as the fuller name's
     (a first name alone is often NIL otherwise). The longest linked fuller form wins. A short mention keeps its
-    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"). Per mention,
-    the ranked list and whether a fuller form settled it."""
+    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"); an organisation
+    also when the mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a
+    redirect to The Home Depot, beside "Home Depot Supply"). A person's surname is often another person's
+    alias, so for people the name itself must match. Per mention, the ranked list and whether a fuller form
+    settled it."""
     out, followed = list(scored), [False] * len(scored)
     for i, longer in enumerate(longer_forms(mentions)):
         m, ranked = mentions[i], scored[i]
@@ -227,7 +235,7 @@ def follow_longer_forms(
         ]
         own = {s.kb_id: s for s in ranked}
         linked = [(n, s) for n, s in linked if s.kb_id in own]
-        if not linked or _named_exactly(m, entities.get(ranked[0].kb_id)):
+        if not linked or _named_exactly(m, entities.get(ranked[0].kb_id), named[i] if named else set()):
             continue
         fuller = max(linked, key=lambda x: x[0])[1]
         chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
@@ -238,11 +246,14 @@ def follow_longer_forms(
     return out, followed
 
 
-def _named_exactly(mention: Mention, entity: EntityRecord | None) -> bool:
-    """The entity's name is the mention's, and its types fit the mention's label."""
+def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:
+    """The entity's name is the mention's (for an organisation, also an alias or redirect of it: ``aliased``),
+    and its types fit the mention's label."""
     if entity is None:
         return False
-    return normalize(entity.name) == normalize(mention.text) and type_fit(mention.label, entity.types)[0] == 1.0
+    alias = mention.label == "ORG" and entity.id in aliased
+    same = alias or normalize(entity.name) == normalize(mention.text)
+    return same and type_fit(mention.label, entity.types)[0] == 1.0
 
 
 def _decision(

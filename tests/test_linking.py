@@ -125,6 +125,21 @@ def test_a_short_name_takes_the_entity_of_the_fuller_name_in_its_text(kb):
     assert cnn.kb_id == "Q-cnn" and cnn.decision.reason is None  # named exactly so, and an organisation
 
 
+def test_an_organisation_named_by_its_alias_keeps_its_link_beside_a_fuller_name_of_another(kb):
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="Q864407", name="The Home Depot", aliases=["Home Depot"], types=["Organization"], prior=90),
+            EntityIn(id="Q5629392", name="Home Depot Supply", types=["Organization"], prior=10),
+        ]
+    )
+    text = "Shares of Home Depot rose after Home Depot Supply was sold."
+    spans = [(10, 20, "ORG"), (32, 49, "ORG")]
+    short, unit = resolver.link([(text, spans)])[0]
+    assert unit.kb_id == "Q5629392" and "Q5629392" in {c.kb_id for c in short.candidates}
+    assert short.kb_id == "Q864407" and short.decision.reason is None  # its alias, not the unit's longer name
+
+
 def test_links_have_candidates_scores_and_nil(kb):
     _, resolver = kb
     texts = [

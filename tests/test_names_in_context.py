@@ -19,6 +19,10 @@ ENTITIES = {
     "cnnfilms": _e("cnnfilms", "CNN Films", "organization"),
     "vegas": _e("vegas", "Las Vegas", "city"),
     "north": _e("north", "North Las Vegas", "city"),
+    "depot": _e("depot", "The Home Depot", "organization"),
+    "supply": _e("supply", "Home Depot Supply", "organization"),
+    "bush": _e("bush", "George W. Bush", "person"),
+    "kate": _e("kate", "Kate Bush", "person"),
 }
 
 
@@ -65,3 +69,18 @@ def test_an_exact_name_of_the_right_type_and_places_keep_their_own_links():
     ]
     out, followed = follow_longer_forms(mentions, scored, ENTITIES, threshold=0.05)
     assert followed == [False] * 4 and out == scored
+
+
+def test_an_organisation_named_by_an_alias_or_redirect_keeps_its_link_a_person_by_surname_does_not():
+    """ "Home Depot" is a redirect to The Home Depot: beside "Home Depot Supply" (its supply unit) it keeps its
+    own link. A surname that is an alias of one person still follows the fuller name of another."""
+    mentions = [_m("Home Depot Supply", "ORG"), _m("Home Depot", "ORG")]
+    scored = [_ranked(("supply", 0.8)), _ranked(("depot", 0.9), ("supply", 0.05))]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, 0.05, [{"supply"}, {"depot"}])
+    assert followed == [False, False] and out == scored
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, 0.05, [{"supply"}, set()])  # found by meaning
+    assert followed == [False, True] and out[1][0].kb_id == "supply"
+    people = [_m("George W. Bush", "PER"), _m("Bush", "PER")]
+    ranked = [_ranked(("bush", 0.9)), _ranked(("kate", 0.5), ("bush", 0.4))]
+    out, followed = follow_longer_forms(people, ranked, ENTITIES, 0.05, [{"bush"}, {"kate"}])
+    assert followed == [False, True] and out[1][0] == Scored("bush", 0.9)
