@@ -5,7 +5,9 @@ was built from (see ``kb.meta``), by the embedder and by the KB version. An inde
 version does not fit the database it is opened on is rebuilt, with a warning that says why. A base index (flat
 for small KBs, HNSW for large ones) holds the entries as of its build; entities written since then are embedded
 into a small flat *delta* index on the next query, and their stale base vectors are masked. So an entity added
-through the API is linkable on the next request, without a full rebuild.
+through the API is linkable on the next request, without a full rebuild. A KB rewritten by a fifth or more
+(``REBUILD_SHARE``: loaded or imported again) gets a new index instead, whether the change is found at a start or
+under a running service.
 
 A service does not wait for a missing index: ``warm_in_background`` loads or builds it on a thread while
 ``search`` returns nothing, so linking runs on name candidates meanwhile. The builder writes its progress to
@@ -261,9 +263,12 @@ class DenseIndex:
             return f"built with embedder {meta.get('embedder')!r}, not {self.embedder.name!r}"
         if int(meta.get("version", -1)) > self.store.version():
             return f"built at KB version {meta['version']}, newer than the database's {self.store.version()}"
-        # A KB loaded or imported again: every process would embed all of it as its own delta, at every start,
-        # holding the index while it does. One new index is cheaper.
-        built = int(meta.get("version", -1))
+        return self._outgrown(int(meta.get("version", -1)))
+
+    def _outgrown(self, built: int) -> str | None:
+        """Why an index built at KB version ``built`` is not worth a delta: a KB loaded or imported again would
+        have every process embed all of it as its own delta, holding the index while it does. One new index is
+        cheaper."""
         written, indexed = self.store.count(indexed=True, since=built), self.store.count(indexed=True)
         if written and written >= REBUILD_SHARE * indexed:
             return f"{written} of the KB's {indexed} indexed entities were written since it was built"
@@ -287,6 +292,9 @@ class DenseIndex:
                         return
             if version == self.delta_version:
                 return
+            if problem := self._outgrown(self.base_version):
+                self._renew(problem)
+                return
             # Every entity written since is stale in the base and the delta; those the index holds get new vectors
             # (one that became name-only just leaves it).
             written = {e.id for batch in self.store.changed_since(self.delta_version) for e in batch}
@@ -297,6 +305,22 @@ class DenseIndex:
             self.delta_ids = [self.delta_ids[i] for i in keep] + [e.id for e in changed]
             self.delta_vectors = np.vstack([self.delta_vectors[keep], vectors])
             self.delta_version = version
+
+    def _renew(self, problem: str) -> None:
+        """The KB was rewritten under an open index: a new index, as at a first start. A service drops dense
+        retrieval and builds it on the warm-up thread (requests link by name meanwhile, never waiting); a command
+        builds it here. Called holding ``_lock``."""
+        log.warning("dense index at %s replaced: %s", self.path, problem)
+        if not self._background:
+            with _exclusive(self.path):
+                if not self.load():  # another process may have built it already
+                    self._build()
+            return
+        self.base = None  # first: a reader that sees no base reads nothing else of it
+        self.base_ids, self.positions, self.stale = [], {}, set()
+        self.base_vectors = self.base_vectors[:0]
+        self.delta_ids, self.delta_vectors = [], self.delta_vectors[:0]
+        self.warm_in_background()
 
     def _skip_stale(self) -> Any:
         """Search parameters that leave out stale base vectors inside FAISS. Asking for ``k`` + their number and

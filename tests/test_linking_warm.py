@@ -142,6 +142,30 @@ def test_a_kb_reloaded_since_its_index_was_built_gets_a_new_index_once_not_a_del
     foreground = DenseIndex(store, embedder, tmp_path / "index")
     foreground.refresh()
     assert foreground.delta_ids == [] and foreground.base_version == store.version()
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])  # while it is open
+    foreground.refresh()
+    assert foreground.delta_ids == [] and foreground.base_version == store.version() and foreground.ready
+
+
+def test_a_kb_reloaded_under_a_running_service_is_reindexed_in_the_background_while_search_answers(store, tmp_path):
+    """The same rewrite while a service runs: the next request does not embed the KB as a delta holding the index
+    (every worker did, requests waiting minutes); it drops to name candidates at once and a new index is built on
+    the warm-up thread, then searched."""
+    embedder = FakeGatedEmbedder(free_calls=1)  # the first build passes; the next waits for the gate
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    index.warm_in_background().join(timeout=60)
+    assert index.ready
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i} renamed", types=["thing"]) for i in range(5)])
+    query = embedder.encode_each(["Entity 3 renamed (thing)"])
+    assert index.search(query, 1) == [[]]  # answered at once, by no stale vector, while the build waits
+    status = _until(lambda: index.status() if index.status().get("state") == "building" else None, "rebuilding")
+    assert status["total"] == 5 and index.vectors(["e3"]) == {}
+    embedder.gate.set()
+    _until(lambda: index.ready, "the new index is in")
+    assert index.base_version == store.version() and index.delta_ids == []
+    assert index.search(query, 1)[0][0][0] == "e3"
+    store.upsert([EntityIn(id="e9", name="Entity 9", types=["thing"])])  # one of six: still a delta, at once
+    assert index.search(embedder.encode_each(["Entity 9 (thing)"]), 1)[0][0][0] == "e9" and index.ready
 
 
 def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
@@ -203,10 +227,12 @@ def test_a_result_cached_while_the_index_builds_is_not_served_once_it_is_ready(s
 
 
 def _built(tmp_path, monkeypatch, hnsw: bool, entities: int):
-    """A store of ``entities`` things and its index, built flat or as HNSW, with a fake embedder that never waits."""
+    """A store of ``entities`` things and its index, built flat or as HNSW, with a fake embedder that never waits.
+    Any share of the KB rewritten stays a delta here (these tests are about the delta and its stale vectors)."""
     import linking.index
 
     monkeypatch.setattr(linking.index, "HNSW_ABOVE", 1 if hnsw else 10**9)
+    monkeypatch.setattr(linking.index, "REBUILD_SHARE", 2.0)
     _, sessions = open_db(f"sqlite:///{tmp_path / 'many.sqlite3'}")
     kb = SQLKBStore(sessions)
     kb.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(entities)])
