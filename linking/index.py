@@ -46,6 +46,9 @@ EF_CONSTRUCTION = 160
 EF_SEARCH = 128  # HNSW search breadth
 # A KB that changed this much since its index was built gets a new index, not a delta in every process.
 REBUILD_SHARE = 0.2
+# Entities a service embeds as its delta while requests wait (about 6 s at one thread); a larger batch of edits
+# (an import under way) gets a new index built in the background instead, as a rewrite does.
+DELTA_AT_ONCE = 2000
 CHUNK = 500  # entities per encoder call while building
 SPREAD_ABOVE = 20_000  # entities; below this a build encodes in-process (starting encoder processes costs ~10 s)
 PROGRESS = "build.json"  # {"phase", "done", "total", "pid", "started"} while a build runs; removed when it ends
@@ -110,19 +113,20 @@ class DenseIndex:
         """Whether dense retrieval runs (a base index is loaded)."""
         return self.base is not None
 
-    def warm_in_background(self) -> threading.Thread:
+    def warm_in_background(self, at_least: int = -1) -> threading.Thread:
         """Load or build the base index on a daemon thread; until it is there, ``search`` finds nothing and never
-        blocks. Of several processes, one builds and the others wait for it on the directory's lock, then load."""
+        blocks. Of several processes, one builds and the others wait for it on the directory's lock, then load.
+        An index on disk built before KB version ``at_least`` is not loaded (see ``_renew``)."""
         self._background = True
-        thread = threading.Thread(target=self._warm_up, name="dense-index-warm-up", daemon=True)
+        thread = threading.Thread(target=self._warm_up, args=(at_least,), name="dense-index-warm-up", daemon=True)
         thread.start()
         return thread
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, at_least: int = -1) -> None:
         self._warm = {"state": "waiting"}
         try:
             with _exclusive(self.path):
-                if not self.load():
+                if not self.load(at_least):
                     self._warm = {"state": "building"}
                     self._build()
             self.refresh()
@@ -223,8 +227,9 @@ class DenseIndex:
             self.base_ids, self.base_version, self.base_vectors = ids, version, vectors
             self.base = index  # last: a reader that sees the base sees everything that goes with it
 
-    def load(self) -> bool:
-        """Load the cached base index if one exists for this database and embedder and still fits them."""
+    def load(self, at_least: int = -1) -> bool:
+        """Load the cached base index if one exists for this database and embedder, still fits them, and was built
+        at KB version ``at_least`` or later."""
         import faiss
 
         meta = self.path / "base.json"
@@ -232,6 +237,8 @@ class DenseIndex:
             return False
         data = json.loads(meta.read_text())
         problem = self._mismatch(data)
+        if not problem and int(data.get("version", -1)) < at_least:
+            problem = f"built at KB version {data.get('version')}, before the edits at {at_least}"
         if problem:
             log.warning("dense index at %s not used: %s; rebuilding it", self.path, problem)
             return False
@@ -292,7 +299,7 @@ class DenseIndex:
                         return
             if version == self.delta_version:
                 return
-            if problem := self._outgrown(self.base_version):
+            if problem := self._outgrown(self.base_version) or self._too_many_to_wait_for():
                 self._renew(problem)
                 return
             # Every entity written since is stale in the base and the delta; those the index holds get new vectors
@@ -306,21 +313,31 @@ class DenseIndex:
             self.delta_vectors = np.vstack([self.delta_vectors[keep], vectors])
             self.delta_version = version
 
+    def _too_many_to_wait_for(self) -> str | None:
+        """Why a service should not embed the pending delta while requests wait: more than ``DELTA_AT_ONCE``
+        indexed entities written since it was last brought up to date (None for a command, which waits anyway)."""
+        if not self._background:
+            return None
+        pending = self.store.count(indexed=True, since=self.delta_version)
+        return f"{pending} entities written at once" if pending > DELTA_AT_ONCE else None
+
     def _renew(self, problem: str) -> None:
         """The KB was rewritten under an open index: a new index, as at a first start. A service drops dense
         retrieval and builds it on the warm-up thread (requests link by name meanwhile, never waiting); a command
-        builds it here. Called holding ``_lock``."""
+        builds it here. An index on disk older than the KB now is not loaded in its place: one that only missed a
+        batch of edits would pass every other check and be renewed again at once. Called holding ``_lock``."""
         log.warning("dense index at %s replaced: %s", self.path, problem)
+        at_least = self.store.version()
         if not self._background:
             with _exclusive(self.path):
-                if not self.load():  # another process may have built it already
+                if not self.load(at_least):  # another process may have built it since
                     self._build()
             return
         self.base = None  # first: a reader that sees no base reads nothing else of it
         self.base_ids, self.positions, self.stale = [], {}, set()
         self.base_vectors = self.base_vectors[:0]
         self.delta_ids, self.delta_vectors = [], self.delta_vectors[:0]
-        self.warm_in_background()
+        self.warm_in_background(at_least)
 
     def _skip_stale(self) -> Any:
         """Search parameters that leave out stale base vectors inside FAISS. Asking for ``k`` + their number and

@@ -168,6 +168,29 @@ def test_a_kb_reloaded_under_a_running_service_is_reindexed_in_the_background_wh
     assert index.search(embedder.encode_each(["Entity 9 (thing)"]), 1)[0][0][0] == "e9" and index.ready
 
 
+def test_a_service_builds_a_new_index_rather_than_wait_on_a_large_batch_of_edits(store, tmp_path, monkeypatch):
+    """An import under way writes entities batch by batch: a share too small for a rewrite can still be far too
+    many to embed while requests wait. Above ``DELTA_AT_ONCE`` a service builds anew in the background; a
+    command (no warm-up thread) takes it as a delta."""
+    import linking.index
+
+    monkeypatch.setattr(linking.index, "DELTA_AT_ONCE", 1)
+    monkeypatch.setattr(linking.index, "REBUILD_SHARE", 2.0)  # never a rewrite by share here
+    embedder = FakeGatedEmbedder(free_calls=1)
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    index.warm_in_background().join(timeout=60)
+    store.upsert([EntityIn(id=f"n{i}", name=f"New {i}", types=["thing"]) for i in range(2)])
+    query = embedder.encode_each(["New 1 (thing)"])
+    assert index.search(query, 1) == [[]] and not index.ready  # at once, while the new build waits
+    embedder.gate.set()
+    _until(lambda: index.ready, "the new index is in")
+    assert index.search(query, 1)[0][0][0] == "n1" and index.delta_ids == []
+    store.upsert([EntityIn(id=f"m{i}", name=f"More {i}", types=["thing"]) for i in range(2)])
+    command = DenseIndex(store, FakeGatedEmbedder(free_calls=10**6), tmp_path / "index")
+    command.refresh()
+    assert sorted(command.delta_ids) == ["m0", "m1"]
+
+
 def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
     class Broken(FakeGatedEmbedder):
         def encode(self, texts):
