@@ -118,12 +118,12 @@ class DenseIndex:
         blocks. Of several processes, one builds and the others wait for it on the directory's lock, then load.
         An index on disk built before KB version ``at_least`` is not loaded (see ``_renew``)."""
         self._background = True
+        self._warm = {"state": "waiting"}  # before the thread runs: a status asked now never reads the last state
         thread = threading.Thread(target=self._warm_up, args=(at_least,), name="dense-index-warm-up", daemon=True)
         thread.start()
         return thread
 
     def _warm_up(self, at_least: int = -1) -> None:
-        self._warm = {"state": "waiting"}
         try:
             with _exclusive(self.path):
                 if not self.load(at_least):
@@ -134,7 +134,8 @@ class DenseIndex:
             log.error("dense index warm-up failed: %s", type(exc).__name__)
             self._warm = {"state": "failed", "error": type(exc).__name__}
             return
-        self._warm = {"state": "ready"}
+        if self.ready:  # else the refresh met edits made during the build and began the next warm-up, which reports
+            self._warm = {"state": "ready"}
 
     def status(self) -> dict[str, Any]:
         """What ``/readyz`` reports: ready (entries), building here or waiting for another process's build (the

@@ -191,6 +191,27 @@ def test_a_service_builds_a_new_index_rather_than_wait_on_a_large_batch_of_edits
     assert sorted(command.delta_ids) == ["m0", "m1"]
 
 
+def test_edits_made_while_the_index_builds_start_the_next_build_and_status_never_says_ready_meanwhile(store, tmp_path):
+    """A KB rewritten while the first build runs (a service started during an import): the warm-up's own refresh
+    meets the rewrite and starts the next build. The first warm-up ends without calling the index ready."""
+    embedder = FakeGatedEmbedder(free_calls=1)  # the first build passes, the next waits for the gate
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    build = index._build
+
+    def build_then_rewrite(*args, **kwargs):
+        build(*args, **kwargs)
+        index._build = build  # once
+        store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i} again", types=["thing"]) for i in range(5)])
+
+    index._build = build_then_rewrite  # edits land after the first build read the KB
+    first = index.warm_in_background()
+    first.join(timeout=60)
+    assert not index.ready and index.status()["state"] in ("waiting", "building")  # the next build reports
+    embedder.gate.set()
+    _until(lambda: index.ready, "the second build is in")
+    assert index.status() == {"state": "ready", "entries": 5}
+
+
 def test_a_failed_build_is_reported_and_search_still_answers(store, tmp_path):
     class Broken(FakeGatedEmbedder):
         def encode(self, texts):
