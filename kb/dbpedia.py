@@ -60,7 +60,7 @@ def with_initials(title: str, aliases: list[str], taken: Collection[str]) -> lis
     initials = acronym(ws)
     if not initials or initials in taken or initials in aliases or initials in _WORD_INITIALS or initials == ws[0]:
         return aliases
-    starts = (initials + " ", initials + ".", initials + "_")
+    starts = (initials + " ", initials + ".")  # aliases come written out: "nfl rules", "nfl.com"
     uses = [a for a in aliases if a.startswith(starts) and ws[-1] not in words(a)]
     return [*aliases, initials] if len(uses) >= 2 else aliases
 

@@ -334,10 +334,7 @@ class DenseIndex:
                 if not self.load(at_least):  # another process may have built it since
                     self._build()
             return
-        self.base = None  # first: a reader that sees no base reads nothing else of it
-        self.base_ids, self.positions, self.stale = [], {}, set()
-        self.base_vectors = self.base_vectors[:0]
-        self.delta_ids, self.delta_vectors = [], self.delta_vectors[:0]
+        self._set_base(None, [], self.base_version, self.base_vectors[:0])  # no base: search finds nothing
         self.warm_in_background(at_least)
 
     def _skip_stale(self) -> Any:
