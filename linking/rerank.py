@@ -91,15 +91,16 @@ def _about_a_word(types: tuple[str, ...]) -> bool:
 
 
 def other_bearers(label: str | None, cands: Sequence[Candidate], records: Sequence[EntityRecord | None]) -> np.ndarray:
-    """Per candidate, True where a person or organisation mention must not take it: the candidate is of the other
-    of those two types, the mention is not one of its names (only a surname or a looser key: "Siemens" for Carl
-    Wilhelm Siemens) and the document does not name it in full ("Gerald Ford ... Ford"). For an organisation
-    mention that is enough: a surname key is there to find people ("Tesla" as ORG never means Nikola Tesla). For
-    a person mention an entity of its own type that it names must also be on the list (the person wins over a
-    firm named after a relative); where none is, the fitted scores decide: the NER often labels a company named
-    after its founder as a person ("Ford said it would cut jobs")."""
+    """Per candidate, True where a person, organisation or place mention must not take it: the candidate is of
+    the other type (a person; an organisation for a person mention), the mention is not one of its names (only a
+    surname or a looser key: "Siemens" for Carl Wilhelm Siemens) and the document does not name it in full
+    ("Gerald Ford ... Ford"). For an organisation or a place that is enough: a surname key is there to find
+    people ("Tesla" as ORG never means Nikola Tesla, "in Washington" never George Washington). For a person
+    mention an entity of its own type that it names must also be on the list (the person wins over a firm named
+    after a relative); where none is, the fitted scores decide: the NER often labels a company named after its
+    founder as a person ("Ford said it would cut jobs")."""
     out = np.zeros(len(cands), dtype=bool)
-    if label not in ("PER", "ORG"):
+    if label not in ("PER", "ORG", "LOC"):
         return out
     other = "ORG" if label == "PER" else "PER"
     typed = [type_fit(label, e.types) if e is not None else (0.0, 0.0, 0.0) for e in records]

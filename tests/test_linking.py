@@ -224,6 +224,41 @@ def test_a_company_named_like_a_person_links_to_the_company_not_to_the_bearer_of
     assert all(c.score > 0 for c in as_per.candidates if c.kb_id == "per:carl_wilhelm_siemens")
 
 
+def test_a_place_named_after_a_person_links_to_the_place_not_to_the_bearer_of_the_surname(kb):
+    """ "in Washington" as LOC is the city, not George Washington found by his surname, even where he is better
+    known and the text speaks of presidents; where the document names him in full, the label may be wrong and the
+    scores decide."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(
+                id="per:george_washington",
+                name="George Washington",
+                types=["person"],
+                description="first president of the United States",
+                prior=5_000_000,  # better known than the city here: popularity would pick him
+            ),
+            EntityIn(
+                id="geonames:4140963",
+                name="Washington",
+                types=["city"],
+                description="city in District of Columbia, United States, population 689,545",
+                prior=689_545,
+            ),
+        ]
+    )
+    t = "Jimmy Carter, the former president, had never worked in Washington before."
+    start = t.index("Washington")
+    [[place]] = resolver.link([(t, [(start, start + 10, "LOC")])])
+    assert place.kb_id == "geonames:4140963"
+    assert "per:george_washington" not in [c.kb_id for c in place.candidates if c.score > 0]
+    named = "George Washington crossed the Delaware. Washington later became president."
+    at = named.rindex("Washington")
+    [full, spelled] = resolver.link([(named, [(0, 17, "PER"), (at, at + 10, "LOC")])])[0]
+    assert full.kb_id == "per:george_washington"
+    assert any(c.kb_id == "per:george_washington" and c.score > 0 for c in spelled.candidates)
+
+
 def test_a_club_named_after_its_city_is_the_club_as_an_organisation_and_the_city_as_a_place(kb):
     """News calls a football club by its city ("Chelsea beat Liverpool"): the KB's "Chelsea F.C." is found by
     its name without the designator, and an ORG mention takes it; a LOC mention keeps the place."""

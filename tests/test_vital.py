@@ -189,7 +189,7 @@ def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing
     assert word_articles("MISC", [fruit, company]).tolist() == [False, False]
 
 
-def test_an_organisation_mention_never_takes_a_person_by_surname_and_a_person_mention_only_when_nothing_fits():
+def test_an_organisation_or_place_mention_never_takes_a_person_by_surname_and_a_person_mention_only_when_nothing_fits():
     company = EntityRecord(id="a", name="Siemens", types=["organization"], description="", prior=0.0)
     founder = EntityRecord(id="b", name="Carl Wilhelm Siemens", types=["person"], description="", prior=0.0)
     unit = EntityRecord(id="c", name="Siemens (unit)", types=[], description="", prior=0.0)
@@ -213,7 +213,10 @@ def test_an_organisation_mention_never_takes_a_person_by_surname_and_a_person_me
     assert other_bearers("PER", per, records[:2]).tolist() == [True, False]
     # a person mention with no person named: the company it finds loosely stays (the label may be wrong)
     assert not other_bearers("PER", [Candidate("a", key_hit=True), Candidate("b", key_hit=True)], records[:2]).any()
-    assert not other_bearers("LOC", by_alias, records).any()
+    # a place mention: the same as an organisation ("in Washington" is not George Washington by his surname)
+    assert other_bearers("LOC", by_alias, records).tolist() == [False, True, False]
+    assert not other_bearers("LOC", spelled, records).any()
+    assert not other_bearers("MISC", by_alias, records).any()
 
 
 def test_a_redirect_with_a_legal_form_makes_a_title_an_organisation_whatever_the_typer_guessed(store):
