@@ -10,7 +10,7 @@ import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage, link_stages
-from kb.keys import normalize
+from kb.keys import normalize, words
 from kb.record_cache import RecordCache
 from kb.records import EntityRecord
 from kb.store import KBStore
@@ -81,6 +81,40 @@ def mention_at(text: str, start: int, end: int, label: str | None, doc: int) -> 
 def mentions_of(items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[Mention]:
     """The mentions of (text, spans) items, each item one document."""
     return [mention_at(text, s, e, label, d) for d, (text, spans) in enumerate(items) for s, e, label in spans]
+
+
+# A name a text writes out: two to four capitalised words ("Taylor Swift", "O'Brien"), never a possessive's "s".
+_WRITTEN_NAME = re.compile(r"\b[A-Z][\w-]*(?:['\u2019][A-Z][\w-]*)?(?:[ \t]+[A-Z][\w-]*(?:['\u2019][A-Z][\w-]*)?){1,3}")
+MAX_WRITTEN = 20  # per document: what a fuller name costs is one more mention to embed and rank
+
+
+def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequence[Mention]) -> list[Mention]:
+    """Fuller names that the texts write out but the caller's spans leave out, for its short person and
+    organisation mentions: "Taylor Swift" in the headline for the span "Taylor" further down. They join the
+    ranking as mentions of their document with the short one's label, so a short name follows them as it follows
+    a fuller span (``follow_longer_forms``); they are never returned."""
+    out: list[Mention] = []
+    for d, (text, spans) in enumerate(items):
+        own = [m for m in mentions if m.doc == d]
+        short = [(tuple(words(m.text)), m.label) for m in own if m.label in NAMES_IN_CONTEXT]
+        seen = {tuple(words(m.text)) for m in own}
+        added = 0
+        for run in _WRITTEN_NAME.finditer(text) if short else ():
+            form = tuple(words(run.group()))
+            label = next((lab for sh, lab in short if sh and _contains(form, sh)), None)
+            if label is None or form in seen or any(s < run.end() and run.start() < e for s, e, _ in spans):
+                continue
+            seen.add(form)
+            out.append(mention_at(text, run.start(), run.end(), label, d))
+            added += 1
+            if added == MAX_WRITTEN:
+                break
+    return out
+
+
+def _contains(form: tuple[str, ...], short: tuple[str, ...]) -> bool:
+    n = len(short)
+    return len(form) > n and any(form[k : k + n] == short for k in range(len(form) - n + 1))
 
 
 def describe(link: Link, record: EntityRecord | None) -> Link:
@@ -178,16 +212,20 @@ class Resolver:
         mentions = mentions_of(items)
         if not mentions:
             return [[] for _ in items]
-        cands, entities, vectors = self.gather(mentions)
-        scored = self.reranker.rerank(mentions, cands, entities, vectors)
-        decided_by: list[LinkStage | None] = [None] * len(scored)
-        for judge in self.judges:
-            scored, consulted = judge(mentions, scored, entities)
+        # Given spans may leave out the fuller names the text writes; the NER's spans already hold them.
+        everything = [*mentions, *([] if detected else written_out(items, mentions))]
+        cands, entities, vectors = self.gather(everything)
+        scored = self.reranker.rerank(everything, cands, entities, vectors)
+        n = len(mentions)
+        decided_by: list[LinkStage | None] = [None] * n
+        for judge in self.judges:  # the caller's mentions only: the fuller names are never returned
+            head, consulted = judge(mentions, scored[:n], entities)
+            scored = [*head, *scored[n:]]
             decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
         named = [{c.kb_id for c in cs if c.alias_hit or c.redirect_hit} for cs in cands]
-        scored, followed = follow_longer_forms(mentions, scored, entities, threshold, named)
+        scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
         links = []
-        for ranked, found, stage, fuller in zip(scored, cands, decided_by, followed, strict=True):
+        for ranked, found, stage, fuller in zip(scored[:n], cands[:n], decided_by, followed[:n], strict=True):
             top = [
                 LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
                 for c in ranked[: self.top_k]
@@ -231,7 +269,10 @@ def follow_longer_forms(
         linked = [
             (len(mentions[j].text), scored[j][0])
             for j in longer
-            if mentions[j].label == m.label and scored[j] and scored[j][0].score >= threshold
+            if mentions[j].label == m.label
+            and scored[j]
+            and scored[j][0].score >= threshold
+            and _part_of_name(m, mentions[j], entities.get(scored[j][0].kb_id))
         ]
         own = {s.kb_id: s for s in ranked}
         linked = [(n, s) for n, s in linked if s.kb_id in own]
@@ -244,6 +285,18 @@ def follow_longer_forms(
         out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
         followed[i] = True
     return out, followed
+
+
+def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) -> bool:
+    """Whether a short person mention may stand for the entity its fuller one links to: not when the rest of the
+    fuller mention already spells the entity's name, which makes the short one a title in front of it ("DJ" of
+    "DJ Casey Kasem"); a nickname still does ("Bob" of "Bob Nardelli", Robert Nardelli). An organisation's short
+    name always may."""
+    if entity is None:
+        return False
+    own = set(words(short.text))
+    name = set(words(entity.name))
+    return short.label != "PER" or own <= name or not (set(words(fuller.text)) - own) >= name
 
 
 def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:

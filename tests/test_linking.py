@@ -259,6 +259,31 @@ def test_a_place_named_after_a_person_links_to_the_place_not_to_the_bearer_of_th
     assert any(c.kb_id == "per:george_washington" and c.score > 0 for c in spelled.candidates)
 
 
+def test_a_given_first_name_follows_the_full_name_the_text_writes_out(kb):
+    """Only "Taylor" is a given span; the headline writes "Taylor Swift". The span links to her, not to the
+    better-known Taylor the KB has, and the answer holds one link per given span."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(
+                id="per:richard_taylor",
+                name="Richard E. Taylor",
+                aliases=["Taylor"],
+                types=["person"],
+                description="Canadian physicist, Nobel Prize in Physics",
+                prior=900_000,
+            ),
+            EntityIn(id="per:taylor_swift", name="Taylor Swift", types=["person"], description="American singer"),
+        ]
+    )
+    t = "Taylor Swift's new album is out. Fans say Taylor sings about her exes on the second track."
+    at = t.index("Taylor sings")
+    [[link]] = resolver.link([(t, [(at, at + 6, "PER")])])
+    assert link.kb_id == "per:taylor_swift"
+    [[alone]] = resolver.link([(t[at:], [(0, 6, "PER")])])  # no fuller name written: the better-known Taylor
+    assert alone.candidates[0].kb_id == "per:richard_taylor"
+
+
 def test_a_club_named_after_its_city_is_the_club_as_an_organisation_and_the_city_as_a_place(kb):
     """News calls a football club by its city ("Chelsea beat Liverpool"): the KB's "Chelsea F.C." is found by
     its name without the designator, and an ORG mention takes it; a LOC mention keeps the place."""

@@ -4,7 +4,7 @@ which mentions it moves, which it leaves, and what the link says about it."""
 from kb.records import EntityRecord
 from linking.candidates import Mention
 from linking.rerank import Scored
-from linking.resolver import follow_longer_forms
+from linking.resolver import follow_longer_forms, mentions_of, written_out
 
 
 def _e(kb_id: str, name: str, kind: str) -> EntityRecord:
@@ -84,3 +84,44 @@ def test_an_organisation_named_by_an_alias_or_redirect_keeps_its_link_a_person_b
     ranked = [_ranked(("bush", 0.9)), _ranked(("kate", 0.5), ("bush", 0.4))]
     out, followed = follow_longer_forms(people, ranked, ENTITIES, 0.05, [{"bush"}, {"kate"}])
     assert followed == [False, True] and out[1][0] == Scored("bush", 0.9)
+
+
+def test_a_title_in_front_of_a_persons_name_does_not_follow_it_an_organisations_short_name_does():
+    """ "DJ" in front of "Casey Kasem" is a title: it keeps its own link. "Bob" of "Bob Nardelli" is a nickname
+    of Robert Nardelli and follows; so does "NYSE", the initials of "New York Stock Exchange", whatever the
+    entity is called now."""
+    entities = {
+        **ENTITIES,
+        "kasem": _e("kasem", "Casey Kasem", "person"),
+        "dj": _e("dj", "Disc jockey", "person"),
+        "nyse": _e("nyse", "NYSE Group", "organization"),
+        "other": _e("other", "NYSE Arca", "organization"),
+    }
+    mentions = [_m("DJ Casey Kasem", "PER"), _m("DJ", "PER")]
+    scored = [_ranked(("kasem", 0.9)), _ranked(("dj", 0.4), ("kasem", 0.3))]
+    out, followed = follow_longer_forms(mentions, scored, entities, 0.05)
+    assert followed == [False, False] and out == scored
+    entities["nardelli"] = _e("nardelli", "Robert Nardelli", "person")
+    entities["bob"] = _e("bob", "Bob Dylan", "person")
+    nickname = [_m("Bob Nardelli", "PER"), _m("Bob", "PER")]  # a nickname is no title: it follows
+    ranked = [_ranked(("nardelli", 0.9)), _ranked(("bob", 0.5), ("nardelli", 0.3))]
+    out, followed = follow_longer_forms(nickname, ranked, entities, 0.05)
+    assert followed == [False, True] and out[1][0] == Scored("nardelli", 0.9)
+    exchange = [_m("New York Stock Exchange", "ORG"), _m("NYSE", "ORG")]
+    ranked = [_ranked(("nyse", 0.9)), _ranked(("other", 0.5), ("nyse", 0.4))]  # "nyse" named otherwise
+    out, followed = follow_longer_forms(exchange, ranked, entities, 0.05)
+    assert followed == [False, True] and out[1][0] == Scored("nyse", 0.9)
+
+
+def test_fuller_names_the_text_writes_out_join_given_spans_as_mentions_never_as_output():
+    text = "Taylor Swift's new song. Fans say Taylor sings of Joe Alwyn. Scroll Down for video. Taylor Swift again."
+    at = text.index("Taylor sings")
+    items = [(text, [(at, at + 6, "PER")]), ("Taylor was here.", [(0, 6, None)])]
+    mentions = mentions_of(items)
+    extra = written_out(items, mentions)
+    assert [(m.text, m.label, m.doc) for m in extra] == [("Taylor Swift", "PER", 0)]  # once, not the possessive
+    # a run that overlaps a given span is the caller's choice of span, not a fuller name
+    inside = [("Taylor Swift sang. Taylor smiled.", [(0, 6, "PER"), (19, 25, "PER")])]
+    assert written_out(inside, mentions_of(inside)) == []
+    place = [(text, [(at, at + 6, "LOC")])]  # a place's short name follows nothing
+    assert written_out(place, mentions_of(place)) == []
