@@ -112,9 +112,24 @@ def split_sentences(text: str) -> list[Sentence]:
                 for tok in sent
                 if not tok.is_space
             ]
-            if words:
-                sentences.append(words)
+            sentences.extend(_lines(clean, words))
     return sentences
+
+
+def _lines(text: str, words: Sentence) -> list[Sentence]:
+    """A sentence cut where a line ends: at a blank line, or at a line break before a word that is not lower case
+    (a headline and the text under it, a title and its article), so no entity spans two lines. A line break
+    before a lower-case word is a hard wrap inside a sentence, and stays."""
+    out: list[Sentence] = []
+    start = 0
+    for i in range(1, len(words)):
+        gap = text[words[i - 1].end : words[i].start]
+        if "\n" in gap and (gap.count("\n") > 1 or not words[i].text[:1].islower()):
+            out.append(words[start:i])
+            start = i
+    if words[start:]:
+        out.append(words[start:])
+    return out
 
 
 def words_from_tokens(tokens: list[str], start: int = 0) -> tuple[str, Sentence]:

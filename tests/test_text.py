@@ -35,6 +35,23 @@ def test_sentences_are_split():
     assert [" ".join(w.text for w in s) for s in sents] == ["Alice went home .", "Bob stayed in Rome !", "Did Carol ?"]
 
 
+def test_a_line_break_ends_a_sentence_unless_a_lower_case_word_follows():
+    """A title and its article, or a headline and the line under it, are never one sentence, so no entity spans
+    them ("Rudolf Senti\n\nRudolf Senti was..."); a hard wrap inside a sentence is not a break."""
+    text = (
+        "Rudolf Senti\n\nRudolf Senti was a Swiss farmer.\nEx-president Ford \n \nwas buried in\n"
+        "Grand Rapids on\nthe Michigan shore."
+    )
+    got = [" ".join(w.text for w in s) for s in split_sentences(text)]
+    assert got == [
+        "Rudolf Senti",
+        "Rudolf Senti was a Swiss farmer .",
+        "Ex-president Ford",
+        "was buried in",
+        "Grand Rapids on the Michigan shore .",
+    ]
+
+
 def test_segments_cover_text_exactly_and_prefer_breaks():
     text = ("word " * 50_000) + "\n\n" + ("x" * (SEGMENT_CHARS * 2 + 7))
     segs = _segments(text)
