@@ -2,8 +2,10 @@
 
 import pytest
 
-from hybrid_ner.ner.extractor import LocalNER
+from hybrid_ner.ner.calibration import WordSpan
+from hybrid_ner.ner.extractor import LocalNER, join_articles
 from hybrid_ner.pipeline import Pipeline
+from hybrid_ner.text import split_sentences
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +120,16 @@ def test_parallel_batches_give_the_same_results(local_ner):
         return [[(e.span.start, e.span.end, e.span.label, e.score) for e in es] for es in results]
 
     assert key(two.extract(texts)) == key(local_ner.extract(texts))
+
+
+def test_an_article_tagged_alone_joins_the_entity_after_it_or_is_dropped():
+    sentence = split_sentences("The Globe and Mail and The View reported , said a man .")[0]
+    spans = [
+        WordSpan(0, 1, "ORG", 0.6),  # "The"
+        WordSpan(1, 4, "ORG", 0.9),  # "Globe and Mail"
+        WordSpan(5, 6, "ORG", 0.5),  # "The", before a MISC
+        WordSpan(6, 7, "MISC", 0.8),  # "View"
+        WordSpan(10, 11, "PER", 0.4),  # "a", nothing after it
+    ]
+    assert join_articles(spans, sentence) == [WordSpan(0, 4, "ORG", 0.6), WordSpan(6, 7, "MISC", 0.8)]
+    assert join_articles(spans[1:2], sentence) == spans[1:2]

@@ -13,7 +13,7 @@ import torch
 from hybrid_ner.config import Settings
 from hybrid_ner.datamodel import Decision, Entity, Source, Span
 from hybrid_ner.ner.artifacts import verified_digest
-from hybrid_ner.ner.calibration import Decoder
+from hybrid_ner.ner.calibration import Decoder, WordSpan
 from hybrid_ner.ner.encoding import word_logprobs
 from hybrid_ner.ner.model import load_config, load_model, load_tokenizer, quantize_int8
 from hybrid_ner.ner.static_int8 import OnnxClassifier
@@ -21,6 +21,7 @@ from hybrid_ner.registry import extractors
 from hybrid_ner.text import Sentence, Word, split_sentences, words_from_tokens
 
 NAME = "extractor.local_ner.v1"
+_ARTICLES = frozenset({"the", "a", "an"})
 Runtime = Literal["onnx", "torch"]
 
 
@@ -129,7 +130,7 @@ class LocalNER:
     ) -> list[list[Entity]]:
         out: list[list[Entity]] = [[] for _ in texts]
         for (i, sent), lp in zip(flat, logps, strict=True):
-            for ws in self.decoder.decode(lp):
+            for ws in join_articles(self.decoder.decode(lp), sent):
                 out[i].append(self._entity(texts[i], sent[ws.first], sent[ws.last - 1], ws.label, ws.raw))
         return out
 
@@ -153,3 +154,23 @@ def make_local_ner(settings: Settings) -> LocalNER:
         runtime=settings.ner_runtime,
         quantize=settings.ner_quantize,
     )
+
+
+def join_articles(spans: Sequence[WordSpan], sentence: Sentence) -> list[WordSpan]:
+    """An article that the model tags as an entity of its own ("The" | "Globe and Mail") starts the entity right
+    after it when that one has the same label, with the lower of their scores; alone ("The" before "View" as
+    another type), an article is no entity."""
+    out: list[WordSpan] = []
+    skip = False
+    for i, ws in enumerate(spans):
+        if skip:
+            skip = False
+            continue
+        if ws.last - ws.first > 1 or sentence[ws.first].text.lower() not in _ARTICLES:
+            out.append(ws)
+            continue
+        after = spans[i + 1] if i + 1 < len(spans) else None
+        if after is not None and after.first == ws.last and after.label == ws.label:
+            out.append(WordSpan(ws.first, after.last, ws.label, min(ws.raw, after.raw)))
+            skip = True
+    return out
