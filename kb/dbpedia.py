@@ -41,6 +41,16 @@ class Redirects:
         """Every title and redirect of the dump: names it gives an owner."""
         return frozenset(self.aliases).union(*self.aliases.values())
 
+    def sole_titles(self, names: Collection[str]) -> dict[str, str]:
+        """Of ``names`` (spelled as titles), those that are no title but a redirect to exactly one: the title
+        each is another name of ("hillary_clinton" → hillary_rodham_clinton, "myanmar" → burma)."""
+        wanted = {n for n in names if n not in self.aliases}
+        found: dict[str, list[str]] = {}
+        for title, redirects in self.aliases.items():
+            for r in wanted.intersection(redirects):
+                found.setdefault(r, []).append(title)
+        return {name: titles[0] for name, titles in found.items() if len(titles) == 1}
+
 
 # Initials that are everyday words: never taken as a title's acronym ("is elements" for Insertion sequence).
 _WORD_INITIALS = frozenset(
@@ -142,6 +152,34 @@ _AGREES = {
 }
 
 
+def _claimants(
+    by_title: Mapping[str, list[EntityRecord]], redirects: Redirects, least: int
+) -> tuple[dict[str, list[EntityRecord]], dict[str, set[str]], set[str]]:
+    """Per title with ``least`` redirects, the entities that may own it: those named as the title; where none
+    is, those named as one of its redirects and no title (a KB that names entities as Wikidata does now:
+    "Hillary Clinton" and "Myanmar" are redirects to the dump's titles). An entity named as the title keeps it
+    ("UnitedHealth Group", not its unit "UnitedHealthcare", a redirect to it). Returns them, and per title the
+    ids of those of the second kind, and the ids of such entities whose title an entity is named as."""
+    named = {key: list(es) for key, es in by_title.items() if redirects.count(key) >= least}
+    renamed: dict[str, set[str]] = {}
+    passed_over: set[str] = set()
+    for name, title in redirects.sole_titles(by_title).items():
+        if redirects.count(title) < least:
+            continue
+        if title in named and title not in renamed:  # an entity is named as the title: it keeps it
+            passed_over.update(e.id for e in by_title[name])
+            continue
+        named.setdefault(title, []).extend(by_title[name])
+        renamed.setdefault(title, set()).update(e.id for e in by_title[name])
+    return named, renamed, passed_over
+
+
+def _fits(title_type: str, entity: EntityRecord) -> bool:
+    """An entity of no type fits any title; a typed one, a title guessed to be of a kind its types agree with."""
+    wanted = _AGREES.get(title_type)
+    return not entity.types or (wanted is not None and bool(wanted & set(words(" ".join(entity.types)))))
+
+
 def owner(title_type: str, entities: list[EntityRecord]) -> EntityRecord:
     """Which of several same-named entities a title names: one whose types agree with what the title is
     guessed to be, else the best known."""
@@ -167,19 +205,20 @@ def enrich(
     """Give every entity whose name is a title its redirects as aliases (source ``REDIRECT``) and the count as
     ``attributes.redirects``; idempotent. ``progress`` is called with each batch of entities read."""
     report = EnrichReport(redirect_files=redirects.files, skipped=redirects.skipped)
-    named = {
-        key: es
-        for key, es in entities_by_title(store, progress).items()
-        if redirects.count(key) >= max(1, min_redirects)
-    }
+    by_title = entities_by_title(store, progress)
+    named, renamed, passed_over = _claimants(by_title, redirects, max(1, min_redirects))
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when enriching, not at CLI start-up
 
-    ambiguous = [k for k, es in named.items() if len(es) > 1]
+    ambiguous = [k for k, es in named.items() if len(es) > 1 or k in renamed]
     guesses = TitleTyper.load().predict(ambiguous, [redirects.aliases[k] for k in ambiguous])
     guessed = dict(zip(ambiguous, guesses, strict=True))
     updates: dict[str, Enrichment] = {}
     taken = redirects.taken()
     for key, entities in named.items():
+        if key in renamed:  # an entity named by a redirect only where its types, if any, fit the title's guess
+            entities = [e for e in entities if e.id not in renamed[key] or _fits(guessed[key][0], e)]
+            if not entities:
+                continue
         chosen = owner(guessed[key][0], entities) if key in guessed else entities[0]
         aliases = [plain(a) for a in redirects.aliases[key]]
         attributes = {"dbpedia_title": key, "redirects": len(aliases)}
@@ -187,5 +226,13 @@ def enrich(
         updates[chosen.id] = (aliases, attributes)
         report.aliases += len(aliases)
     report.matched = len(updates)
-    report.changed = store.set_source_aliases(updates, REDIRECT)
+    former = _former_owners(store, {e.id for es in named.values() for e in es} | passed_over, updates)
+    report.changed = store.set_source_aliases({**former, **updates}, REDIRECT)
     return report
+
+
+def _former_owners(store: KBStore, claimants: set[str], updates: Mapping[str, Enrichment]) -> dict[str, Enrichment]:
+    """Entities that could own a title, own none now and still carry redirects from an earlier run (an entity
+    named as the title has joined since): their redirects go, so no two entities share a title's."""
+    losers = claimants - set(updates)
+    return {e.id: ([], {"redirects": 0}) for e in store.get(losers, aliases=False).values() if e.redirects}

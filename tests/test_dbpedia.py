@@ -18,6 +18,7 @@ from kb.dbpedia import (
     display_name,
     enrich,
     package_root,
+    plain,
     read_redirects,
     title_key,
     with_initials,
@@ -84,6 +85,36 @@ def test_enrich_adds_redirects_to_the_entity_a_title_names_and_is_idempotent(sto
     version = store.version()
     again = enrich(store, redirects)
     assert again.changed == 0 and store.version() == version
+
+
+def test_an_entity_named_by_a_titles_redirect_takes_that_title_when_its_types_fit(store, redirects):
+    """A KB that names entities as Wikidata does now calls them by what the dump has as redirects: "Hillary
+    Clinton" (title hillary_rodham_clinton), "Myanmar" (title burma). Such an entity takes the title's redirects
+    unless its types disagree with what the title is, and only while no entity is named as the title itself."""
+    assert redirects.sole_titles(["hillary_clinton", "myanmar", "paris"]) == {
+        "hillary_clinton": "hillary_rodham_clinton",
+        "myanmar": "burma",
+    }
+    store.upsert(
+        [
+            EntityIn(id="Q6294", name="Hillary Clinton", types=["Person"]),
+            EntityIn(id="Q836", name="Myanmar", types=["Geographic Entity"]),
+            EntityIn(id="Q1", name="Myanmar", types=["Person"]),  # a namesake of another kind: not the country
+        ]
+    )
+    assert enrich(store, redirects).matched == 2
+    got = store.get(["Q6294", "Q836", "Q1"])
+    assert got["Q6294"].redirects == redirects.count("hillary_rodham_clinton") > 20
+    assert got["Q836"].redirects == redirects.count("burma") and got["Q1"].redirects == 0
+    some = plain(redirects.aliases["hillary_rodham_clinton"][0]).lower()
+    assert ("Q6294", REDIRECT) in store.lookup([some])[some]  # found by the title's redirects
+    version = store.version()
+    assert enrich(store, redirects).changed == 0 and store.version() == version
+    # an entity named as the title itself owns it
+    store.upsert([EntityIn(id="Q2", name="Burma", types=["Geographic Entity"])])
+    enrich(store, redirects)
+    got = store.get(["Q836", "Q2"])
+    assert got["Q2"].redirects == redirects.count("burma") and got["Q836"].redirects == 0
 
 
 def test_a_redirect_that_was_only_a_derived_key_becomes_a_redirect_and_the_key_returns_when_it_goes(store, redirects):
