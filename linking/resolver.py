@@ -94,8 +94,11 @@ def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequenc
     ranking as mentions of their document with the short one's label, so a short name follows them as it follows
     a fuller span (``follow_longer_forms``); they are never returned."""
     out: list[Mention] = []
+    by_doc: dict[int, list[Mention]] = {}
+    for m in mentions:
+        by_doc.setdefault(m.doc, []).append(m)
     for d, (text, spans) in enumerate(items):
-        own = [m for m in mentions if m.doc == d]
+        own = by_doc.get(d, [])
         short = [(tuple(words(m.text)), m.label) for m in own if m.label in NAMES_IN_CONTEXT]
         seen = {tuple(words(m.text)) for m in own}
         added = 0
