@@ -176,15 +176,18 @@ def _claimants(
 
 def _fits(title_type: str, entity: EntityRecord) -> bool:
     """An entity of no type fits any title; a typed one, a title guessed to be of a kind its types agree with."""
-    wanted = _AGREES.get(title_type)
-    return not entity.types or (wanted is not None and bool(wanted & set(words(" ".join(entity.types)))))
+    return not entity.types or _agrees(title_type, entity)
+
+
+def _agrees(title_type: str, entity: EntityRecord) -> bool:
+    """Whether the entity's types agree with what a title is guessed to be (``_AGREES``)."""
+    return bool(_AGREES.get(title_type, set()) & set(words(" ".join(entity.types))))
 
 
 def owner(title_type: str, entities: list[EntityRecord]) -> EntityRecord:
     """Which of several same-named entities a title names: one whose types agree with what the title is
     guessed to be, else the best known."""
-    wanted = _AGREES.get(title_type, set())
-    return max(entities, key=lambda e: (bool(wanted & set(words(" ".join(e.types)))), popularity(e.id, e.prior)))
+    return max(entities, key=lambda e: (_agrees(title_type, e), popularity(e.id, e.prior)))
 
 
 def entities_by_title(store: KBStore, progress: Progress | None = None) -> dict[str, list[EntityRecord]]:

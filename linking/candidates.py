@@ -86,15 +86,17 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
         n = len(short)
         if not n:
             continue
-        found = {
-            j
-            for j in by_word.get((doc, short[0]), ())
-            if len(forms[j]) > n and any(forms[j][k : k + n] == short for k in range(len(forms[j]) - n + 1))
-        }
+        found = {j for j in by_word.get((doc, short[0]), ()) if spells_out(forms[j], short)}
         if n == 1 and len(short[0]) > 1:
             found.update(by_initials.get((doc, short[0]), ()))
         spelled[doc, short] = sorted(found)
     return [spelled.get((m.doc, form), []) for m, form in zip(mentions, forms, strict=True)]
+
+
+def spells_out(form: tuple[str, ...], short: tuple[str, ...]) -> bool:
+    """Whether the words ``form`` hold the words ``short`` in a row, and more ("Donald Trump" for "Trump")."""
+    n = len(short)
+    return len(form) > n and any(form[k : k + n] == short for k in range(len(form) - n + 1))
 
 
 @candidate_generators.register("candidates.alias_dense.v2")

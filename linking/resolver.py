@@ -22,6 +22,7 @@ from linking.candidates import (
     document_vectors,
     embed_mentions,
     longer_forms,
+    spells_out,
 )
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
@@ -104,7 +105,7 @@ def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequenc
         added = 0
         for run in _WRITTEN_NAME.finditer(text) if short else ():
             form = tuple(words(run.group()))
-            label = next((lab for sh, lab in short if sh and _contains(form, sh)), None)
+            label = next((lab for sh, lab in short if sh and spells_out(form, sh)), None)
             if label is None or form in seen or any(s < run.end() and run.start() < e for s, e, _ in spans):
                 continue
             seen.add(form)
@@ -113,11 +114,6 @@ def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequenc
             if added == MAX_WRITTEN:
                 break
     return out
-
-
-def _contains(form: tuple[str, ...], short: tuple[str, ...]) -> bool:
-    n = len(short)
-    return len(form) > n and any(form[k : k + n] == short for k in range(len(form) - n + 1))
 
 
 def describe(link: Link, record: EntityRecord | None) -> Link:
