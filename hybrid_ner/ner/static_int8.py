@@ -119,9 +119,12 @@ class Layout:
     eager_attention: bool = True  # an additive mask: no Where/IsNaN pair per layer
     operators: bool = True  # QLinearMatMul operators rather than QuantizeLinear/DequantizeLinear pairs
     fp32_attention_products: bool = True  # no quantize/dequantize pair around the softmax
+    # a down-projection's input channels whose peak passes this many times the 99th percentile stay fp32 (0: none)
+    outlier_ratio: float = 1.5
 
 
-QDQ_V1 = Layout(eager_attention=False, operators=False, fp32_attention_products=False)
+QDQ_V1 = Layout(eager_attention=False, operators=False, fp32_attention_products=False, outlier_ratio=0.0)
+QOPERATOR_V2 = Layout(outlier_ratio=0.0)
 
 
 def _export_fp32(model_dir: Path, path: Path, layout: Layout, max_tokens: int, table: np.ndarray) -> Any:
@@ -139,14 +142,32 @@ def _export_fp32(model_dir: Path, path: Path, layout: Layout, max_tokens: int, t
     return tokenizer
 
 
+def _fp32_nodes(path: Path, layout: Layout, calibration: _Calibration) -> list[str]:
+    """The nodes the quantizer must leave in fp32. With ``layout.outlier_ratio``, the graph at ``path`` is first
+    rewritten so that each down-projection's outlier input channels are a product of their own (:mod:`.outliers`)."""
+    import onnx
+
+    from hybrid_ner.ner.outliers import channel_maxima, down_projections, fp32_nodes, split_outliers
+
+    model = onnx.load(str(path))
+    kept = _attention_products(model.graph) if layout.fp32_attention_products else []
+    if not layout.outlier_ratio:
+        return kept
+    feeds = iter(calibration.get_next, None)
+    maxima = channel_maxima(model, down_projections(model.graph), feeds)
+    model, splits = split_outliers(model, maxima, layout.outlier_ratio)
+    onnx.save(model, str(path))
+    return kept + fp32_nodes(splits)
+
+
 def export_onnx(
     model_dir: Path, calibration: Sequence[Sequence[str]], *, max_tokens: int = 256, layout: Layout = Layout()
 ) -> Path:
     """Export ``model_dir``'s classifier to ONNX and quantize its MatMuls to int8 with static, calibrated scales.
 
     Weights per output channel (int8), activations per tensor (uint8) with MinMax ranges over ``calibration``
-    sentences; layer norms, softmax and the embeddings stay fp32 (and, by default, the attention products). The
-    graph is written whole or not at all.
+    sentences; layer norms, softmax and the embeddings stay fp32 (and, by default, the attention products and the
+    few outlier input channels of each down-projection). The graph is written whole or not at all.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -155,12 +176,13 @@ def export_onnx(
     with tempfile.TemporaryDirectory() as tmp, quiet_exporters():
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         tokenizer = _export_fp32(model_dir, fp32, layout, max_tokens, table)
+        kept = _fp32_nodes(fp32, layout, _Calibration(tokenizer, calibration, max_tokens, table))
         quantize_static(
             str(fp32), str(int8), _Calibration(tokenizer, calibration, max_tokens, table),
             quant_format=QuantFormat.QOperator if layout.operators else QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
             op_types_to_quantize=["MatMul"],
-            nodes_to_exclude=_attention_products(onnx.load(str(fp32)).graph) if layout.fp32_attention_products else [],
+            nodes_to_exclude=kept,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )  # fmt: skip
         graph = onnx.load(str(int8))
