@@ -13,6 +13,7 @@ from hybrid_ner.ner.outliers import (
     fp32_nodes,
     outliers,
     split_outliers,
+    unmasked,
     weight_matmuls,
 )
 
@@ -67,6 +68,7 @@ def test_the_split_is_exact_in_fp32_and_shares_one_mask_among_readers():
     for before, after in zip(_run(model, x), _run(split, x), strict=True):
         np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-5)
     assert len(model.graph.node) == 4  # the model given was not changed
+    assert unmasked(split).graph.node == split.graph.node  # an fp32 product still needs its masked input
 
 
 def test_only_products_that_narrow_their_input_are_split():
@@ -107,7 +109,14 @@ def test_static_int8_is_closer_to_fp32_with_the_outliers_kept_apart(tmp_path):
     (reference,) = _run(model, x)
     (plain,) = _run(int8(model, []), x)
     (kept,) = _run(int8(split, fp32_nodes(splits)), x)
-    ops = [n.op_type for n in int8(split, fp32_nodes(splits)).graph.node]
+    quantized = int8(split, fp32_nodes(splits))
+    ops = [n.op_type for n in quantized.graph.node]
     assert "QLinearMatMul" in ops and "MatMul" in ops  # the inliers in int8, the outlier product in fp32
     error_plain, error_kept = np.abs(plain - reference).mean(), np.abs(kept - reference).mean()
     assert error_kept < error_plain / 2, (error_kept, error_plain)
+
+    served = unmasked(quantized)  # the mask only shaped the calibrated range: zero int8 rows ignore the outliers
+    assert "Mul" in ops and "Mul" not in [n.op_type for n in served.graph.node]
+    onnx.checker.check_model(served)
+    (same,) = _run(served, x)
+    np.testing.assert_array_equal(same, kept)

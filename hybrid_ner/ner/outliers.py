@@ -146,3 +146,38 @@ def fp32_name(node: str) -> str:
 def fp32_nodes(splits: Iterable[Split]) -> list[str]:
     """The names of the fp32 products that :func:`split_outliers` added, for ``nodes_to_exclude``."""
     return [fp32_name(s.node) for s in splits]
+
+
+def unmasked(model: ModelProto) -> ModelProto:
+    """A copy of a quantized ``model`` whose int8 products read their inputs without the mask.
+
+    The mask kept the outlier channels out of the calibrated range. Once the scales are fixed, it is not needed:
+    the int8 weight rows of those channels are zero, so a saturated outlier adds nothing, and one elementwise pass
+    over each down-projection's input is saved. Masks read by anything other than a quantizer are left in place.
+    """
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    readers: dict[str, list[NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    drop = {
+        node.output[0]: node.input[0]
+        for node in graph.node
+        if node.op_type == "Mul" and node.input[1] == f"{node.input[0]}/inliers"
+        and all(r.op_type == "QuantizeLinear" for r in readers.get(node.output[0], []))
+    }  # fmt: skip
+    for name, source in drop.items():
+        for reader in readers.get(name, []):
+            reader.input[0] = source
+    kept = [n for n in graph.node if not (n.op_type == "Mul" and n.output[0] in drop)]
+    del graph.node[:]
+    graph.node.extend(kept)
+    unused = {f"{source}/inliers" for source in drop.values()}
+    inits = [i for i in graph.initializer if i.name not in unused]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    return out

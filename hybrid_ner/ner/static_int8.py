@@ -26,6 +26,7 @@ from hybrid_ner.files import replacing, write_whole
 from hybrid_ner.ner.artifacts import CARD_FILE, ONNX_FILE, write_digest
 from hybrid_ner.ner.encoding import collate, make_windows
 from hybrid_ner.ner.model import WEIGHTS_FILE, CaseAwareTokenClassifier, load_model
+from hybrid_ner.ner.outliers import channel_maxima, down_projections, fp32_nodes, split_outliers, unmasked
 from hybrid_ner.packages import base_encoder_path, quiet_exporters
 
 SOURCE_KEY = "hybrid_ner.weights_sha256"
@@ -147,8 +148,6 @@ def _fp32_nodes(path: Path, layout: Layout, calibration: _Calibration) -> list[s
     rewritten so that each down-projection's outlier input channels are a product of their own (:mod:`.outliers`)."""
     import onnx
 
-    from hybrid_ner.ner.outliers import channel_maxima, down_projections, fp32_nodes, split_outliers
-
     model = onnx.load(str(path))
     kept = _attention_products(model.graph) if layout.fp32_attention_products else []
     if not layout.outlier_ratio:
@@ -185,7 +184,7 @@ def export_onnx(
             nodes_to_exclude=kept,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )  # fmt: skip
-        graph = onnx.load(str(int8))
+        graph = unmasked(onnx.load(str(int8)))
     onnx.helper.set_model_props(graph, {SOURCE_KEY: weights_digest(model_dir)})
     with replacing(out) as partial:
         onnx.save(graph, str(partial))
