@@ -138,22 +138,31 @@ def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[d
     ]
 
 
-def score_ours(ours: Any, data: Sequence[TaggedSentence], gold: set[EntityKey]) -> tuple[list[str], dict[str, Any]]:
+def entity_keys(found: Sequence[Sequence[Entity]]) -> list[EntityKey]:
+    """Each entity of ``found`` (one list per sentence) as the key it is scored by: (sentence, start, end, label)."""
+    return [(i, e.span.start, e.span.end, e.span.label) for i, es in enumerate(found) for e in es]
+
+
+def score_ours(
+    ours: Any, data: Sequence[TaggedSentence], gold: set[EntityKey], reference: Collection[EntityKey] | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """F1 on the gold tokens and as raw text, and ECE; with ``reference`` (another system's keys on the same
+    sentences), also ``agrees_with_reference``: F1 against them as if they were gold."""
     texts, found = ours.extract_tokens([s.words for s in data])
-    ents: list[tuple[int, Entity]] = [(i, e) for i, es in enumerate(found) for e in es]
-    keys = [(i, e.span.start, e.span.end, e.span.label) for i, e in ents]
-    conf = np.array([e.score for _, e in ents])
+    keys = entity_keys(found)
+    conf = np.array([e.score for es in found for e in es])
     correct = np.array([k in gold for k in keys], dtype=float)
     scores = score_entities(gold, keys)
     raw = ours.extract(texts)  # the same sentences as raw text: our own tokenizer and sentence splitter
-    raw_keys = {(i, e.span.start, e.span.end, e.span.label) for i, es in enumerate(raw) for e in es}
     report = {
         **_scores_json(scores),
-        "raw_text_f1": score_entities(gold, raw_keys).micro.f1,
+        "raw_text_f1": score_entities(gold, entity_keys(raw)).micro.f1,
         "ece": expected_calibration_error(conf, correct),
         "reliability": reliability(conf, correct),
         "scores": scores,
     }
+    if reference is not None:
+        report["agrees_with_reference"] = score_entities(reference, keys).micro.f1
     return texts, report
 
 

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.ner_bench import gold_keys, score_ours, timed_batch
+from eval.ner_bench import entity_keys, gold_keys, score_ours, timed_batch
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
-from hybrid_ner.ner.metrics import score_entities
+from hybrid_ner.ner.metrics import EntityKey
 from hybrid_ner.ner.static_int8 import QDQ_V1, QOPERATOR_V2, Layout
 
 LAYOUTS: dict[str, Layout] = {"qdq-v1": QDQ_V1, "qoperator-v2": QOPERATOR_V2, "outliers-v3 (default)": Layout()}
@@ -57,18 +57,12 @@ def _graph_seconds(ner: Any, feeds: Sequence[dict[str, Any]]) -> float:
     return time.perf_counter() - t0
 
 
-def _keys(ner: Any, data: Sequence[TaggedSentence]) -> set[tuple[int, int, int, str]]:
-    _, found = ner.extract_tokens([s.words for s in data])
-    return {(i, e.span.start, e.span.end, e.span.label) for i, es in enumerate(found) for e in es}
-
-
-def _quality(ner: Any, data: Sequence[TaggedSentence], fp32: set[tuple[int, int, int, str]]) -> dict[str, float]:
+def _quality(ner: Any, data: Sequence[TaggedSentence], fp32: set[EntityKey]) -> dict[str, float]:
     """F1 against gold, on the gold tokens and as raw text; ECE; and agreement with the fp32 model's entities
     (F1 against them as if they were gold), which tells layouts apart with less noise than dev F1 does."""
-    _, report = score_ours(ner, data, gold_keys(data))
-    agreement = score_entities(fp32, _keys(ner, data)).micro.f1
+    _, report = score_ours(ner, data, gold_keys(data), fp32)
     return {"f1": report["micro"]["f1"], "raw_text_f1": report["raw_text_f1"], "ece": report["ece"],
-            "agrees_with_fp32": agreement}  # fmt: skip
+            "agrees_with_fp32": report["agrees_with_reference"]}  # fmt: skip
 
 
 def run(model_dir: Path, dev_path: Path, out_dir: Path, rounds: int = 5, limit: int | None = None) -> dict[str, Any]:
@@ -88,7 +82,7 @@ def run(model_dir: Path, dev_path: Path, out_dir: Path, rounds: int = 5, limit: 
             for i, (name, layout) in enumerate(LAYOUTS.items())
         }
         fp32 = LocalNER(model_dir, threads=1, runtime="torch", quantize=False)
-        reference = _keys(fp32, data)
+        reference = set(entity_keys(fp32.extract_tokens(sentences)[1]))
         quality = {name: _quality(ner, data, reference) for name, ner in served.items()}
         quality["torch fp32"] = _quality(fp32, data, reference)
         graph: dict[str, list[float]] = {name: [] for name in served}

@@ -113,16 +113,21 @@ def _ones_but(size: int, channels: tuple[int, ...]) -> np.ndarray:
     return mask
 
 
+def _inliers(x: str) -> str:
+    """The mask's name: how :func:`unmasked` finds what :func:`_mask_input` wrote."""
+    return f"{x}/inliers"
+
+
 def _mask_input(graph: GraphProto, x: str, channels: tuple[int, ...], size: int) -> None:
     """``x/in``: ``x`` with the outlier channels zeroed; ``x/out``: those channels alone."""
     from onnx import helper, numpy_helper
 
     graph.initializer.extend(
-        [numpy_helper.from_array(_ones_but(size, channels), f"{x}/inliers"),
+        [numpy_helper.from_array(_ones_but(size, channels), _inliers(x)),
          numpy_helper.from_array(np.array(channels, np.int64), f"{x}/outliers")]
     )  # fmt: skip
     graph.node.extend(
-        [helper.make_node("Mul", [x, f"{x}/inliers"], [f"{x}/in"], name=f"{x}/in"),
+        [helper.make_node("Mul", [x, _inliers(x)], [f"{x}/in"], name=f"{x}/in"),
          helper.make_node("Gather", [x, f"{x}/outliers"], [f"{x}/out"], name=f"{x}/out", axis=-1)]
     )  # fmt: skip
 
@@ -167,7 +172,7 @@ def unmasked(model: ModelProto) -> ModelProto:
     drop = {
         node.output[0]: node.input[0]
         for node in graph.node
-        if node.op_type == "Mul" and node.input[1] == f"{node.input[0]}/inliers"
+        if node.op_type == "Mul" and node.input[1] == _inliers(node.input[0])
         and all(r.op_type == "QuantizeLinear" for r in readers.get(node.output[0], []))
     }  # fmt: skip
     for name, source in drop.items():
@@ -176,7 +181,7 @@ def unmasked(model: ModelProto) -> ModelProto:
     kept = [n for n in graph.node if not (n.op_type == "Mul" and n.output[0] in drop)]
     del graph.node[:]
     graph.node.extend(kept)
-    unused = {f"{source}/inliers" for source in drop.values()}
+    unused = {_inliers(source) for source in drop.values()}
     inits = [i for i in graph.initializer if i.name not in unused]
     del graph.initializer[:]
     graph.initializer.extend(inits)
