@@ -59,6 +59,26 @@ def test_the_graph_is_built_once_and_named_by_the_digest_of_its_source(graph_dir
     assert [p.name for p in graph_dir.iterdir()] == [path.name]  # no temporary left beside it
 
 
+def test_the_index_key_follows_the_graph_source_and_the_graph_reads_an_additive_mask(
+    graph_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+
+    import linking.onnx_encoder as onnx_encoder
+
+    name = OnnxEmbedder(graph_dir).name
+    assert name.endswith("+onnx-int8@" + source_digest()[:12])  # the dense index is keyed by the graph's source
+    monkeypatch.setattr(onnx_encoder, "RECIPE", onnx_encoder.RECIPE + "; another recipe")
+    source_digest.cache_clear()
+    try:
+        assert OnnxEmbedder(graph_dir).name != name  # a new recipe: a new graph and a new index, never stale vectors
+    finally:
+        monkeypatch.undo()
+        source_digest.cache_clear()
+    ops = {node.op_type for node in onnx.load(str(graph_path(graph_dir))).graph.node}
+    assert "IsNaN" not in ops and "MatMulInteger" in ops  # eager attention's additive mask; int8 products
+
+
 def test_a_build_that_fails_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import onnxruntime.quantization
 

@@ -70,17 +70,21 @@ def kb(tmp_path):
 
 def test_context_window():
     text = "a " * 200 + "Paris" + " b" * 200
-    ctx = context_of(text, 400, 405, width=20)
-    assert "Paris" in ctx and len(ctx) <= 45
+    ctx = context_of(text, 400, 405, width=20, reach=10)
+    assert "Paris" in ctx and len(ctx) <= 40
     assert ctx.index("Paris") >= 8 and len(ctx) - ctx.index("Paris") - 5 >= 8  # context on both sides (cut at spaces)
+    # a mention at the end of its cell still reaches past it, and one that crosses the cell's end is whole
+    late_text = "a " * 209 + "Paris" + " b" * 200  # "Paris" at 418-423 crosses the end of the cell 400-420
+    late = context_of(late_text, 418, 423, width=20, reach=10)
+    assert late.index("Paris") >= 16 and len(late) - late.index("Paris") - 5 >= 8
 
 
 def test_mentions_of_one_stretch_share_their_context():
     """Contexts sit on a fixed grid, so a document's mentions in one cell are encoded once."""
-    text = "word " * 100
-    same = {context_of(text, s, s + 4) for s in range(200, 400, 5)}
+    text = "word " * 500
+    same = {context_of(text, s, s + 4) for s in range(800, 1600, 5)}
     assert len(same) == 1
-    assert context_of(text, 195, 199) != context_of(text, 200, 204)
+    assert context_of(text, 795, 799) != context_of(text, 800, 804)
 
 
 def test_longer_forms_spell_out_a_mention_in_its_own_document():
