@@ -50,6 +50,7 @@ VARIANTS: dict[str, Variant] = {
     "without the context": (("context_sim",), _all, True),
     "without candidates found in context": ((), _not_only_in_context, True),
     "without popularity": (("popularity_rank", "popularity_gap", "named_popularity_rank"), _all, True),
+    "without the word-article feature": (("word_article",), _all, True),
 }
 
 

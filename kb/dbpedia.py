@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class Redirects:
     aliases: dict[str, list[str]] = field(default_factory=dict)  # title → the redirects pointing at it
     files: int = 0
     skipped: int = 0  # entries (or whole files) that were not a str → str mapping
+    marked: int = 0  # redirects left out by ``marked_at_an_edge``
 
     def count(self, title: str) -> int:
         return len(self.aliases.get(title, ()))
@@ -52,6 +54,8 @@ class Redirects:
         return {name: titles[0] for name, titles in found.items() if len(titles) == 1}
 
 
+# Two or more marks at a redirect's start or end (see ``marked_at_an_edge``).
+_MARKED_EDGE = re.compile(r"^[\W_]{2,}|[\W_]{2,}$")
 # Initials that are everyday words: never taken as a title's acronym ("is elements" for Insertion sequence).
 _WORD_INITIALS = frozenset(
     ("a", "an", "as", "at", "be", "by", "do", "go", "he", "if", "in", "is", "it", "me", "my", "no", "of", "on", "or",
@@ -108,13 +112,22 @@ def read_redirects(root: Path | None = None, progress: Progress | None = None) -
             out.skipped += 1
             continue
         for alias, title in table.items():
-            if isinstance(alias, str) and isinstance(title, str) and alias and title and alias != title:
-                out.aliases.setdefault(title, []).append(alias)
-            else:
+            if not (isinstance(alias, str) and isinstance(title, str) and alias and title and alias != title):
                 out.skipped += 1
+            elif marked_at_an_edge(alias):
+                out.marked += 1
+            else:
+                out.aliases.setdefault(title, []).append(alias)
         if progress:
             progress(1)
     return out
+
+
+def marked_at_an_edge(redirect: str) -> bool:
+    """The redirect starts or ends in two or more marks ("apple_//" for the Apple II series, "run...", "http://",
+    "joe_hill_."): a truncated or marked spelling whose alias key, which drops edge punctuation, is another name
+    ("apple", "run", "http"), so as an alias it would make the title a name hit for every mention of that name."""
+    return _MARKED_EDGE.search(redirect) is not None
 
 
 def title_key(name: str) -> str:
@@ -136,6 +149,7 @@ def display_name(title: str, known: Mapping[str, str] | None = None) -> str:
 class EnrichReport:
     redirect_files: int = 0
     skipped: int = 0  # malformed source entries
+    marked: int = 0  # redirects left out as marked at an edge (``marked_at_an_edge``)
     matched: int = 0  # KB entities whose name is a title with at least ``min_redirects`` redirects
     changed: int = 0  # of those, entities whose aliases or attributes were written (0 on a second run)
     aliases: int = 0  # redirect aliases the matched entities carry
@@ -207,7 +221,7 @@ def enrich(
 ) -> EnrichReport:
     """Give every entity whose name is a title its redirects as aliases (source ``REDIRECT``) and the count as
     ``attributes.redirects``; idempotent. ``progress`` is called with each batch of entities read."""
-    report = EnrichReport(redirect_files=redirects.files, skipped=redirects.skipped)
+    report = EnrichReport(redirect_files=redirects.files, skipped=redirects.skipped, marked=redirects.marked)
     by_title = entities_by_title(store, progress)
     named, renamed, passed_over = _claimants(by_title, redirects, max(1, min_redirects))
     from kb.title_types import TitleTyper  # numpy and scikit-learn: only when enriching, not at CLI start-up

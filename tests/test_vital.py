@@ -29,8 +29,8 @@ from kb.vital import (
     lead_sentence,
     read_articles,
 )
-from linking.candidates import Candidate
-from linking.rerank import other_bearers, word_articles
+from linking.candidates import Candidate, Mention
+from linking.rerank import FEATURES, LogisticReranker, features, other_bearers, word_article, word_articles
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,31 @@ def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing
     assert word_articles("ORG", [fruit, company, untyped]).tolist() == [True, False, False]
     assert word_articles("ORG", [fruit, untyped]).tolist() == [False, False]  # nothing of its own type
     assert word_articles("MISC", [fruit, company]).tolist() == [False, False]
+    lowercase = EntityRecord(id="d", name="apple", types=[], description="", prior=0.0)  # Wikidata's common noun
+    assert word_articles("ORG", [lowercase, company]).tolist() == [True, False]
+
+
+def test_a_capitalised_name_meeting_an_article_about_a_word_counts_against_it_in_rank_and_probability():
+    fruit = EntityRecord(id="a", name="apple", types=[], description="", prior=0.0)  # Wikidata's lower case
+    animal = EntityRecord(id="b", name="Tiger", types=[CONCEPT], description="", prior=0.0)
+    given = EntityRecord(id="c", name="Stephen", types=["given name"], description="", prior=0.0)
+    company = EntityRecord(id="d", name="Apple Inc.", types=["organization"], description="", prior=0.0)
+    assert word_article(Mention("Apple", "ORG", ""), fruit) == 1.0
+    assert word_article(Mention("Tigers", "ORG", ""), animal) == 1.0
+    assert word_article(Mention("Steve", "PER", ""), given) == 1.0
+    assert word_article(Mention("Apple", "ORG", ""), company) == 0.0
+    assert word_article(Mention("apple", "ORG", ""), fruit) == 0.0  # not written as a name
+    assert word_article(Mention("Apple", "MISC", ""), fruit) == 0.0  # MISC names works and concepts too
+    assert word_article(Mention("Apple", None, ""), fruit) == 0.0  # a given span the NER did not call a name
+    mention = Mention("Apple", "ORG", "Apple shares rose.")
+    cands = [Candidate("a", alias_hit=True), Candidate("d", key_hit=True)]
+    rows = features(mention, cands, {"a": fruit, "d": company}, {})
+    assert rows[:, FEATURES.index("word_article")].tolist() == [1.0, 0.0]
+    shipped = LogisticReranker.load()  # fitted by make link-train: the feature must weigh against the word
+    unmarked = rows.copy()
+    unmarked[:, FEATURES.index("word_article")] = 0.0
+    assert shipped.probability(rows)[0] < shipped.probability(unmarked)[0]
+    assert (rows @ shipped.weights)[0] < (unmarked @ shipped.weights)[0]
 
 
 def test_an_organisation_or_place_mention_never_takes_a_person_by_surname_and_a_person_mention_only_when_nothing_fits():
