@@ -228,6 +228,14 @@ def _entity(
     return EntityIn(id=ID_PREFIX + title, name=display_name(title, known), types=types, attributes=attrs)
 
 
+def _one_word(title: str, names: Sequence[str]) -> bool:
+    """The title is one word, and so are three in four of its redirects (``names``, spelled plain) or more. The
+    typer's person is not taken for such a title: they are mostly given names, surnames and words ("stephen" with
+    "steve", "stefan" and "stephen name"; "ullmann"; "gram", "marzipan", "blacksmith"), where a person known by one
+    name has fuller ones among them ("madonna louise ciccone")."""
+    return "_" not in title and 4 * sum(" " not in n for n in names) >= 3 * len(names)
+
+
 def _company(title: str, redirects: Sequence[str], places: Mapping[str, object]) -> bool:
     """Whether a title joins the KB with fewer redirects than it takes otherwise: one of them is its name with a
     legal form ("avnet inc", "commerzbank ag"), a company. A form that also ends a place's name ("rheinfelden ag")
@@ -310,7 +318,7 @@ def add_wikipedia(
             continue
         if len(names) < min_redirects and article is None and title not in companies and title not in tail:
             continue
-        sure = typer.is_sure(kind, p)
+        sure = typer.is_sure(kind, p) and not (kind == "person" and article is None and _one_word(title, names))
         person = (article.kind if article else kind if sure else "") == "person"
         if title in place_names and not person:  # a person is told from a place by the mention's label
             report.place_redirects += sum(n in place_names[title] for n in names)

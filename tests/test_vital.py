@@ -180,6 +180,20 @@ def test_the_bundled_kb_takes_real_titles_descriptions_and_adds_vital_articles(s
     assert report.described >= len(articles) * 0.9
 
 
+def test_a_one_word_title_with_one_word_redirects_keeps_no_guessed_person_type(store):
+    from kb.title_types import TitleTyper
+
+    given = ["steve", "stefan", "steven", "stephanus", "stephanos", "stephen_name"]
+    singer = ["madonna_louise_ciccone", "madonna_ciccone", "madonna_(singer)", "madonna_(artist)", "madonna_(icon)"]
+    typer = TitleTyper.load()
+    assert all(typer.is_sure(*typer.predict([t], [r])[0]) for t, r in (("stephen", given), ("madonna", singer)))
+    assert [k for k, _ in typer.predict(["stephen", "madonna"], [given, singer])] == ["person", "person"]
+    add_wikipedia(store, Redirects(aliases={"stephen": given, "madonna": singer}), min_redirects=5)
+    got = store.get(["dbpedia:stephen", "dbpedia:madonna"])
+    assert got["dbpedia:stephen"].types == []  # the given name: the typer's sure "person" is not taken
+    assert got["dbpedia:madonna"].types == ["person"]  # one name, and a fuller one among her redirects
+
+
 def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing_fits():
     fruit = EntityRecord(id="a", name="Apple", types=[CONCEPT], description="", prior=0.0)
     company = EntityRecord(id="b", name="Apple Inc.", types=["organization"], description="", prior=0.0)
