@@ -76,6 +76,15 @@ def test_a_missing_package_is_named(monkeypatch):
         package_root()
 
 
+def test_enrich_again_drops_a_marked_redirect_an_older_run_gave(store, redirects):
+    store.upsert([EntityIn(id="Q201652", name="Apple II series")])
+    store.set_source_aliases({"Q201652": (["apple //", "apple ii"], {"redirects": 2})}, REDIRECT)  # as before
+    assert ("Q201652", REDIRECT) in store.lookup(["apple"])["apple"]
+    enrich(store, redirects)
+    assert ("Q201652", REDIRECT) not in store.lookup(["apple"]).get("apple", [])
+    assert ("Q201652", REDIRECT) in store.lookup(["apple ii"])["apple ii"]
+
+
 def test_enrich_adds_redirects_to_the_entity_a_title_names_and_is_idempotent(store, redirects):
     store.upsert(
         [
