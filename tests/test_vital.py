@@ -186,8 +186,8 @@ def test_a_one_word_title_with_one_word_redirects_keeps_no_guessed_person_type(s
     given = ["steve", "stefan", "steven", "stephanus", "stephanos", "stephen_name"]
     singer = ["madonna_louise_ciccone", "madonna_ciccone", "madonna_(singer)", "madonna_(artist)", "madonna_(icon)"]
     typer = TitleTyper.load()
-    assert all(typer.is_sure(*typer.predict([t], [r])[0]) for t, r in (("stephen", given), ("madonna", singer)))
-    assert [k for k, _ in typer.predict(["stephen", "madonna"], [given, singer])] == ["person", "person"]
+    guesses = typer.predict(["stephen", "madonna"], [given, singer])
+    assert [k for k, _ in guesses] == ["person", "person"] and all(typer.is_sure(k, p) for k, p in guesses)
     add_wikipedia(store, Redirects(aliases={"stephen": given, "madonna": singer}), min_redirects=5)
     got = store.get(["dbpedia:stephen", "dbpedia:madonna"])
     assert got["dbpedia:stephen"].types == []  # the given name: the typer's sure "person" is not taken
