@@ -255,12 +255,11 @@ def follow_longer_forms(
     """A person or organisation named in short ("Jobs") takes the entity its document's fuller name ("Steve
     Jobs", same label) links to, when that entity is one of its candidates: within a text a short name refers
     back, and the fuller name is the less ambiguous, so the link is at least as likely as the fuller name's
-    (a first name alone is often NIL otherwise). The longest linked fuller form wins. A short mention keeps its
-    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"); an organisation
-    also when the mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a
-    redirect to The Home Depot, beside "Home Depot Supply"). A person's surname is often another person's
-    alias, so for people the name itself must match. Per mention, the ranked list and whether a fuller form
-    settled it."""
+    (a first name alone is often NIL otherwise). The longest linked fuller form wins. An organisation keeps its
+    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"), or when the
+    mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a redirect to The
+    Home Depot, beside "Home Depot Supply"); a person never does (see ``_named_exactly``). Per mention, the ranked
+    list and whether a fuller form settled it."""
     out, followed = list(scored), [False] * len(scored)
     for i, longer in enumerate(longer_forms(mentions)):
         m, ranked = mentions[i], scored[i]
@@ -301,8 +300,10 @@ def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) 
 
 def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:
     """The entity's name is the mention's (for an organisation, also an alias or redirect of it: ``aliased``),
-    and its types fit the mention's label."""
-    if entity is None:
+    and its types fit the mention's label. Never for a person: a person named by one word alone is mostly an
+    article about that given name or surname (typed a person in Wikidata-based KBs: "Barbara" beside "Barbara
+    Walters"), and a one-word person the fuller name spells out is the same entity anyway."""
+    if entity is None or mention.label == "PER":
         return False
     alias = mention.label == "ORG" and entity.id in aliased
     same = alias or normalize(entity.name) == normalize(mention.text)

@@ -358,3 +358,24 @@ def test_name_only_entities_stay_out_of_the_index_and_one_that_becomes_name_only
     (row,) = index.search(embedder.encode(["Entity 3 (thing)"]), 6)
     assert {"e3", "e9", "t0"}.isdisjoint(eid for eid, _ in row) and len(row) == 4
     assert index.vectors(["e3", "e9"]) == {} and index.delta_ids == []
+
+
+def test_equal_query_rows_are_searched_once_and_answered_as_if_alone(store, tmp_path):
+    """A document repeats its names: equal rows reach FAISS once, and every row gets the answer it gets alone, in
+    the order asked."""
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    index.build()
+    a, b = embedder.encode(["Entity 1 (thing)"]), embedder.encode(["Entity 4 (thing)"])
+    alone = [index.search(a, 2)[0], index.search(b, 2)[0]]
+    seen: list[int] = []
+    real = index.base.search
+
+    def counting(queries, k, params=None):  # a named fake around the real FAISS call: counts the rows it sees
+        seen.append(len(queries))
+        return real(queries, k, params=params)
+
+    index.base.search = counting
+    assert index.search(np.vstack([a, b, a, a, b]), 2) == [alone[0], alone[1], alone[0], alone[0], alone[1]]
+    assert seen == [2]
+    assert index.search(np.vstack([b, a]), 2) == [alone[1], alone[0]] and seen == [2, 2]

@@ -71,6 +71,25 @@ def test_an_exact_name_of_the_right_type_and_places_keep_their_own_links():
     assert followed == [False] * 4 and out == scored
 
 
+def test_a_person_named_exactly_by_the_short_mention_still_yields_to_the_fuller_name():
+    """Wikidata-based KBs type the article about a given name as a person ("Barbara"): beside "Barbara Walters"
+    in the same text, "Barbara" is her, not the name. A company named exactly so keeps its own link."""
+    entities = {
+        **ENTITIES,
+        "walters": _e("walters", "Barbara Walters", "person"),
+        "barbara": _e("barbara", "Barbara", "person"),
+    }
+    mentions = [_m("Barbara Walters", "PER"), _m("Barbara", "PER")]
+    scored = [_ranked(("walters", 0.65)), _ranked(("barbara", 0.31), ("walters", 0.06))]
+    out, followed = follow_longer_forms(mentions, scored, entities, 0.05, [{"walters"}, {"barbara"}])
+    assert followed == [False, True]
+    assert out[1] == [Scored("walters", 0.65), Scored("barbara", 0.31)]
+    companies = [_m("CNN Films", "ORG"), _m("CNN", "ORG")]
+    ranked = [_ranked(("cnnfilms", 0.8)), _ranked(("cnn", 0.7), ("cnnfilms", 0.4))]
+    out, followed = follow_longer_forms(companies, ranked, ENTITIES, 0.05, [{"cnnfilms"}, {"cnn"}])
+    assert followed == [False, False] and out == ranked
+
+
 def test_an_organisation_named_by_an_alias_or_redirect_keeps_its_link_a_person_by_surname_does_not():
     """ "Home Depot" is a redirect to The Home Depot: beside "Home Depot Supply" (its supply unit) it keeps its
     own link. A surname that is an alias of one person still follows the fuller name of another."""
