@@ -258,8 +258,8 @@ def follow_longer_forms(
     (a first name alone is often NIL otherwise). The longest linked fuller form wins. An organisation keeps its
     own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"), or when the
     mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a redirect to The
-    Home Depot, beside "Home Depot Supply"); a person never does (see ``_named_exactly``). Per mention, the ranked
-    list and whether a fuller form settled it."""
+    Home Depot, beside "Home Depot Supply"); a person never does. Per mention, the ranked list and whether a
+    fuller form settled it."""
     out, followed = list(scored), [False] * len(scored)
     for i, longer in enumerate(longer_forms(mentions)):
         m, ranked = mentions[i], scored[i]
@@ -275,7 +275,11 @@ def follow_longer_forms(
         ]
         own = {s.kb_id: s for s in ranked}
         linked = [(n, s) for n, s in linked if s.kb_id in own]
-        if not linked or _named_exactly(m, entities.get(ranked[0].kb_id), named[i] if named else set()):
+        # A person never keeps its own link: a one-word "person" named exactly so is mostly the article about that
+        # given name or surname (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a
+        # mononym the fuller name spells out is the same entity anyway.
+        own_name = m.label != "PER" and _named_exactly(m, entities.get(ranked[0].kb_id), named[i] if named else set())
+        if not linked or own_name:
             continue
         fuller = max(linked, key=lambda x: x[0])[1]
         chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
@@ -300,10 +304,8 @@ def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) 
 
 def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:
     """The entity's name is the mention's (for an organisation, also an alias or redirect of it: ``aliased``),
-    and its types fit the mention's label. Never for a person: a person named by one word alone is mostly an
-    article about that given name or surname (typed a person in Wikidata-based KBs: "Barbara" beside "Barbara
-    Walters"), and a one-word person the fuller name spells out is the same entity anyway."""
-    if entity is None or mention.label == "PER":
+    and its types fit the mention's label."""
+    if entity is None:
         return False
     alias = mention.label == "ORG" and entity.id in aliased
     same = alias or normalize(entity.name) == normalize(mention.text)
