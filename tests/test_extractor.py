@@ -133,3 +133,24 @@ def test_an_article_tagged_alone_joins_the_entity_after_it_or_is_dropped():
     ]
     assert join_articles(spans, sentence) == [WordSpan(0, 4, "ORG", 0.6), WordSpan(6, 7, "MISC", 0.8)]
     assert join_articles(spans[1:2], sentence) == spans[1:2]
+
+
+def test_batch_size_and_window_settings_reach_the_model_and_change_only_the_speed(local_ner, monkeypatch):
+    """HNER_NER_BATCH_SIZE cuts a call's windows into smaller batches; HNER_NER_MAX_TOKENS bounds each window."""
+    from hybrid_ner.config import Settings
+    from hybrid_ner.ner.encoding import make_windows
+    from hybrid_ner.ner.extractor import make_local_ner
+
+    monkeypatch.setenv("HNER_NER_BATCH_SIZE", "2")
+    monkeypatch.setenv("HNER_NER_MAX_TOKENS", "48")
+    built = make_local_ner(Settings())
+    assert (built.batch_size, built.max_tokens) == (2, 48)
+    texts = ["Siemens hired Anne Martin in Toulouse.", "Paris.", "Talks between Airbus and Boeing in Seattle ended."]
+
+    def key(results):
+        return [[(e.span.start, e.span.end, e.span.label, e.score) for e in es] for es in results]
+
+    assert key(built.extract(texts)) == key(local_ner.extract(texts))  # short sentences: one window each
+    long = [" ".join(["Angela Merkel met Emmanuel Macron in Paris"] * 6)]
+    assert max(len(w.input_ids) for w in make_windows(built.tokenizer, [long[0].split()], built.max_tokens)) <= 48
+    assert sum(e.span.text == "Paris" for e in built.extract(long)[0]) == 6

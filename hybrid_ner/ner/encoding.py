@@ -107,6 +107,34 @@ def collate(windows: Sequence[Window]) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": mask, "shape_ids": shapes}
 
 
+# What one more model call costs, in padded tokens: measured with the served ONNX graph at one thread, a call
+# costs about 0.5 ms plus 0.065 ms per padded token, so a call is worth about 8 tokens of padding.
+CALL_COST_TOKENS = 8
+
+
+def padded_batches(lengths: Sequence[int], batch_size: int) -> list[tuple[int, int]]:
+    """Cut windows sorted by length into consecutive batches of at most ``batch_size`` that minimise the padded
+    tokens run plus ``CALL_COST_TOKENS`` per call (dynamic programming over the cut points).
+
+    A batch costs its width times its rows, so one long sentence in a batch of short ones made a news article's
+    NER pass read 1.8 times its tokens. Rows of the served graph do not depend on their batch, so the cut
+    changes speed only.
+    """
+    n = len(lengths)
+    best = np.zeros(n + 1, dtype=np.int64)  # best[j]: least cost of the first j windows
+    cut = [0] * (n + 1)
+    for hi in range(1, n + 1):
+        lo = np.arange(max(0, hi - batch_size), hi)
+        costs = best[lo] + CALL_COST_TOKENS + (hi - lo) * lengths[hi - 1]
+        k = int(np.argmin(costs))  # the first of equal costs: the fewest calls
+        best[hi], cut[hi] = costs[k], int(lo[k])
+    spans, hi = [], n
+    while hi > 0:
+        spans.append((cut[hi], hi))
+        hi = cut[hi]
+    return spans[::-1]
+
+
 def word_logprobs(
     model: Callable[..., torch.Tensor],
     tokenizer: Any,
@@ -129,9 +157,8 @@ def word_logprobs(
     out = [np.full((len(s), num_labels), -1e4, dtype=np.float32) for s in sentences]
     for arr in out:
         arr[:, 0] = 0.0
-    windows = make_windows(tokenizer, sentences, max_tokens)
-    order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
-    batches = [[windows[i] for i in order[b : b + batch_size]] for b in range(0, len(order), batch_size)]
+    windows = sorted(make_windows(tokenizer, sentences, max_tokens), key=lambda w: len(w.input_ids))
+    batches = [windows[lo:hi] for lo, hi in padded_batches([len(w.input_ids) for w in windows], batch_size)]
 
     def run(batch: list[Window]) -> None:
         with torch.inference_mode():
