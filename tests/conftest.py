@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ["HF_HUB_OFFLINE"] = "1"
-# Anything that falls back to the default data dir (the CLI in a subprocess, say) writes to a scratch folder.
-os.environ.setdefault("HNER_DATA_DIR", tempfile.mkdtemp(prefix="hner-test-"))
-# The linker's ONNX graph depends on the installed package alone: built once per run, not once per test's data dir.
-os.environ.setdefault("HNER_ENCODER_CACHE", tempfile.mkdtemp(prefix="hner-encoders-"))
-
 from pathlib import Path
 
 import pytest
 
-from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
+
+def _scratch(variable: str, prefix: str) -> None:
+    """Point ``variable`` at a fresh folder that is removed when the run ends, unless the caller set it."""
+    if variable not in os.environ:
+        os.environ[variable] = folder = tempfile.mkdtemp(prefix=prefix)
+        atexit.register(shutil.rmtree, folder, True)
+
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["HF_HUB_OFFLINE"] = "1"
+# Anything that falls back to the default data dir (the CLI in a subprocess, say) writes to a scratch folder.
+_scratch("HNER_DATA_DIR", "hner-test-")
+# The linker's ONNX graph depends on the installed package alone: built once per run, not once per test's data dir.
+_scratch("HNER_ENCODER_CACHE", "hner-encoders-")
+
+from hybrid_ner.config import DEFAULT_NER_MODEL_DIR  # noqa: E402 (after the environment it reads)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONLL_SAMPLE = """Maria NNP B-PER

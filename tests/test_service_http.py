@@ -55,11 +55,14 @@ def wait_until_ready(base: str, proc: subprocess.Popen, log_path: Path, seconds:
 
 @contextlib.contextmanager
 def serving(env: dict[str, str], state: Path, workers: int = 2) -> Iterator[str]:
-    """``hybrid-ner serve --workers N`` on a free port until the block ends; yields its base URL."""
-    port, log_path = free_port(), state / "server.log"
+    """``hybrid-ner serve --workers N`` on a free port until the block ends; yields its base URL. The server gets
+    its own temp dir (``state/tmp``), where it must leave nothing of its own once it has stopped."""
+    port, log_path, scratch = free_port(), state / "server.log", state / "tmp"
+    scratch.mkdir(exist_ok=True)
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                                stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+        command = [CLI, "serve", "--port", str(port), "--workers", str(workers)]
+        env = {**env, "TMPDIR": str(scratch)}
+        proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base, proc, log_path)
@@ -67,13 +70,13 @@ def serving(env: dict[str, str], state: Path, workers: int = 2) -> Iterator[str]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # (ONNX Runtime keeps one small ``.ses`` file in the temp dir, reused by every process.)
+    assert not list(scratch.glob("hner-*")), "the stopped server left its folders in the temp dir"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     state = tmp_path_factory.mktemp("server")
-    port = free_port()
-    log_path = state / "server.log"
     env = {
         **os.environ,
         "HNER_DATA_DIR": str(state),
@@ -84,15 +87,8 @@ def server(tmp_path_factory):
     kb_file = state / "kb.jsonl"
     kb_file.write_text("".join(json.dumps(e) + "\n" for e in KB))
     subprocess.run([CLI, "kb", "load", str(kb_file)], env=env, check=True, capture_output=True, timeout=300)
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    wait_until_ready(base, proc, log_path)
-    yield base, log_path
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serving(env, state) as base:
+        yield base, state / "server.log"
 
 
 def test_extract_and_admin_over_http(server):
@@ -108,6 +104,7 @@ def test_extract_and_admin_over_http(server):
 def test_two_workers_share_the_load_and_report_metrics_together(server):
     base, log_path = server
     assert "2 worker(s)" in log_path.read_text()
+    assert len(list((log_path.parent / "tmp").glob("hner-metrics-*"))) == 1  # removed when it stops
     workers = set()
     for _ in range(40):  # a new connection each time, so the kernel spreads them over the workers' accept loops
         with httpx.Client(base_url=base, timeout=30) as client:

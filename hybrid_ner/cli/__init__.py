@@ -53,13 +53,15 @@ def serve(
         uvicorn.run(create_app(), host=host, port=port, log_config=None, access_log=False)
         return
     # Workers are separate processes: the database is migrated once here, before they start, and /metrics adds up
-    # their counters through prometheus_client's multiprocess files, in a fresh directory per start.
+    # their counters through prometheus_client's multiprocess files, in a fresh directory per start that goes
+    # when the service stops.
     from hybrid_ner.service.workers import run_workers
     from kb.db import make_engine, migrate
 
     migrate(make_engine(get_settings().database_url))
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hner-metrics-")
-    run_workers(host, port, count)
+    with tempfile.TemporaryDirectory(prefix="hner-metrics-") as metrics:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        run_workers(host, port, count)
 
 
 @app.command("train-ner")
