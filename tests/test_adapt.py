@@ -13,6 +13,7 @@ import pytest
 
 from hybrid_ner.ner.artifacts import atomic_dir, content_digest
 from hybrid_ner.ner.model import NERConfig
+from hybrid_ner.ner.seen import SEEN_FILE, SeenMentions
 from tests.conftest import toy_sentences, write_toy_conll
 from tests.test_cli import CLI, run_cli
 
@@ -176,7 +177,20 @@ def test_calibrate_the_default_model_on_its_own_labels(conll_file, tmp_path, dat
     proc = run_cli("calibrate", "--model", "ner-conll-minilm-l4", "--data", str(conll_file), "--out", str(out),
                    env=data_env)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["model"].startswith("ner-conll-minilm-l4@")
+    result = json.loads(proc.stdout)
+    assert result["model"].startswith("ner-conll-minilm-l4@")
+    assert result["seen_mentions"] == 0 and result["platt_seen"] == [0, 0] and not (out / SEEN_FILE).exists()
+    # --seen-from: the names of the data the model was trained on join the map; a later calibrate keeps them
+    taught = tmp_path / "taught"
+    proc = run_cli("calibrate", "--model", str(out), "--data", str(conll_file), "--out", str(taught),
+                   "--seen-from", str(conll_file), env=data_env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["seen_mentions"] == 4 and (taught / SEEN_FILE).is_file()
+    assert SeenMentions.load(taught).has("Atlantic Federation", "ORG")
+    again = run_cli("calibrate", "--model", str(taught), "--data", str(conll_file), "--out", str(tmp_path / "again"),
+                    env=data_env)  # fmt: skip
+    assert again.returncode == 0 and json.loads(again.stdout)["seen_mentions"] == 4
+    assert (tmp_path / "again" / SEEN_FILE).read_bytes() == (taught / SEEN_FILE).read_bytes()
     empty = tmp_path / "nothing.conll"
     empty.write_text("the\tO\ncat\tO\nsat\tB-MISC\n")
     refused = run_cli("calibrate", "--model", "ner-conll-minilm-l4", "--data", str(empty), "--out",

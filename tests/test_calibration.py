@@ -75,3 +75,27 @@ def test_an_intercept_per_label_keeps_calibration_when_the_label_mix_shifts():
     assert expected_calibration_error(np.array(by_label), ok2) < 0.03
     assert expected_calibration_error(platt(raw2, blind_a, blind_b), ok2) > 0.2
     assert fit_label_platt(raw[:5], labels[:5], np.ones(5)) == (*fit_platt(raw[:5], np.ones(5)), {})
+
+
+def test_a_seen_name_term_keeps_calibration_when_the_share_of_new_names_shifts():
+    from hybrid_ner.ner.calibration import fit_seen_platt
+
+    rng = np.random.default_rng(4)
+
+    def sample(n_seen: int, n_new: int):  # a seen name is right 97 times in 100, a new one 75, at the same raw scores
+        raw = rng.uniform(0.8, 0.999, n_seen + n_new)
+        seen = np.array([1.0] * n_seen + [0.0] * n_new)
+        return raw, seen, (rng.uniform(size=raw.size) < np.where(seen == 1.0, 0.97, 0.75)).astype(float)
+
+    raw, seen, ok = sample(3000, 1000)  # the calibration sample: mostly names the model was trained on
+    labels = ["PER"] * len(raw)
+    a, b, offsets, (offset, slope) = fit_seen_platt(raw, labels, ok, seen)
+    assert offsets == {} and offset > 1.0
+    blind_a, blind_b = fit_platt(raw, ok)
+    raw2, seen2, ok2 = sample(1000, 3000)  # new text: mostly new names
+    knows = platt(raw2, a + slope * seen2, b + offset * seen2)
+    assert expected_calibration_error(knows, ok2) < 0.03
+    assert expected_calibration_error(platt(raw2, blind_a, blind_b), ok2) > 0.08
+    _, _, by_label, _ = fit_seen_platt(raw, ["PER", "ORG"] * (len(raw) // 2), ok, seen, by_label=True)
+    assert set(by_label) == {"PER", "ORG"}
+    assert fit_seen_platt(raw[:5], labels[:5], np.ones(5), seen[:5]) == (*fit_platt(raw[:5], np.ones(5)), {}, (0, 0))

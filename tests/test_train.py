@@ -10,6 +10,7 @@ from hybrid_ner.config import DEFAULT_NER_MODEL_DIR
 from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.ner.extractor import LocalNER
 from hybrid_ner.ner.model import DIGEST_FILE, WEIGHTS_FILE, NERConfig
+from hybrid_ner.ner.seen import SeenMentions
 from hybrid_ner.ner.static_int8 import ONNX_FILE
 from tests.test_cli import run_cli
 
@@ -39,6 +40,8 @@ def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
     config = NERConfig.load(out)
     assert config.labels == ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
     assert config.temperature > 0 and "dev" in config.metrics and config.layers is None
+    seen = SeenMentions.load(out)  # the training data's names, for the confidence map
+    assert seen is not None and len(seen) == 4 and seen.has("Maria Fernandes", "PER") and len(config.platt_seen) == 2
     model = LocalNER(out, runtime="torch")
     for e in model.extract([TEXT])[0]:
         assert TEXT[e.span.start : e.span.end] == e.span.text

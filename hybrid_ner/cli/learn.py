@@ -142,6 +142,10 @@ def calibrate(
     ] = None,
     overwrite: OverwriteOpt = False,
     threads: ThreadsOpt = None,
+    seen_from: Annotated[
+        Path | None,
+        typer.Option(help="The labelled data the model was trained on: confidence learns which names it has seen."),
+    ] = None,
 ) -> None:
     """Refit only the confidence map of a model on a labelled sample of your text, and write a copy with it."""
     from hybrid_ner.learn.recalibrate import recalibrate
@@ -151,7 +155,7 @@ def calibrate(
         pipeline = open_pipeline()
         the_schema = _schema(pipeline, schema) if schema is not None else None
         ref = pipeline.components.model_ref(model, pipeline.components.state().model_version)
-        result = recalibrate(ref, data, out, the_schema, overwrite=overwrite)
+        result = recalibrate(ref, data, out, the_schema, overwrite=overwrite, seen_from=seen_from)
     typer.echo(json.dumps(asdict(result)))
 
 

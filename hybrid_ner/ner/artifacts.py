@@ -17,10 +17,11 @@ from pathlib import Path
 from hybrid_ner.errors import ModelArtifactError
 from hybrid_ner.files import scratch_dir
 from hybrid_ner.ner.model import CONFIG_FILE, DIGEST_FILE, WEIGHTS_FILE
+from hybrid_ner.ner.seen import SEEN_FILE
 
 ONNX_FILE = "ner.int8.onnx"
 CARD_FILE = "README.md"
-ARTIFACT_FILES = (CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE)  # what a model's predictions depend on
+ARTIFACT_FILES = (CONFIG_FILE, WEIGHTS_FILE, ONNX_FILE, SEEN_FILE)  # what a model's predictions depend on
 PROFILE_FILE = "profile.json"  # the reference input profile drift is measured against (``hybrid_ner.rollout.drift``)
 MODEL_FILES = (*ARTIFACT_FILES, CARD_FILE, DIGEST_FILE, PROFILE_FILE)  # what a model directory holds
 

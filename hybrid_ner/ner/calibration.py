@@ -124,6 +124,28 @@ def fit_label_platt(
     return float(coef[0]), float(fit.intercept_[0]), {n: float(c) for n, c in zip(names, coef[1:], strict=True)}
 
 
+def fit_seen_platt(
+    raw: np.ndarray, labels: Sequence[str], correct: np.ndarray, seen: np.ndarray, by_label: bool = False
+) -> tuple[float, float, dict[str, float], tuple[float, float]]:
+    """Platt scaling that also knows whether each entity's name was seen labelled in training: an offset and a
+    slope of its own for seen names (``hybrid_ner.ner.seen``), and with ``by_label`` an intercept per label.
+    Returns (a, b, label offsets, (seen offset, seen slope)). Falls back to :func:`fit_platt` when every entity
+    was right, or none was."""
+    y = correct.astype(int)
+    if len(set(y.tolist())) < 2:
+        a, b = fit_platt(raw, correct)
+        return a, b, {}, (0.0, 0.0)
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted(set(labels)) if by_label else []
+    x = np.clip(_logit(raw.astype(np.float64)), -12.0, 12.0)
+    onehot = np.array([[lab == n for n in names] for lab in labels], dtype=np.float64).reshape(len(labels), -1)
+    fit = LogisticRegression().fit(np.column_stack([x, seen, seen * x, onehot]), y)
+    coef = fit.coef_[0]
+    offsets = {n: float(c) for n, c in zip(names, coef[3:], strict=True)}
+    return float(coef[0]), float(fit.intercept_[0]), offsets, (float(coef[1]), float(coef[2]))
+
+
 def fit_temperature(logps: Sequence[np.ndarray], gold: Sequence[np.ndarray]) -> float:
     """Temperature minimising the token NLL of gold tags (grid search; one parameter)."""
     flat = np.concatenate(logps)

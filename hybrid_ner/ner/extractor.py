@@ -16,6 +16,7 @@ from hybrid_ner.ner.artifacts import verified_digest
 from hybrid_ner.ner.calibration import Decoder, WordSpan
 from hybrid_ner.ner.encoding import word_logprobs
 from hybrid_ner.ner.model import load_config, load_model, load_tokenizer, quantize_int8
+from hybrid_ner.ner.seen import SeenMentions
 from hybrid_ner.ner.static_int8 import OnnxClassifier
 from hybrid_ner.registry import extractors
 from hybrid_ner.text import Sentence, Word, split_sentences, words_from_tokens
@@ -68,6 +69,7 @@ class LocalNER:
         # these small matrices (a 1 MB document: 2 threads inside each call gained nothing here).
         self.parallel = threads if runtime == "onnx" else 1
         self.decoder = Decoder(self.config.labels)
+        self.seen = SeenMentions.load(self.model_dir)
 
     @property
     def labels(self) -> list[str]:
@@ -135,7 +137,8 @@ class LocalNER:
         return out
 
     def _entity(self, text: str, first: Word, last: Word, label: str, raw: float) -> Entity:
-        score = self.config.confidence(raw, label)
+        known = self.seen is not None and self.seen.has(text[first.start : last.end], label)
+        score = self.config.confidence(raw, label, known)
         return Entity(
             span=Span.from_text(text, first.start, last.end, label),
             score=score,

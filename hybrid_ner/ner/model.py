@@ -45,15 +45,19 @@ class NERConfig:
     platt_a: float = 1.0
     platt_b: float = 0.0
     platt_offsets: dict[str, float] = field(default_factory=dict)  # label -> added to platt_b (adapted models)
+    # (offset, slope) added to (platt_b, platt_a) for a name seen labelled in training (hybrid_ner.ner.seen)
+    platt_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])
     layers: int | None = None  # keep only the encoder's first N layers (a distilled student); None keeps all
     descriptions: dict[str, str] = field(default_factory=dict)  # entity type -> what it means (adapted models)
     base_package: str = BASE_PACKAGE
     base_version: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
 
-    def confidence(self, raw: float, label: str) -> float:
-        """P(entity exactly right) of a decoded span's raw score, through the fitted map."""
-        return float(platt(raw, self.platt_a, self.platt_b + self.platt_offsets.get(label, 0.0)))
+    def confidence(self, raw: float, label: str, seen: bool = False) -> float:
+        """P(entity exactly right) of a decoded span's raw score, through the fitted map; ``seen``: the model saw
+        the span's name labelled ``label`` in training."""
+        offset, slope = self.platt_seen if seen else (0.0, 0.0)
+        return float(platt(raw, self.platt_a + slope, self.platt_b + offset + self.platt_offsets.get(label, 0.0)))
 
     def save(self, directory: Path) -> None:
         (directory / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -20,6 +20,7 @@ from hybrid_ner.ner.calibration import (
     expected_calibration_error,
     fit_label_platt,
     fit_platt,
+    fit_seen_platt,
     fit_temperature,
     retemper,
 )
@@ -30,6 +31,7 @@ from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.noise import noisy_pairs
+from hybrid_ner.ner.seen import SeenMentions
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
 from hybrid_ner.ner.unlabelled import read_unlabelled
 
@@ -101,9 +103,11 @@ def score(
     data: Sequence[TaggedSentence],
     logps: Sequence[np.ndarray],
     kept: Collection[str] | None = None,
+    seen: SeenMentions | None = None,
 ) -> dict[str, Any]:
-    """Exact-span F1 and entity ECE of T=1 log-probs ``logps`` decoded under ``config``'s calibration; with
-    ``kept``, only predictions of those labels count (the ones a schema maps)."""
+    """Exact-span F1 and entity ECE of T=1 log-probs ``logps`` decoded under ``config``'s calibration (``seen``:
+    the model's training mentions); with ``kept``, only predictions of those labels count (the ones a schema
+    maps)."""
     decoder = Decoder(config.labels)
     gold: set[EntityKey] = set()
     pred: set[EntityKey] = set()
@@ -115,7 +119,8 @@ def score(
                 continue
             key = (i, span.first, span.last, span.label)
             pred.add(key)
-            conf.append(config.confidence(span.raw, span.label))
+            known = seen is not None and seen.has(" ".join(s.words[span.first : span.last]), span.label)
+            conf.append(config.confidence(span.raw, span.label, known))
             correct.append(key in gold)
     scores = score_entities(gold, pred)
     return {
@@ -135,14 +140,15 @@ def calibrate(
     logps: Sequence[np.ndarray],
     kept: Collection[str] | None = None,
     by_label: bool = False,
+    seen: SeenMentions | None = None,
 ) -> None:
     """Fit temperature on token NLL, then Platt scaling on entity correctness, in place (with ``kept``, on the
-    predictions of those labels only; ``by_label``: with an intercept per label). Gold tags the model lacks
-    count as ``O``."""
+    predictions of those labels only; ``by_label``: with an intercept per label; ``seen``: the model's training
+    mentions, with a term for the names it saw). Gold tags the model lacks count as ``O``."""
     label_idx = {lab: i for i, lab in enumerate(config.labels)}
     config.temperature = fit_temperature(logps, [np.array([label_idx.get(t, 0) for t in s.tags]) for s in data])
     decoder = Decoder(config.labels)
-    raw, labels, ok = [], [], []
+    raw, labels, names, ok = [], [], [], []
     for s, lp in zip(data, logps, strict=True):
         gold = set(spans_from_bio(s.tags))
         for span in decoder.decode(retemper(lp, config.temperature)):
@@ -150,8 +156,16 @@ def calibrate(
                 continue
             raw.append(span.raw)
             labels.append(span.label)
+            names.append(" ".join(s.words[span.first : span.last]))
             ok.append((span.first, span.last, span.label) in gold)
-    if by_label:
+    config.platt_seen = [0.0, 0.0]
+    if seen is not None:
+        flags = seen.flags(names, labels)
+        config.platt_a, config.platt_b, config.platt_offsets, pair = fit_seen_platt(
+            np.array(raw), labels, np.array(ok), flags, by_label
+        )
+        config.platt_seen = list(pair)
+    elif by_label:
         config.platt_a, config.platt_b, config.platt_offsets = fit_label_platt(np.array(raw), labels, np.array(ok))
     else:
         config.platt_a, config.platt_b = fit_platt(np.array(raw), np.array(ok, dtype=float))
@@ -320,6 +334,7 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     unlabelled = [s for p in args.unlabelled for s in read_unlabelled(p, held)]
     if args.limit:
         train, dev = train[: args.limit], dev[: args.limit]
+    seen = SeenMentions.from_sentences(train)  # the labelled names, before noisy copies
     pairs = noisy_pairs(train, args.noise, args.seed) if args.noise else []
     originals = {len(train) + k: source for k, (_, source) in enumerate(pairs)}
     train = [*train, *(noisy for noisy, _ in pairs)]
@@ -328,8 +343,8 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     teacher = _teacher(args, model, config)
     fit(model, tokenizer, config, args, train, dev, teacher, progress, unlabelled, originals)
     _, logps = evaluate(model, tokenizer, config, dev)
-    calibrate(config, dev, logps)
-    dev_metrics = score(config, dev, logps)  # the same T=1 log-probs, decoded under the fitted calibration
+    calibrate(config, dev, logps, seen=seen)
+    dev_metrics = score(config, dev, logps, seen=seen)  # the same T=1 log-probs, decoded under the fitted calibration
     config.metrics = {
         "dev": dev_metrics,
         "history": args.history,
@@ -348,5 +363,6 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
         "data": data_digests(args),
     }
     save_model(model, config, args.out)
+    seen.save(args.out)
     write_model_card(args, config)
     return config
