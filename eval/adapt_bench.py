@@ -36,7 +36,7 @@ def served_scores(model_dir: Path, test: Sequence[TaggedSentence], kept: set[str
 
     model = LocalNER(model_dir, threads=torch.get_num_threads())
     logps = model.logprobs([s.words for s in test], temperature=1.0)
-    result = score(model.config, test, logps, kept)
+    result = score(model.config, test, logps, kept, seen=model.seen)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
 

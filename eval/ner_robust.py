@@ -41,13 +41,15 @@ def sets(conll_dev: Path, wnut: Path, limit: int | None = None) -> dict[str, tup
 def score_model(model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict[str, Any]:
     """F1 and entity ECE of one model directory on each set."""
     from hybrid_ner.ner.model import load_model
+    from hybrid_ner.ner.seen import SeenMentions
     from hybrid_ner.ner.train import evaluate, score
 
     model, tokenizer, config = load_model(model_dir)
+    seen = SeenMentions.load(model_dir)  # the names it was trained on, for its map, as the service scores
     row: dict[str, Any] = {}
     for name, (data, kept) in evaluation.items():
         _, logps = evaluate(model, tokenizer, config, data)
-        got = score(config, data, logps, kept)
+        got = score(config, data, logps, kept, seen=seen)
         row[name] = {"f1": round(got["f1"], 4), "ece": round(got["ece"], 4)}
     return row
 

@@ -48,3 +48,23 @@ def test_what_the_registry_refuses(db_url, tmp_path, adapted_model):
     with pytest.raises(ModelArtifactError, match="changed after it was written"):
         store.add("changed", changed, actor="x")
     assert store.list() == []
+
+
+def test_the_names_a_model_was_trained_on_travel_with_it(db_url, tmp_path, adapted_model):
+    from hybrid_ner.ner.artifacts import copy_model, write_digest
+    from hybrid_ner.ner.data import TaggedSentence
+    from hybrid_ner.ner.extractor import LocalNER
+    from hybrid_ner.ner.seen import SEEN_FILE, SeenMentions
+
+    taught = tmp_path / "taught"
+    taught.mkdir()
+    copy_model(adapted_model, taught)
+    SeenMentions.from_sentences([TaggedSentence(["Nina", "Simone"], ["B-artist", "I-artist"])]).save(taught)
+    digest = write_digest(taught)
+    assert digest != content_digest(adapted_model)  # the set decides scores, so it is part of the content
+    here = Components(Settings(data_dir=tmp_path / "here", db_url=db_url))
+    assert here.models.add("taught", taught, actor="test")["digest"] == digest
+    ref = ModelStore(here.sessions, tmp_path / "there" / "models").materialise("taught")
+    assert (ref.path / SEEN_FILE).read_bytes() == (taught / SEEN_FILE).read_bytes()
+    served = LocalNER(ref.path).seen
+    assert served is not None and served.has("nina simone", "artist")

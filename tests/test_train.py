@@ -42,6 +42,7 @@ def test_train_ner_writes_a_loadable_model_dir(conll_file, tmp_path):
     assert config.temperature > 0 and "dev" in config.metrics and config.layers is None
     seen = SeenMentions.load(out)  # the training data's names, for the confidence map
     assert seen is not None and len(seen) == 4 and seen.has("Maria Fernandes", "PER") and len(config.platt_seen) == 2
+    assert "a name labelled in\ntraining (`seen_mentions.u64`) adds" in (out / "README.md").read_text()
     model = LocalNER(out, runtime="torch")
     for e in model.extract([TEXT])[0]:
         assert TEXT[e.span.start : e.span.end] == e.span.text

@@ -64,7 +64,8 @@ word-shape features (uncased encoder; shape ids restore capitalisation). Trained
 
 ## Dev metrics (calibrated)
 micro F1 {dev["f1"]:.4f}, precision {dev["precision"]:.4f}, recall {dev["recall"]:.4f}, entity ECE {dev["ece"]:.4f};
-temperature {config.temperature:.2f}, Platt a={config.platt_a:.3f} b={config.platt_b:.3f}.
+temperature {config.temperature:.2f}, Platt a={config.platt_a:.3f} b={config.platt_b:.3f}; a name labelled in
+training (`seen_mentions.u64`) adds {config.platt_seen[1]:+.3f} to a and {config.platt_seen[0]:+.3f} to b.
 
 | label | dev F1 |
 |---|---|
