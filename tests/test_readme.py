@@ -59,9 +59,17 @@ def env(tmp_path):
     return {**os.environ, "HNER_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """Where the blocks' ``/tmp/hner-demo`` goes in the tests: one folder the blocks share, removed with the run's."""
+    return tmp_path_factory.mktemp("hner-demo")
+
+
 @pytest.mark.parametrize("index", range(len([b for b in blocks() if commands(b) and not is_long(commands(b)[0])])))
-def test_readme_block_runs(index, env):
-    block = [b for b in blocks() if commands(b) and not is_long(commands(b)[0])][index]
+def test_readme_block_runs(index, env, demo):
+    block = [b for b in blocks() if commands(b) and not is_long(commands(b)[0])][index].replace(
+        "/tmp/hner-demo", str(demo)
+    )
     proc = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
