@@ -97,8 +97,8 @@ def recalibrate(
         "sample": after,
     }
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        copy_model(model.path, tmp)
-        if seen is not None:
+        copy_model(model.path, tmp)  # with the model's own seen names, if it has them
+        if seen_from is not None and seen is not None:
             seen.save(tmp)
         config.save(tmp)
         _note_on_card(tmp, model, sample.digest, len(sentences), before["ece"], after["ece"], seen)

@@ -10,7 +10,7 @@ thresholds on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,33 @@ def fit_platt(raw: np.ndarray, correct: np.ndarray, iters: int = 50) -> tuple[fl
     return float(a), float(b)
 
 
+def _fit_logistic(
+    raw: np.ndarray,
+    labels: Sequence[str],
+    correct: np.ndarray,
+    extra: Callable[[np.ndarray], list[np.ndarray]],
+    by_label: bool,
+    strength: float = 1.0,
+) -> tuple[float, float, dict[str, float], list[float]] | None:
+    """L2-regularised logistic regression of correctness on logit(raw), the ``extra`` columns made from it, and
+    with ``by_label`` a one-hot per label. Returns (slope, intercept, label offsets, extra coefficients), or None
+    when every entity was right, or none was (nothing to fit)."""
+    y = correct.astype(int)
+    if len(set(y.tolist())) < 2:
+        return None
+    from sklearn.linear_model import LogisticRegression
+
+    names = sorted(set(labels)) if by_label else []
+    x = np.clip(_logit(raw.astype(np.float64)), -12.0, 12.0)
+    columns = extra(x)
+    onehot = np.array([[lab == n for n in names] for lab in labels], dtype=np.float64).reshape(len(labels), -1)
+    fit = LogisticRegression(C=strength).fit(np.column_stack([x, *columns, onehot]), y)
+    coef = fit.coef_[0]
+    k = 1 + len(columns)
+    offsets = {n: float(c) for n, c in zip(names, coef[k:], strict=True)}
+    return float(coef[0]), float(fit.intercept_[0]), offsets, [float(c) for c in coef[1:k]]
+
+
 def fit_label_platt(
     raw: np.ndarray, labels: Sequence[str], correct: np.ndarray, strength: float = 1.0
 ) -> tuple[float, float, dict[str, float]]:
@@ -110,18 +137,12 @@ def fit_label_platt(
     can be wrong four times in five while its PER is mostly right), and how often each label is predicted
     shifts between texts, so one map for all labels miscalibrates whenever the mix changes. Falls back to
     :func:`fit_platt` when every entity was right, or none was."""
-    y = correct.astype(int)
-    if len(set(y.tolist())) < 2:
+    fitted = _fit_logistic(raw, labels, correct, lambda x: [], by_label=True, strength=strength)
+    if fitted is None:
         a, b = fit_platt(raw, correct)
         return a, b, {}
-    from sklearn.linear_model import LogisticRegression
-
-    names = sorted(set(labels))
-    x = np.clip(_logit(raw.astype(np.float64)), -12.0, 12.0)
-    onehot = np.array([[lab == n for n in names] for lab in labels], dtype=np.float64).reshape(len(labels), -1)
-    fit = LogisticRegression(C=strength).fit(np.column_stack([x, onehot]), y)
-    coef = fit.coef_[0]
-    return float(coef[0]), float(fit.intercept_[0]), {n: float(c) for n, c in zip(names, coef[1:], strict=True)}
+    a, b, offsets, _ = fitted
+    return a, b, offsets
 
 
 def fit_seen_platt(
@@ -131,19 +152,12 @@ def fit_seen_platt(
     slope of its own for seen names (``hybrid_ner.ner.seen``), and with ``by_label`` an intercept per label.
     Returns (a, b, label offsets, (seen offset, seen slope)). Falls back to :func:`fit_platt` when every entity
     was right, or none was."""
-    y = correct.astype(int)
-    if len(set(y.tolist())) < 2:
+    fitted = _fit_logistic(raw, labels, correct, lambda x: [seen, seen * x], by_label=by_label)
+    if fitted is None:
         a, b = fit_platt(raw, correct)
         return a, b, {}, (0.0, 0.0)
-    from sklearn.linear_model import LogisticRegression
-
-    names = sorted(set(labels)) if by_label else []
-    x = np.clip(_logit(raw.astype(np.float64)), -12.0, 12.0)
-    onehot = np.array([[lab == n for n in names] for lab in labels], dtype=np.float64).reshape(len(labels), -1)
-    fit = LogisticRegression().fit(np.column_stack([x, seen, seen * x, onehot]), y)
-    coef = fit.coef_[0]
-    offsets = {n: float(c) for n, c in zip(names, coef[3:], strict=True)}
-    return float(coef[0]), float(fit.intercept_[0]), offsets, (float(coef[1]), float(coef[2]))
+    a, b, offsets, (offset, slope) = fitted
+    return a, b, offsets, (offset, slope)
 
 
 def fit_temperature(logps: Sequence[np.ndarray], gold: Sequence[np.ndarray]) -> float:
