@@ -75,10 +75,12 @@ bench: $(STAMP)
 ner-export-bench: $(STAMP)
 	$(BIN)/python -m eval.ner_export_bench --dev $(CONLL_DIR)/dev.txt --out eval/reports
 
-# CoNLL dev as written, lowercased and uppercased, and WNUT-17 test (PER/LOC/ORG), in fp32, for the shipped models
-# and any trained under runs/ner*, beside spaCy sm → eval/reports/ner_robust.md
+# CoNLL dev as written, its entities named as CoNLL train never labels, lowercased and uppercased, and WNUT-17 test
+# (PER/LOC/ORG), in fp32, for the shipped models and any trained under runs/ner*, beside spaCy sm
+# → eval/reports/ner_robust.md
 ner-robust: $(STAMP)
 	$(BIN)/python -m eval.ner_robust --conll-dev $(CONLL_DIR)/dev.txt --wnut $(WNUT_DIR)/test.conll --spacy \
+		--train $(CONLL_DIR)/train.txt \
 		--out eval/reports/ner_robust.json hybrid_ner/resources/ner-conll-minilm-l4-v2 hybrid_ner/resources/ner-conll-minilm-l4 \
 		hybrid_ner/resources/ner-conll-minilm \
 		$(patsubst %/ner_config.json,%,$(wildcard runs/ner*/ner_config.json))
@@ -168,6 +170,10 @@ train: $(STAMP)
 
 runs/unlabelled/vital.txt: $(STAMP)
 	$(BIN)/python -m eval.unlabelled --out $@
+
+# Names to swap into training sentences (train-ner --replace): the bundled KB's people, organisations and places.
+runs/names.tsv: $(STAMP) $(KB_STAMP)
+	$(BIN)/python -m eval.kb_names --data-dir data --out $@
 
 train-student: $(STAMP) runs/unlabelled/vital.txt
 	$(BIN)/hybrid-ner train-ner --train $(CONLL_DIR)/train.txt --dev $(CONLL_DIR)/dev.txt --holdout $(CONLL_DIR)/test.txt \

@@ -1,17 +1,19 @@
 """How a NER model holds off edited news: CoNLL dev as written, lowercased and uppercased, and WNUT-17 test with
 person → PER, location → LOC, corporation and group → ORG (only PER/LOC/ORG predictions count there). Each model
 directory is scored in fp32 PyTorch under its own calibration, so training recipes compare on the same footing
-(the served int8 graph is ``eval.ner_bench``'s job). Choices are made on dev; the test sets are not read here.
+(the served int8 graph is ``eval.ner_bench``'s job). With ``--train``, a second dev column counts only the entities
+(gold and predicted) whose name that file never labels: half of CoNLL test's and most of a tweet's are.
+Choices are made on dev; the test sets are not read here.
 
     python -m eval.ner_robust --conll-dev ../shared/data/conll2003/dev.txt --wnut ../shared/data/wnut17/test.conll \
-        --out eval/reports/ner_robust.json MODEL_DIR [MODEL_DIR ...]
+        [--train ../shared/data/conll2003/train.txt] --out eval/reports/ner_robust.json MODEL_DIR [MODEL_DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ from hybrid_ner.cli._io import write_out
 from hybrid_ner.ner.data import TaggedSentence, read_tagged
 
 KEPT = frozenset({"PER", "LOC", "ORG"})
+CONLL_LABELS = ("PER", "LOC", "ORG", "MISC")
+UNSEEN = "conll dev, names unseen in training"
+Unseen = Callable[[str], bool]
 
 
 def _recased(data: Sequence[TaggedSentence], case: Any) -> list[TaggedSentence]:
@@ -38,8 +43,10 @@ def sets(conll_dev: Path, wnut: Path, limit: int | None = None) -> dict[str, tup
     }
 
 
-def score_model(model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict[str, Any]:
-    """F1 and entity ECE of one model directory on each set."""
+def score_model(
+    model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence], Any]], unseen: Unseen | None = None
+) -> dict[str, Any]:
+    """F1 and entity ECE of one model directory on each set; with ``unseen``, also on dev's unseen names."""
     from hybrid_ner.ner.model import load_model
     from hybrid_ner.ner.seen import SeenMentions
     from hybrid_ner.ner.train import evaluate, score
@@ -51,13 +58,26 @@ def score_model(model_dir: Path, evaluation: dict[str, tuple[list[TaggedSentence
         _, logps = evaluate(model, tokenizer, config, data)
         got = score(config, data, logps, kept, seen=seen)
         row[name] = {"f1": round(got["f1"], 4), "ece": round(got["ece"], 4)}
+        if name == "conll dev" and unseen is not None:
+            new = score(config, data, logps, kept, seen=seen, names=unseen)
+            row[UNSEEN] = {"f1": round(new["f1"], 4), "ece": round(new["ece"], 4)}
     return row
+
+
+def unseen_names(train: Path) -> Unseen:
+    """Whether a name is one no sentence of ``train`` labels (under any label): the same test for every row."""
+    from hybrid_ner.ner.seen import SeenMentions
+
+    seen = SeenMentions.from_sentences(read_tagged(train))
+    return lambda name: not any(seen.has(name, label) for label in CONLL_LABELS)
 
 
 SPACY_ROW = "spaCy sm (en_core_web_sm 3.8, OntoNotes labels mapped to CoNLL's)"
 
 
-def score_spacy(evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict[str, Any]:
+def score_spacy(
+    evaluation: dict[str, tuple[list[TaggedSentence], Any]], unseen: Unseen | None = None
+) -> dict[str, Any]:
     """spaCy sm's F1 on each set, on the gold tokens; it gives no entity confidence, so no ECE."""
     import spacy
 
@@ -65,10 +85,18 @@ def score_spacy(evaluation: dict[str, tuple[list[TaggedSentence], Any]]) -> dict
     from hybrid_ner.ner.metrics import score_entities
 
     nlp = spacy.load(SPACY_PACKAGE)
-    return {
-        name: {"f1": round(score_entities(gold_keys(data), spacy_keys(nlp, data, kept)).micro.f1, 4), "ece": None}
-        for name, (data, kept) in evaluation.items()
-    }
+    row = {}
+    for name, (data, kept) in evaluation.items():
+        gold, got = gold_keys(data), spacy_keys(nlp, data, kept)
+        row[name] = {"f1": round(score_entities(gold, got).micro.f1, 4), "ece": None}
+        if name == "conll dev" and unseen is not None:
+            texts: dict[Hashable, str] = {i: " ".join(s.words) for i, s in enumerate(data)}
+            new = [{k for k in keys if unseen(texts[k[0]][k[1] : k[2]])} for keys in (gold, got)]
+            row[UNSEEN] = {"f1": round(score_entities(*new).micro.f1, 4), "ece": None}
+    return row
+
+
+NONE: dict[str, float | None] = {"f1": None, "ece": None}  # a set a row has no score on
 
 
 def _cell(value: float | None) -> str:
@@ -80,7 +108,9 @@ def markdown(rows: dict[str, dict[str, Any]]) -> str:
     head = "| model | " + " | ".join(f"{n} F1 | ECE" for n in names) + " |"
     rule = "|---|" + "---|---|" * len(names)
     body = [
-        f"| {model} | " + " | ".join(f"{_cell(r[n]['f1'])} | {_cell(r[n]['ece'])}" for n in names) + " |"
+        f"| {model} | "
+        + " | ".join(f"{_cell(r.get(n, NONE)['f1'])} | {_cell(r.get(n, NONE)['ece'])}" for n in names)
+        + " |"
         for model, r in rows.items()
     ]
     return "\n".join([head, rule, *body]) + "\n"
@@ -95,14 +125,16 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="only the first N sentences of each set")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--spacy", action="store_true", help="add spaCy sm's F1 on the same sets")
+    ap.add_argument("--train", type=Path, default=None, help="CoNLL train: also score dev's names it never labels")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     evaluation = sets(args.conll_dev, args.wnut, args.limit)
-    rows = {str(m): score_model(m, evaluation) for m in args.models}
+    unseen = unseen_names(args.train) if args.train else None
+    rows = {str(m): score_model(m, evaluation, unseen) for m in args.models}
     if args.spacy:
-        rows[SPACY_ROW] = score_spacy(evaluation)
+        rows[SPACY_ROW] = score_spacy(evaluation, unseen)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for path, text in [(args.out, json.dumps(rows, indent=1)), (args.out.with_suffix(".md"), markdown(rows))]:
         write_out(path, iter([text]))

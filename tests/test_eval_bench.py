@@ -164,8 +164,10 @@ def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():
     assert linked_accuracy(["a", "b", None, "d"], lists, threshold=0.05) == pytest.approx(1 / 3)
 
 
-def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_file, tmp_path, monkeypatch, capsys):
-    from eval.ner_robust import SPACY_ROW, sets
+def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(
+    conll_file, tmp_path, monkeypatch, capsys, local_ner
+):
+    from eval.ner_robust import SPACY_ROW, UNSEEN, sets, unseen_names
     from eval.ner_robust import main as robust_main
 
     tweets = tmp_path / "wnut.conll"
@@ -179,17 +181,29 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(conll_fil
     assert wnut[0].tags == ["O", "B-PER", "O", "O", "B-LOC", "O", "O"] and kept == {"PER", "LOC", "ORG"}
 
     out = tmp_path / "robust.json"
+    train = tmp_path / "train.conll"  # labels Berlin and Danish: of the dev file's names, those two are seen
+    train.write_text("Berlin B-LOC\nwins O\n\nDanish B-MISC\nfarmers O\n\n", encoding="utf-8")
     argv = ["ner_robust", str(DEFAULT_NER_MODEL_DIR), "--conll-dev", str(conll_file), "--wnut", str(tweets)]
     monkeypatch.setattr("sys.argv", [*argv, "--out", str(out), "--limit", "10", "--threads", "1", "--spacy"])
     robust_main()
+    assert UNSEEN not in json.loads(out.read_text())[SPACY_ROW]  # no --train, no such column
+    monkeypatch.setattr("sys.argv", [*argv, "--out", str(out), "--limit", "10", "--threads", "1", "--spacy",
+                                     "--train", str(train)])  # fmt: skip
+    robust_main()
     spacy_row = json.loads(out.read_text())[SPACY_ROW]
-    assert set(spacy_row) == set(evaluation) and all(r["ece"] is None for r in spacy_row.values())
+    assert set(spacy_row) == {*evaluation, UNSEEN} and all(r["ece"] is None for r in spacy_row.values())
     assert spacy_row["conll dev"]["f1"] > 0.5  # news spaCy knows, scored on the same gold tokens
     assert spacy_row["wnut17 test (PER/LOC/ORG)"]["f1"] == 0.0  # it calls Berlin a person and iPhones an ORG here
     report = json.loads(out.read_text())[str(DEFAULT_NER_MODEL_DIR)]
-    assert set(report) == set(evaluation)
+    assert set(report) == {*evaluation, UNSEEN}
     assert all(0.0 <= r["f1"] <= 1.0 and 0.0 <= r["ece"] <= 1.0 for r in report.values())
     assert report["conll dev"]["f1"] > 0.5  # the toy sentences are news the shipped model knows
+    # Maria Fernandes and the Atlantic Federation alone count there: with Berlin (LOC, found) left out, a model
+    # that finds both scores 1.0 whatever it does with Berlin
+    unseen = unseen_names(train)
+    assert [unseen(n) for n in ("Maria Fernandes", "Berlin", "Atlantic Federation", "Danish")] == [1, 0, 1, 0]
+    found = {(e.span.text, e.span.label) for e in local_ner.extract(["Maria Fernandes visited Berlin ."])[0]}
+    assert ("Maria Fernandes", "PER") in found and report[UNSEEN]["f1"] > 0.5
     assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out
 
 

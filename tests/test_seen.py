@@ -59,3 +59,25 @@ def test_the_served_model_scores_a_name_it_was_trained_on_through_the_seen_term(
     SeenMentions([]).save(tmp_path / "none")  # an empty set scores as no set at all
     write_digest(tmp_path / "none")
     assert {e.span.text: e.score for e in LocalNER(tmp_path / "none").extract([text])[0]} == copies["none"]
+
+
+def test_scores_can_count_only_the_names_training_never_saw():
+    """``score(names=...)`` keeps the gold and predicted entities whose words pass: here it drops Berlin, which the
+    log-probs (written here) miss, so only Maria Fernandes counts."""
+    import numpy as np
+
+    from hybrid_ner.ner.model import NERConfig
+    from hybrid_ner.ner.tags import bio_labels
+    from hybrid_ner.ner.train import score
+
+    config = NERConfig(labels=bio_labels(["PER", "LOC"]))
+    sentence = SENTENCES[0]
+    tags = ["B-PER", "I-PER", "O", "O", "O"]  # Berlin missed
+    logps = np.log(np.full((5, len(config.labels)), 0.01))
+    for i, tag in enumerate(tags):
+        logps[i, config.labels.index(tag)] = np.log(0.96)
+    seen = SeenMentions.from_sentences([TaggedSentence(["Berlin"], ["B-LOC"])])
+    everything = score(config, [sentence], [logps])
+    unseen = score(config, [sentence], [logps], names=lambda n: not seen.has(n, "LOC"))
+    assert (everything["support"], everything["predicted"]) == (2, 1) and everything["f1"] == pytest.approx(2 / 3)
+    assert (unseen["support"], unseen["predicted"], unseen["f1"]) == (1, 1, 1.0)

@@ -56,15 +56,18 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     held = _reports(tmp_path / "held.conll", range(5))  # shares no sentence with the training file
     prose = tmp_path / "prose.txt"
     prose.write_text(UNLABELLED, encoding="utf-8")
+    names = tmp_path / "names.tsv"
+    names.write_text("PER\tGrace Hopper\nLOC\tOslo\nORG\tAcme Corporation\n", encoding="utf-8")
     _train(
         conll_file, out, "--layers", "2", "--teacher", str(shipped_model_dir), "--noise", "0.5", "--holdout", held,
-        "--unlabelled", str(prose),
+        "--unlabelled", str(prose), "--replace", "0.5", "--names", str(names),
     )  # fmt: skip
     config = NERConfig.load(out)
     assert config.layers == 2 and config.metrics["hyperparameters"]["teacher"] == shipped_model_dir.name
     hyper = config.metrics["hyperparameters"]
-    assert hyper["noise"] == 0.5 and hyper["holdouts"] == ["held.conll"]
-    assert 40 < config.metrics["train_sentences"] < 80  # --limit 40, and a noisy copy of about half of them
+    assert hyper["noise"] == 0.5 and hyper["holdouts"] == ["held.conll"] and hyper["replace"] == 0.5
+    # --limit 40, a noisy copy of about half of them and a name-swapped copy of about half of those with a name
+    assert 50 < config.metrics["train_sentences"] < 110
     assert config.metrics["unlabelled_sentences"] == 3  # two lines, the first of two sentences
     digests = config.metrics["data"]
     assert digests["unlabelled 1"] == {"file": "prose.txt", "sha256": hashlib.sha256(prose.read_bytes()).hexdigest()}
@@ -72,6 +75,9 @@ def test_a_distilled_student_exports_to_the_served_runtime(conll_file, tmp_path)
     card = (out / "README.md").read_text()
     assert digests["unlabelled 1"]["sha256"][:16] in card and "CC BY-SA" in card
     assert "with a noisy copy of 50% of them" in card and "seed 13" in card
+    assert "a copy of 50% of them with names swapped for others from `names.tsv`" in card
+    assert digests["names"] == {"file": "names.tsv", "sha256": hashlib.sha256(names.read_bytes()).hexdigest()}
+    assert not SeenMentions.load(out).has("Grace Hopper", "PER")  # the swapped-in names are not labelled data
     torch_model = LocalNER(out, runtime="torch", quantize=False)
     assert len(torch_model.model.encoder.encoder.layer) == 2
 
@@ -138,6 +144,13 @@ def test_train_ner_refuses_training_data_that_holds_an_evaluation_set(tmp_path):
     assert leaked.returncode == 2 and f"{prose}:2: " in leaked.stderr and f"evaluation set {test}" in leaked.stderr
     no_teacher = run_cli("train-ner", "--train", str(clean), *args, "--unlabelled", str(prose))
     assert no_teacher.returncode == 2 and "--teacher" in no_teacher.stderr and not out.exists()
+    no_names = run_cli("train-ner", "--train", str(clean), *args, "--replace", "0.5")
+    assert no_names.returncode == 2 and "--names" in no_names.stderr and not out.exists()
+    names = tmp_path / "names.tsv"
+    names.write_text("PER\tGrace Hopper\nOslo\n", encoding="utf-8")
+    bad_names = run_cli("train-ner", "--train", str(clean), *args, "--replace", "0.5", "--names", str(names))
+    assert bad_names.returncode == 2 and f"{names}:2: expected 'LABEL<TAB>name'" in bad_names.stderr
+    assert not out.exists()
 
 
 def test_a_second_export_replaces_the_served_graph_section_of_the_card(tmp_path):

@@ -105,6 +105,19 @@ def train_ner_cmd(
             dir_okay=False,
         ),
     ] = None,
+    replace: Annotated[
+        float,
+        typer.Option(
+            help="Also train on a copy of this share of the sentences with their names swapped for others of the "
+            "same label from --names.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
+    names: Annotated[
+        Path | None,
+        typer.Option(help="Names for --replace: UTF-8, one 'LABEL<TAB>name' per line.", exists=True, dir_okay=False),
+    ] = None,
 ) -> None:
     """Fine-tune the local NER model from the packaged MiniLM encoder and write a model directory. Refuses
     training data that holds the sentences of --dev or of a --holdout set."""
@@ -131,6 +144,8 @@ def train_ner_cmd(
         holdouts=tuple(holdout or ()),
         noise=noise,
         unlabelled=tuple(unlabelled or ()),
+        replace=replace,
+        names=names,
     )
     with cli_errors(), Progress(transient=False) as progress:
         task = progress.add_task("training", total=None)

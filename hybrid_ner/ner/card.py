@@ -21,6 +21,7 @@ def data_digests(args: TrainArgs) -> dict[str, dict[str, str]]:
     files = [("train", args.train), ("dev", args.dev)]
     files += [(f"holdout {i}", p) for i, p in enumerate(args.holdouts, 1)]
     files += [(f"unlabelled {i}", p) for i, p in enumerate(args.unlabelled, 1)]
+    files += [("names", args.names)] if args.replace and args.names else []
     return {role: {"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for role, p in files}
 
 
@@ -35,12 +36,15 @@ def _distilled(args: TrainArgs) -> str:
 
 
 def _noise(args: TrainArgs) -> str:
-    if not args.noise:
-        return ""
-    return (
-        f", with a noisy copy of {args.noise:.0%} of them: recased, a hashtag, a user handle or no final stop; the "
-        "teacher reads the clean original of a recased copy"
-    )
+    out = ""
+    if args.noise:
+        out += (
+            f", with a noisy copy of {args.noise:.0%} of them: recased, a hashtag, a user handle or no final stop; "
+            "the teacher reads the clean original of a recased copy"
+        )
+    if args.replace and args.names:
+        out += f", and a copy of {args.replace:.0%} of them with names swapped for others from `{args.names.name}`"
+    return out
 
 
 def write_model_card(args: TrainArgs, config: NERConfig) -> None:

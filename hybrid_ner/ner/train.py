@@ -31,6 +31,7 @@ from hybrid_ner.ner.holdout import Holdout, check_disjoint
 from hybrid_ner.ner.metrics import EntityKey, score_entities
 from hybrid_ner.ner.model import FROZEN_KEY, CaseAwareTokenClassifier, NERConfig, load_model, new_model, save_model
 from hybrid_ner.ner.noise import noisy_pairs
+from hybrid_ner.ner.replace import read_names, replaced_copies
 from hybrid_ner.ner.seen import SeenMentions
 from hybrid_ner.ner.tags import bio_labels, spans_from_bio
 from hybrid_ner.ner.unlabelled import read_unlabelled
@@ -58,6 +59,8 @@ class TrainArgs:
     holdouts: tuple[Path, ...] = ()  # evaluation sets the training data must not hold (``--dev`` is one anyway)
     noise: float = 0.0  # share of training sentences that also go in as a noisy copy (``hybrid_ner.ner.noise``)
     unlabelled: tuple[Path, ...] = ()  # text the teacher labels for the student (``hybrid_ner.ner.unlabelled``)
+    replace: float = 0.0  # share of sentences that also go in with names swapped (``hybrid_ner.ner.replace``)
+    names: Path | None = None  # the names to swap in, ``LABEL<TAB>name`` per line
     distil_weight: float = 0.5
     distil_temperature: float = 2.0
     eval_every: int = 1  # score dev every N epochs (and after the last)
@@ -104,18 +107,21 @@ def score(
     logps: Sequence[np.ndarray],
     kept: Collection[str] | None = None,
     seen: SeenMentions | None = None,
+    names: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
     """Exact-span F1 and entity ECE of T=1 log-probs ``logps`` decoded under ``config``'s calibration (``seen``:
     the model's training mentions); with ``kept``, only predictions of those labels count (the ones a schema
-    maps)."""
+    maps); with ``names``, only gold and predicted entities whose words pass it (the names training never saw)."""
     decoder = Decoder(config.labels)
     gold: set[EntityKey] = set()
     pred: set[EntityKey] = set()
     conf, correct = [], []
     for i, (s, lp) in enumerate(zip(data, logps, strict=True)):
-        gold |= {(i, a, b, t) for a, b, t in spans_from_bio(s.tags)}
+        gold |= {(i, a, b, t) for a, b, t in spans_from_bio(s.tags) if names is None or names(" ".join(s.words[a:b]))}
         for span in decoder.decode(retemper(lp, config.temperature)):
             if kept is not None and span.label not in kept:
+                continue
+            if names is not None and not names(" ".join(s.words[span.first : span.last])):
                 continue
             key = (i, span.first, span.last, span.label)
             pred.add(key)
@@ -328,6 +334,9 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     torch.manual_seed(args.seed)
     if args.unlabelled and args.teacher is None:
         raise ValueError("unlabelled text is learnt from a teacher's labels: name one with --teacher")
+    if args.replace and args.names is None:
+        raise ValueError("--replace swaps in names from a file: name one with --names")
+    names = read_names(args.names) if args.replace and args.names else {}
     train, dev = read_tagged(args.train), read_tagged(args.dev)
     held = [Holdout(str(args.dev), dev), *(Holdout(str(p), read_tagged(p)) for p in args.holdouts)]
     check_disjoint(args.train, train[: args.limit] if args.limit else train, held)
@@ -337,7 +346,8 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
     seen = SeenMentions.from_sentences(train)  # the labelled names, before noisy copies
     pairs = noisy_pairs(train, args.noise, args.seed) if args.noise else []
     originals = {len(train) + k: source for k, (_, source) in enumerate(pairs)}
-    train = [*train, *(noisy for noisy, _ in pairs)]
+    swapped = replaced_copies(train, args.replace, names, args.seed) if names else []
+    train = [*train, *(noisy for noisy, _ in pairs), *swapped]
     config = NERConfig(labels=bio_labels(entity_types(train)), use_shape=args.use_shape, layers=args.layers)
     model, tokenizer = new_model(config)
     teacher = _teacher(args, model, config)
@@ -355,7 +365,7 @@ def train_ner(args: TrainArgs, progress: Callable[[int, int, float], None] | Non
             **{
                 k: v
                 for k, v in vars(args).items()
-                if k not in {"history", "train", "dev", "out", "teacher", "holdouts", "unlabelled"}
+                if k not in {"history", "train", "dev", "out", "teacher", "holdouts", "unlabelled", "names"}
             },
             "teacher": str(args.teacher.name) if args.teacher else None,
             "holdouts": [p.name for p in args.holdouts],
