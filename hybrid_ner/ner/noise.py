@@ -59,16 +59,24 @@ CHANGES: dict[str, Change] = {
 }
 
 
-def noisy_pairs(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[tuple[TaggedSentence, int]]:
-    """One changed copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``), each with the index of
-    the sentence it was made from; a sentence the drawn change does not apply to (no word to hashtag) gets none."""
+def drawn_copies(
+    sentences: Sequence[TaggedSentence], share: float, seed: int, change: Change
+) -> list[tuple[TaggedSentence, int]]:
+    """One ``change``d copy of about ``share`` of ``sentences`` (chosen and changed by ``seed``), each with the index
+    of the sentence it was made from; a sentence the change leaves as it was, or does not apply to, gets none."""
     rng = random.Random(seed)
-    names = sorted(CHANGES)
     out = []
     for i, s in enumerate(sentences):
         if rng.random() >= share:
             continue
-        copy = CHANGES[rng.choice(names)](s, rng)
+        copy = change(s, rng)
         if copy is not None and copy.words != s.words:
             out.append((copy, i))
     return out
+
+
+def noisy_pairs(sentences: Sequence[TaggedSentence], share: float, seed: int) -> list[tuple[TaggedSentence, int]]:
+    """One noisy copy of about ``share`` of ``sentences``, each change drawn from ``CHANGES`` (a sentence the drawn
+    change does not apply to, with no word to hashtag, gets none)."""
+    names = sorted(CHANGES)
+    return drawn_copies(sentences, share, seed, lambda s, rng: CHANGES[rng.choice(names)](s, rng))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hybrid_ner.ner.data import TaggedSentence
+from hybrid_ner.ner.noise import drawn_copies
 from hybrid_ner.ner.tags import spans_from_bio
 from hybrid_ner.text import split_sentences
 
@@ -58,12 +59,4 @@ def replaced(s: TaggedSentence, names: Names, rng: random.Random) -> TaggedSente
 
 def replaced_copies(sentences: Sequence[TaggedSentence], share: float, names: Names, seed: int) -> list[TaggedSentence]:
     """One name-swapped copy of about ``share`` of the ``sentences`` that hold an entity of a label in ``names``."""
-    rng = random.Random(seed)
-    out = []
-    for s in sentences:
-        if rng.random() >= share:
-            continue
-        copy = replaced(s, names, rng)
-        if copy is not None and copy.words != s.words:
-            out.append(copy)
-    return out
+    return [copy for copy, _ in drawn_copies(sentences, share, seed, lambda s, rng: replaced(s, names, rng))]

@@ -121,11 +121,12 @@ def score(
         for span in decoder.decode(retemper(lp, config.temperature)):
             if kept is not None and span.label not in kept:
                 continue
-            if names is not None and not names(" ".join(s.words[span.first : span.last])):
+            text = " ".join(s.words[span.first : span.last])
+            if names is not None and not names(text):
                 continue
             key = (i, span.first, span.last, span.label)
             pred.add(key)
-            known = seen is not None and seen.has(" ".join(s.words[span.first : span.last]), span.label)
+            known = seen is not None and seen.has(text, span.label)
             conf.append(config.confidence(span.raw, span.label, known))
             correct.append(key in gold)
     scores = score_entities(gold, pred)
