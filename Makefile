@@ -57,8 +57,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q -m "not integration"
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file's tests in one of them; TEST_WORKERS=1 runs
+# it in this one process.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q --durations=25 $(if $(filter 1,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 	$(MAKE) eval-smoke
 
 # 50 CoNLL dev sentences x two strategies with the bundled local LLM; checks the report files are well formed.

@@ -11,18 +11,26 @@ from pathlib import Path
 import pytest
 
 
-def _scratch(variable: str, prefix: str) -> None:
-    """Point ``variable`` at a fresh folder that is removed when the run ends, unless the caller set it."""
+def _scratch(variable: str, prefix: str, per_worker: bool = False) -> None:
+    """Point ``variable`` at a fresh folder that is removed when the run ends, unless the caller set it.
+
+    Under pytest-xdist the workers inherit the main process's folder; with ``per_worker`` each takes a folder of
+    its own inside it, so that no two workers' tests share a database."""
+    mark, worker = f"HNER_TEST_SCRATCH_{variable}", os.environ.get("PYTEST_XDIST_WORKER")
     if variable not in os.environ:
-        os.environ[variable] = folder = tempfile.mkdtemp(prefix=prefix)
+        os.environ[variable] = os.environ[mark] = folder = tempfile.mkdtemp(prefix=prefix)
         atexit.register(shutil.rmtree, folder, True)
+    elif per_worker and worker and os.environ.get(mark) == os.environ[variable]:
+        os.environ[variable] = os.path.join(os.environ[mark], worker)
+        os.makedirs(os.environ[variable], exist_ok=True)
 
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["HF_HUB_OFFLINE"] = "1"
 # Anything that falls back to the default data dir (the CLI in a subprocess, say) writes to a scratch folder.
-_scratch("HNER_DATA_DIR", "hner-test-")
-# The linker's ONNX graph depends on the installed package alone: built once per run, not once per test's data dir.
+_scratch("HNER_DATA_DIR", "hner-test-", per_worker=True)
+# The linker's ONNX graph depends on the installed package alone: built once per run (and shared by its workers,
+# which write it whole), not once per test's data dir.
 _scratch("HNER_ENCODER_CACHE", "hner-encoders-")
 
 from hybrid_ner.config import DEFAULT_NER_MODEL_DIR  # noqa: E402 (after the environment it reads)

@@ -198,3 +198,16 @@ def test_every_bound_in_the_api_reaches_the_openapi_schema(tmp_path):
 
     walk(spec, "")
     assert unknown == []
+
+
+@pytest.mark.parametrize(("workers", "expected"), [(None, "-n 2 --dist loadfile"), ("3", "-n 3 --dist loadfile"),
+                                                   ("1", "-p no:xdist")])  # fmt: skip
+def test_make_test_runs_the_suite_in_the_processes_the_readme_names(workers, expected):
+    """``make test`` passes TEST_WORKERS to pytest-xdist as the README says (a dry run: nothing is executed)."""
+    assert "TEST_WORKERS=N" in README
+    args = ["make", "-n", "-o", ".venv/.installed", "test"] + ([f"TEST_WORKERS={workers}"] if workers else [])
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    pytest_lines = [line for line in out.splitlines() if "/pytest " in line]
+    assert len(pytest_lines) == 1, out
+    assert pytest_lines[0].endswith(expected), pytest_lines[0]
+    assert ("-n " in pytest_lines[0]) == (workers != "1")
