@@ -137,14 +137,23 @@ def test_ray_workers_link_against_a_kb_in_postgresql(tmp_path, ray_head, postgre
 
 
 def test_parquet_in_and_out_and_a_local_ray_of_its_own(tmp_path):
-    """Parquet both ways, and --engine ray without --address, which starts (and stops) a local Ray itself."""
+    """Parquet both ways, and --engine ray without --address, which starts (and stops) a local Ray itself: its
+    session is in the temporary folder this test gives it, not the head the other tests share."""
+    import tempfile
+
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     records = [{"id": f"p{i}", "text": SENTENCES[i % 4]} for i in range(12)]
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "docs.parquet")
     args = ["--input", str(tmp_path / "docs.parquet"), "--format", "parquet", "--shard-size", "6"]
-    proc = batch(tmp_path, *args, "--output", str(tmp_path / "out"), "--engine", "ray", "--workers", "1")
+    ray_tmp = Path(tempfile.mkdtemp(prefix="hr-"))  # short: Ray keeps its sockets under it; never left in /tmp
+    try:
+        out = ["--output", str(tmp_path / "out"), "--engine", "ray", "--workers", "1"]
+        proc = batch(tmp_path, *args, *out, env={"RAY_TMPDIR": str(ray_tmp)})
+        assert list((ray_tmp / "ray").glob("session_*")), "the local Ray kept its session elsewhere"
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     local = batch(tmp_path, *args, "--output", str(tmp_path / "local"))
     assert local.returncode == 0, local.stderr[-3000:]
