@@ -337,10 +337,21 @@ def _given(text: str, start: int, end: int, label: str | None) -> Entity:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine from synchronous code, also when the caller is itself inside an event loop."""
+    """Run a coroutine from synchronous code, also when the caller is itself inside an event loop.
+
+    The result comes back in a box, not as the main task's result: on its way out ``asyncio.run`` looks up its
+    SIGINT handler, and Python formats that handler, its main task and so the task's whole result for an error
+    message it then drops (about 3 ms for one news article's linked entities)."""
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await coro)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        asyncio.run(main())
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, main()).result()
+    return box[0]

@@ -7,7 +7,7 @@ import pytest
 from hybrid_ner.config import Settings
 from hybrid_ner.errors import ModelPackageMissingError
 from hybrid_ner.llm.client import CircuitBreaker, ResponseCache
-from hybrid_ner.pipeline import Pipeline
+from hybrid_ner.pipeline import Pipeline, run_sync
 from hybrid_ner.schemas import Schema
 from tests.fakes import FakeExtractor, FakeLLMTransport, answer_with, document_of, fake_llm
 
@@ -233,3 +233,29 @@ def test_connection_failures_are_named_by_what_failed():
     finally:
         plain.close()
     assert {"connection_refused", "dns_error", "tls_error"} <= FINAL
+
+
+def test_run_sync_hands_back_the_result_and_the_error_outside_and_inside_a_loop():
+    """``run_sync`` returns what the coroutine returned (the same object) and raises what it raised, from plain
+    code and from code already running in an event loop, and leaves no SIGINT handler behind."""
+    import asyncio
+    import signal
+
+    result = [object() for _ in range(3)]
+
+    async def give() -> list[object]:
+        await asyncio.sleep(0)
+        return result
+
+    async def fail() -> None:
+        raise ValueError("from the coroutine")
+
+    async def inside_a_loop() -> list[object]:
+        return run_sync(give())
+
+    before = signal.getsignal(signal.SIGINT)
+    assert run_sync(give()) is result
+    assert asyncio.run(inside_a_loop()) is result
+    with pytest.raises(ValueError, match="from the coroutine"):
+        run_sync(fail())
+    assert signal.getsignal(signal.SIGINT) is before
