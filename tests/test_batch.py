@@ -8,7 +8,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,33 +29,42 @@ SENTENCES = [
 RAY = str(Path(sys.executable).parent / "ray")
 
 
+@contextmanager
+def ray_temp() -> Iterator[Path]:
+    """A short temporary folder for a Ray the tests start (Ray keeps its sockets under it, and a socket's path has
+    a length limit), removed when the block ends, so that no run leaves a Ray session in /tmp."""
+    temp = Path(tempfile.mkdtemp(prefix="hr-"))
+    try:
+        yield temp
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def ray_head():
     """A local Ray head with 2 CPUs and token authentication, started once; the tests connect to it with
     --address and the token, as a client of any protected cluster would."""
     import secrets
-    import tempfile
 
     from tests.test_service_http import free_port
 
-    temp = Path(tempfile.mkdtemp(prefix="hr-"))  # short: Ray keeps its sockets under it
-    token = temp / "token"
-    token.write_text(secrets.token_hex(32))
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), "RAY_USAGE_STATS_ENABLED": "0"}
-    before = {k: os.environ.get(k) for k in auth}
-    os.environ.update(auth)  # the batch drivers these tests start inherit it
-    port = free_port()
-    head = [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-            "--include-dashboard=false", f"--temp-dir={temp}"]  # fmt: skip
-    subprocess.run(head, check=True, capture_output=True, timeout=180)
-    yield f"127.0.0.1:{port}"
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-    for key, value in before.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    shutil.rmtree(temp, ignore_errors=True)
+    with ray_temp() as temp:
+        token = temp / "token"
+        token.write_text(secrets.token_hex(32))
+        auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), "RAY_USAGE_STATS_ENABLED": "0"}
+        before = {k: os.environ.get(k) for k in auth}
+        os.environ.update(auth)  # the batch drivers these tests start inherit it
+        port = free_port()
+        head = [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+                "--include-dashboard=false", f"--temp-dir={temp}"]  # fmt: skip
+        subprocess.run(head, check=True, capture_output=True, timeout=180)
+        yield f"127.0.0.1:{port}"
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def corpus(path: Path, n: int, extra: list[str] = ()) -> Path:
@@ -139,22 +151,18 @@ def test_ray_workers_link_against_a_kb_in_postgresql(tmp_path, ray_head, postgre
 def test_parquet_in_and_out_and_a_local_ray_of_its_own(tmp_path):
     """Parquet both ways, and --engine ray without --address, which starts (and stops) a local Ray itself: its
     session is in the temporary folder this test gives it, not the head the other tests share."""
-    import tempfile
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     records = [{"id": f"p{i}", "text": SENTENCES[i % 4]} for i in range(12)]
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "docs.parquet")
     args = ["--input", str(tmp_path / "docs.parquet"), "--format", "parquet", "--shard-size", "6"]
-    ray_tmp = Path(tempfile.mkdtemp(prefix="hr-"))  # short: Ray keeps its sockets under it; never left in /tmp
-    try:
+    with ray_temp() as ray_tmp:
         out = ["--output", str(tmp_path / "out"), "--engine", "ray", "--workers", "1"]
         proc = batch(tmp_path, *args, *out, env={"RAY_TMPDIR": str(ray_tmp)})
-        assert list((ray_tmp / "ray").glob("session_*")), "the local Ray kept its session elsewhere"
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        sessions = list((ray_tmp / "ray").glob("session_*"))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sessions, "the local Ray kept its session elsewhere"
     local = batch(tmp_path, *args, "--output", str(tmp_path / "local"))
     assert local.returncode == 0, local.stderr[-3000:]
     got = rows(tmp_path / "out")
