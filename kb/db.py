@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+WAL_CHECKPOINT_PAGES = 16384  # of 4 KiB: 64 MB
 
 
 class Base(DeclarativeBase):
@@ -28,6 +29,11 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
+            # Checkpoint the log at 64 MB rather than SQLite's 4 MB, and cut it back to that size after: a KB build
+            # commits transactions of a few MB each, and checkpointing after every one wrote the same index pages
+            # again and again (measured on the bundled KB's build: 5 to 6% faster, two runs each way).
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            cur.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_PAGES * 4096}")
             cur.close()
 
     return engine

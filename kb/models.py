@@ -50,7 +50,8 @@ class AliasRow(Base):
     __table_args__ = (UniqueConstraint("entity_id", "norm", name="uq_alias_entity_norm"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    entity_id: Mapped[str] = mapped_column(String(200), ForeignKey("kb_entities.id", ondelete="CASCADE"), index=True)
+    # looked up through the unique (entity_id, norm) index, which begins with it (migration 0008)
+    entity_id: Mapped[str] = mapped_column(String(200), ForeignKey("kb_entities.id", ondelete="CASCADE"))
     norm: Mapped[str] = mapped_column(String(500), index=True)
     raw: Mapped[str] = mapped_column(String(500))
     source: Mapped[str] = mapped_column(String(64), default="")

@@ -210,6 +210,53 @@ def test_migration_backfills_derived_keys(db_url):
     engine.dispose()
 
 
+def test_aliases_are_found_by_entity_through_the_unique_index_alone(db_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from kb.db import MIGRATIONS
+
+    engine, sessions = open_db(db_url)
+    SQLKBStore(sessions).upsert([EntityIn(id="Q90", name="Paris", aliases=["City of Light"])])
+
+    def by_entity_alone() -> list[str]:
+        return [i["name"] for i in inspect(engine).get_indexes("kb_aliases") if i["column_names"] == ["entity_id"]]
+
+    assert by_entity_alone() == []  # the unique (entity_id, norm) index begins with it
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            plan = " ".join(
+                r[-1]
+                for r in conn.execute(
+                    text("EXPLAIN QUERY PLAN SELECT norm FROM kb_aliases WHERE entity_id IN ('Q90', 'Q1')")
+                )
+            )
+        assert "USING" in plan and "INDEX" in plan and "SCAN kb_aliases" not in plan, plan
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    for target, expected in (("0007", ["ix_kb_aliases_entity_id"]), ("head", [])):
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            (command.downgrade if target != "head" else command.upgrade)(cfg, target)
+        assert by_entity_alone() == expected
+    assert "City of Light" in SQLKBStore(sessions).get(["Q90"])["Q90"].aliases  # nothing else changed
+    engine.dispose()
+
+
+def test_an_embedded_database_checkpoints_its_log_in_large_steps(tmp_path):
+    from sqlalchemy import text
+
+    from kb.db import WAL_CHECKPOINT_PAGES
+
+    engine, _ = open_db(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == WAL_CHECKPOINT_PAGES > 1000
+        assert conn.execute(text("PRAGMA journal_size_limit")).scalar() == WAL_CHECKPOINT_PAGES * 4096
+    engine.dispose()
+
+
 def test_migration_adds_club_keys_to_a_kb_stored_before_them_and_bumps_its_version(db_url):
     from alembic import command
     from alembic.config import Config
