@@ -134,7 +134,8 @@ class SQLKBStore:
             if fresh:
                 s.execute(insert(_ENTITIES), fresh)
             s.flush()
-            s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(ids)))
+            if existing:  # a new entity has no aliases yet (the foreign key sees to it): a KB build's are all new
+                s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(list(existing))))
             alias_rows = [row for e in by_id.values() for row in _alias_rows(e, source)]
             if alias_rows:
                 s.execute(insert(_ALIASES), alias_rows)

@@ -76,6 +76,14 @@ def test_jsonl_load_is_idempotent_and_skips_bad_lines(store, tmp_path):
     assert store.get(["Q90"])["Q90"].description == "capital of France"
 
 
+def test_an_upsert_replaces_the_aliases_of_entities_it_had_and_gives_new_ones_theirs(store):
+    store.upsert([EntityIn(id="Q90", name="Paris", aliases=["City of Light", "Lutetia"])], "a")
+    store.upsert([EntityIn(id="Q90", name="Paris", aliases=["Ville Lumiere"]), EntityIn(id="Q2", name="Lutetia")], "b")
+    assert store.by_alias(["city of light"]) == {} and store.by_alias(["ville lumiere"]) == {"ville lumiere": ["Q90"]}
+    assert store.by_alias(["lutetia"]) == {"lutetia": ["Q2"]}  # the old alias went with Q90's old list
+    assert store.get(["Q2"])["Q2"].name == "Lutetia" and store.count() == 2
+
+
 def test_a_name_only_flag_that_is_no_boolean_is_a_bad_line(store, tmp_path):
     rows = [{**ENTITIES[0], "attributes": {"name_only": True}}, {"id": "Q1", "attributes": {"name_only": "yes"}}]
     report = load_file(store, write_jsonl(tmp_path / "kb.jsonl", rows))
