@@ -122,9 +122,9 @@ def read_redirects(
     return redirects
 
 
-# A one-line Python string literal with no prefix, and a dict display of nothing else: the shape every file of
-# the package has. Possessive quantifiers keep the match linear on any input.
-_STRING = r"""'(?:[^'\\\r\n]|\\.)*+'|"(?:[^"\\\r\n]|\\.)*+\""""
+# A one-line Python string literal with no prefix (nor a NUL, which Python refuses in source), and a dict display
+# of nothing else: the shape every file of the package has. Possessive quantifiers keep the match linear.
+_STRING = r"""'(?:[^'\\\r\n\x00]|\\.)*+'|"(?:[^"\\\r\n\x00]|\\.)*+\""""
 _PAIR = re.compile(rf"\s*+({_STRING})\s*+:\s*+({_STRING})\s*+")
 _DISPLAY = re.compile(rf"\{{(?:{_PAIR.pattern},)*+(?:{_PAIR.pattern})?\s*+\}}")
 

@@ -80,7 +80,7 @@ def test_a_source_table_reads_as_python_reads_it(body):
 
 
 @pytest.mark.parametrize(
-    "body", ["{'broken': ", "{'a': 'b' 'c': 'd'}", "{'a': 'b',, 'c': 'd'}", "{'bad': '\\N{nope}'}"]
+    "body", ["{'broken': ", "{'a': 'b' 'c': 'd'}", "{'a': 'b',, 'c': 'd'}", "{'bad': '\\N{nope}'}", "{'nul\x00': 'x'}"]
 )
 def test_a_malformed_source_table_is_refused_as_python_refuses_it(body):
     with pytest.raises((SyntaxError, ValueError)):
