@@ -196,34 +196,34 @@ def test_derived_keys_find_entities_but_are_not_aliases(store):
     assert store.by_key(["new york"])["new york"] == ["Q60", "Q1384"]  # the older Wikidata item first
 
 
-def test_migration_backfills_derived_keys(db_url):
+def migrate_to(engine, step: str, target: str) -> None:
+    """Alembic's ``upgrade`` or ``downgrade`` (``step``) to ``target`` on ``engine``'s database, set up as
+    ``kb.db.migrate`` sets it up: a database as an earlier version of the code left it, and back."""
     from alembic import command
     from alembic.config import Config
 
     from kb.db import MIGRATIONS
 
-    engine, sessions = open_db(db_url)
-    store = SQLKBStore(sessions)
-    store.upsert([EntityIn(id="Q13677", name="New York Stock Exchange")])
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0002")
+        getattr(command, step)(cfg, target)
+
+
+def test_migration_backfills_derived_keys(db_url):
+    engine, sessions = open_db(db_url)
+    store = SQLKBStore(sessions)
+    store.upsert([EntityIn(id="Q13677", name="New York Stock Exchange")])
+    migrate_to(engine, "downgrade", "0002")
     assert store.by_key(["nyse"]) == {}  # a database from before derived keys
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    migrate_to(engine, "upgrade", "head")
     assert store.by_key(["nyse"]) == {"nyse": ["Q13677"]}
     engine.dispose()
 
 
 def test_aliases_are_found_by_entity_through_the_unique_index_alone(db_url):
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import inspect, text
-
-    from kb.db import MIGRATIONS
 
     engine, sessions = open_db(db_url)
     SQLKBStore(sessions).upsert([EntityIn(id="Q90", name="Paris", aliases=["City of Light"])])
@@ -241,13 +241,10 @@ def test_aliases_are_found_by_entity_through_the_unique_index_alone(db_url):
                 )
             )
         assert "USING" in plan and "INDEX" in plan and "SCAN kb_aliases" not in plan, plan
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    for target, expected in (("0007", ["ix_kb_aliases_entity_id"]), ("head", [])):
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if target != "head" else command.upgrade)(cfg, target)
-        assert by_entity_alone() == expected
+    migrate_to(engine, "downgrade", "0007")
+    assert by_entity_alone() == ["ix_kb_aliases_entity_id"]
+    migrate_to(engine, "upgrade", "head")
+    assert by_entity_alone() == []
     assert "City of Light" in SQLKBStore(sessions).get(["Q90"])["Q90"].aliases  # nothing else changed
     engine.dispose()
 
@@ -266,28 +263,19 @@ def test_an_embedded_database_checkpoints_its_log_in_large_steps(tmp_path):
 
 
 def test_migration_adds_club_keys_to_a_kb_stored_before_them_and_bumps_its_version(db_url):
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import delete
 
-    from kb.db import MIGRATIONS
     from kb.models import AliasRow
 
     engine, sessions = open_db(db_url)
     store = SQLKBStore(sessions)
     store.upsert([EntityIn(id="Q9616", name="Chelsea F.C.", types=["Organization"]), EntityIn(id="Q1", name="Ajax")])
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0006")
+    migrate_to(engine, "downgrade", "0006")
     with sessions.begin() as s:  # what an earlier version of the code stored: no key "chelsea"
         s.execute(delete(AliasRow).where(AliasRow.norm == "chelsea"))
     assert store.by_key(["chelsea"]) == {}
     before = store.version()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    migrate_to(engine, "upgrade", "head")
     assert store.by_key(["chelsea"]) == {"chelsea": ["Q9616"]}
     assert store.version() == before + 1  # cached links made without the key are not served again
     assert store.by_alias(["ajax"]) == {"ajax": ["Q1"]}
