@@ -99,7 +99,8 @@ class LinkDecision(BaseModel):
     reason: str | None = Field(
         default=None,
         description="Why no linker ran, or why a stage was skipped; ``longer_form`` when a short name took the "
-        "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``).",
+        "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``); ``qualifier`` when a place "
+        "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``).",
     )
 
 

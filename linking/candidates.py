@@ -53,6 +53,12 @@ class Candidate:
     def named(self) -> bool:
         return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit
 
+    @property
+    def exact(self) -> bool:
+        """The mention is one of the entity's names: an alias, or a Wikipedia redirect ("Ford" → Ford Motor
+        Company), not only a looser key."""
+        return self.alias_hit or self.redirect_hit
+
 
 class CandidateGenerator(Protocol):
     """Per mention, the KB entities worth ranking (unordered; the reranker orders them)."""

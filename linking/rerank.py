@@ -121,17 +121,11 @@ def other_bearers(label: str | None, cands: Sequence[Candidate], records: Sequen
         return out
     other = "ORG" if label == "PER" else "PER"
     typed = [type_fit(label, e.types) if e is not None else (0.0, 0.0, 0.0) for e in records]
-    if label == "PER" and not any(t[0] and _exact(c) for t, c in zip(typed, cands, strict=True)):
+    if label == "PER" and not any(t[0] and c.exact for t, c in zip(typed, cands, strict=True)):
         return out
     for i, (e, c, t) in enumerate(zip(records, cands, typed, strict=True)):
-        out[i] = bool(e is not None and t[1] and not (_exact(c) or c.doc_hit) and type_fit(other, e.types)[0])
+        out[i] = bool(e is not None and t[1] and not (c.exact or c.doc_hit) and type_fit(other, e.types)[0])
     return out
-
-
-def _exact(c: Candidate) -> bool:
-    """The mention is one of the candidate's names: an alias, or a Wikipedia redirect ("Ford" → Ford Motor
-    Company)."""
-    return c.alias_hit or c.redirect_hit
 
 
 @dataclass

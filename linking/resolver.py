@@ -26,7 +26,7 @@ from linking.candidates import (
 )
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
-from linking.rerank import Reranker, Scored, type_fit
+from linking.rerank import Reranker, Scored, qualifier_fit, type_fit
 
 TOP_K = 5
 # Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
@@ -222,16 +222,18 @@ class Resolver:
             head, consulted = judge(mentions, scored[:n], entities)
             scored = [*head, *scored[n:]]
             decided_by = [judge.stage if asked else was for asked, was in zip(consulted, decided_by, strict=True)]
-        named = [{c.kb_id for c in cs if c.alias_hit or c.redirect_hit} for cs in cands]
+        named = [{c.kb_id for c in cs if c.exact} for cs in cands]
         scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
+        scored, held = hold_qualifiers(everything, scored, named, entities, threshold)
+        reasons = ["longer_form" if f else "qualifier" if h else None for f, h in zip(followed, held, strict=True)]
         links = []
-        for ranked, found, stage, fuller in zip(scored[:n], cands[:n], decided_by, followed[:n], strict=True):
+        for ranked, found, stage, reason in zip(scored[:n], cands[:n], decided_by, reasons[:n], strict=True):
             top = [
                 LinkCandidate(kb_id=c.kb_id, name=_name(entities.get(c.kb_id)), score=round(c.score, 4))
                 for c in ranked[: self.top_k]
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
-            decision = _decision(ranked, found, stage, "longer_form" if fuller else None)
+            decision = _decision(ranked, found, stage, reason)
             if ranked and ranked[0].score >= threshold:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
@@ -290,6 +292,40 @@ def follow_longer_forms(
     return out, followed
 
 
+def hold_qualifiers(
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    named: Sequence[set[str]],
+    entities: dict[str, EntityRecord],
+    threshold: float,
+) -> tuple[list[list[Scored]], list[bool]]:
+    """A place written as another place's qualifier ("Texas" in "Paris, Texas") names the region that the other's
+    entity lies in, when that entity's description says so ("city in Texas, United States"). Such a mention takes
+    the best place it names exactly (an alias or redirect: ``named``, per mention) over one found by a looser key
+    or by meaning alone: the city of Texas City is found by "texas" with "City" dropped, and the cities around it
+    in the text pull it up by coherence. Every mention of that name in the document follows, with at least the
+    displaced entity's probability. Per mention, the ranked list and whether the rule moved it."""
+    regions = {
+        (m.doc, normalize(m.qualifier))
+        for m, ranked in zip(mentions, scored, strict=True)
+        if m.qualifier and ranked and ranked[0].score >= threshold
+        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id))
+    }  # fmt: skip
+    out, held = list(scored), [False] * len(scored)
+    for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
+        if m.label not in (None, "LOC") or (m.doc, normalize(m.text)) not in regions or not ranked:
+            continue
+        exact = [
+            s for s in ranked
+            if s.kb_id in named[i] and s.score > 0 and (e := entities.get(s.kb_id)) and type_fit("LOC", e.types)[0]
+        ]  # fmt: skip
+        if exact and exact[0].kb_id != ranked[0].kb_id:  # at least as likely as the entity it displaces
+            chosen = Scored(exact[0].kb_id, max(exact[0].score, ranked[0].score))
+            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
+            held[i] = True
+    return out, held
+
+
 def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) -> bool:
     """Whether a short person mention may stand for the entity its fuller one links to: not when the rest of the
     fuller mention already spells the entity's name, which makes the short one a title in front of it ("DJ" of
@@ -316,7 +352,8 @@ def _decision(
     ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None, reason: str | None = None
 ) -> LinkDecision:
     """The best candidate's stage (a name the KB knows, or meaning alone) and its margin over the second; a link
-    a fuller name of the document settled is ``alias`` with reason ``longer_form``."""
+    a fuller name of the document settled is ``alias`` with reason ``longer_form``, one its role as a qualifier
+    settled is ``alias`` with reason ``qualifier``."""
     if not ranked:
         return LinkDecision(stage="none", reason="no_candidates")
     margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)

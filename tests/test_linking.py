@@ -182,6 +182,33 @@ def test_a_qualifier_picks_the_place_it_names(kb):
     assert {"Q28515", "geonames:4250542"} & {c.kb_id for c in whole.candidates[:2]}
 
 
+def test_a_qualifier_links_to_the_region_its_place_lies_in(kb):
+    """In "Paris, Texas" the qualifier is the state that Paris's entity lies in ("city in Texas"): it links to the
+    place named exactly so, never to Texas City, which only a looser key finds and which the city around it pulls
+    up (without the rule it does). A mention spelled "Texas City" keeps its own entity."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="geonames:4736286", name="Texas", types=["us_state"], prior=2_000_000,
+                     description="state of the United States"),
+            EntityIn(id="geonames:4736134", name="Texas City", types=["city"], prior=47_618,
+                     description="city in Texas, United States, population 47,618"),
+            EntityIn(id="geonames:4684888", name="Dallas", types=["city"], prior=1_300_000,
+                     description="city in Texas, United States, population 1,300,092"),
+        ]
+    )  # fmt: skip
+    t = "She grew up in Paris, Texas, before moving to Texas City near Dallas."
+    spans = [(t.index(n), t.index(n) + len(n), "LOC") for n in ("Paris", "Texas", "Texas City", "Dallas")]
+    paris, texas, city, dallas = resolver.link([(t, spans)])[0]
+    assert paris.kb_id == "geonames:4717560"
+    assert texas.kb_id == "geonames:4736286" and texas.decision.stage == "alias"
+    assert texas.decision.reason == "qualifier" and texas.decision.margin >= 0
+    assert texas.candidates[0].kb_id == "geonames:4736286"
+    assert texas.candidates[0].score >= max(c.score for c in texas.candidates)  # the list stays in score order
+    assert city.kb_id == "geonames:4736134" and city.decision.reason is None
+    assert dallas.kb_id == "geonames:4684888"
+
+
 def test_qualifiers_are_read_after_places_only():
     text = "Springfield, Illinois and Smith, John met Apple (company) staff in Valencia (Spain)."
     assert qualifier_of(text, 11, "LOC") == "Illinois"

@@ -1,0 +1,79 @@
+"""A place written as another's qualifier takes the region it names exactly (``hold_qualifiers``), on hand-made
+ranked lists: when it moves a link, and every case where it must not."""
+
+from kb.records import EntityRecord
+from linking.candidates import Mention
+from linking.rerank import Scored
+from linking.resolver import hold_qualifiers
+
+
+def _e(kb_id: str, name: str, kind: str, description: str = "") -> EntityRecord:
+    return EntityRecord(id=kb_id, name=name, types=[kind], description=description, prior=1.0)
+
+
+ENTITIES = {
+    "paris_tx": _e("paris_tx", "Paris", "city", "city in Texas, United States"),
+    "paris_fr": _e("paris_fr", "Paris", "city", "city in Ile-de-France, France"),
+    "texas": _e("texas", "Texas", "us_state", "state of the United States"),
+    "texas_city": _e("texas_city", "Texas City", "city", "city in Texas, United States"),
+    "texas_band": _e("texas_band", "Texas", "band", "Scottish rock band"),
+}
+THRESHOLD = 0.1
+
+
+def _place(text: str, qualifier: str = "", doc: int = 0, label: str | None = "LOC") -> Mention:
+    return Mention(text, label, text, doc=doc, qualifier=qualifier)
+
+
+def _ranked(*pairs: tuple[str, float]) -> list[Scored]:
+    return [Scored(k, p) for k, p in pairs]
+
+
+def _run(mentions, scored, named):
+    return hold_qualifiers(mentions, scored, named, ENTITIES, THRESHOLD)
+
+
+def test_the_qualifier_takes_the_region_it_names_with_at_least_the_displaced_probability():
+    mentions = [_place("Paris", "Texas"), _place("Texas"), _place("Texas")]
+    texas = _ranked(("texas_city", 0.54), ("texas", 0.46))
+    scored = [_ranked(("paris_tx", 0.65), ("paris_fr", 0.43)), texas, texas]
+    out, held = _run(mentions, scored, [{"paris_tx", "paris_fr"}, {"texas"}, {"texas"}])
+    assert held == [False, True, True]  # every mention of the name in the document follows
+    assert out[1] == [Scored("texas", 0.54), Scored("texas_city", 0.54)] == out[2]
+    assert out[0] == scored[0]
+
+
+def test_nothing_moves_where_the_qualified_place_does_not_lie_in_it():
+    mentions = [_place("Paris", "Texas"), _place("Texas")]
+    texas = _ranked(("texas_city", 0.54), ("texas", 0.46))
+    named = [{"paris_fr"}, {"texas"}]
+    # Paris, France's entity names no Texas ("Los Angeles, Orange" is a list, not a qualifier)
+    france = [_ranked(("paris_fr", 0.7)), texas]
+    assert _run(mentions, france, named) == (france, [False] * 2)
+    # Paris, Texas is below the threshold: its link is NIL, so it says nothing of the qualifier
+    low = [_ranked(("paris_tx", 0.05)), texas]
+    assert _run(mentions, low, named) == (low, [False] * 2)
+
+
+def test_nothing_moves_in_another_document_or_for_another_label():
+    texas = _ranked(("texas_city", 0.54), ("texas", 0.46))
+    paris = _ranked(("paris_tx", 0.65))
+    named = [{"paris_tx"}, {"texas"}]
+    other_doc = [_place("Paris", "Texas", doc=0), _place("Texas", doc=1)]
+    assert _run(other_doc, [paris, texas], named)[1] == [False, False]
+    as_org = [_place("Paris", "Texas"), _place("Texas", label="ORG")]
+    assert _run(as_org, [paris, texas], named)[1] == [False, False]
+
+
+def test_only_a_place_named_exactly_with_a_probability_can_take_the_link():
+    mentions = [_place("Paris", "Texas"), _place("Texas")]
+    paris = _ranked(("paris_tx", 0.65))
+    # found only by a looser key (not in ``named``): no exact place to move to
+    texas = _ranked(("texas_city", 0.54), ("texas", 0.46))
+    assert _run(mentions, [paris, texas], [{"paris_tx"}, set()])[1] == [False, False]
+    # named exactly, but not a place (the band), or ruled out (probability 0)
+    band = _ranked(("texas_city", 0.54), ("texas_band", 0.3), ("texas", 0.0))
+    assert _run(mentions, [paris, band], [{"paris_tx"}, {"texas_band", "texas"}])[1] == [False, False]
+    # already first: nothing to move
+    first = _ranked(("texas", 0.6), ("texas_city", 0.3))
+    assert _run(mentions, [paris, first], [{"paris_tx"}, {"texas"}]) == ([paris, first], [False, False])
