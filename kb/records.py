@@ -17,6 +17,9 @@ NAME_ONLY = "name_only"
 # Attribute: what the encoders and the reranker read in place of a description the entity lacks, never shown as
 # its description (the bundled KB's type and fuller names of a Wikipedia title without an article).
 INDEX_TEXT = "index_text"
+# Attribute: the region (state, province) a place lies in, beyond what its description says, so a qualifier that
+# names it ("London, Ontario") fits the place the way "Paris, Texas" fits "city in Texas, United States".
+REGION = "region"
 # Id prefix → the public page of the entity, so a person reading a link can check what it points at.
 _URLS = {
     "geonames:": "https://www.geonames.org/{}",
@@ -42,12 +45,16 @@ class EntityIn(BaseModel):
     @field_validator("attributes")
     @classmethod
     def _name_only_is_a_flag(cls, attributes: dict[str, Any]) -> dict[str, Any]:
-        """SQL reads ``name_only`` as a boolean on every lookup: anything else ("yes", 1) is refused here."""
+        """SQL reads ``name_only`` as a boolean on every lookup: anything else ("yes", 1) is refused here, and so
+        are texts the linker reads that are no bounded string."""
         if not isinstance(attributes.get(NAME_ONLY, False), bool):
             raise ValueError(f"attributes.{NAME_ONLY} must be true or false")
         text = attributes.get(INDEX_TEXT, "")
         if not isinstance(text, str) or len(text) > 5000:
             raise ValueError(f"attributes.{INDEX_TEXT} must be a string of at most 5000 characters")
+        region = attributes.get(REGION, "")
+        if not isinstance(region, str) or len(region) > 200:
+            raise ValueError(f"attributes.{REGION} must be a string of at most 200 characters")
         return attributes
 
 
@@ -61,6 +68,7 @@ class EntityRecord:
     aliases: list[str] = field(default_factory=list)
     redirects: int = 0  # Wikipedia redirects to the entity's title (``kb enrich``): a popularity signal
     index_text: str = ""  # ``attributes.index_text``
+    region: str = ""  # ``attributes.region``
 
     @property
     def about(self) -> str:

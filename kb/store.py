@@ -16,7 +16,7 @@ from kb import audit
 from kb.keys import DERIVED, REDIRECT, derived_keys, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
-from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn, EntityRecord
+from kb.records import INDEX_TEXT, NAME_ONLY, REGION, EntityIn, EntityRecord
 
 # The tables, for plain inserts and updates of many rows (the ORM's unit of work costs more than the SQL there).
 _ENTITIES, _ALIASES = cast(Table, KBEntityRow.__table__), cast(Table, AliasRow.__table__)
@@ -298,7 +298,7 @@ class SQLKBStore:
                         names.setdefault(entity_id, []).append(raw)
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
-                    known = (names.get(i, []), redirects, _index_text(attributes))
+                    known = (names.get(i, []), redirects, _index_text(attributes), _index_text(attributes, REGION))
                     out[i] = EntityRecord(i, name, list(types or []), description, prior, *known)
         return out
 
@@ -351,9 +351,10 @@ class SQLKBStore:
             ]
 
 
-def _index_text(attributes: Mapping[str, Any] | None) -> str:
-    """The entity's ``INDEX_TEXT``; a value some older write left that is no string counts as none."""
-    text = (attributes or {}).get(INDEX_TEXT, "")
+def _index_text(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:
+    """The entity's ``INDEX_TEXT`` (or another text attribute: ``REGION``); a value some older write left, or a
+    caller sent, that is no string counts as none."""
+    text = (attributes or {}).get(key, "")
     return text if isinstance(text, str) else ""
 
 

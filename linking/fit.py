@@ -76,8 +76,8 @@ def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, floa
 def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReranker:
     """Three steps: the weights, by logistic regression on pairs (right candidate minus each wrong one, and
     back), which ranks better than classifying candidates one by one; the calibration of every candidate (its
-    score and ``CALIBRATION`` features) against whether it is the right one, so candidates can be ranked and
-    reported by the probability itself; the NIL threshold on the best candidate with the best InKB F1."""
+    score and ``CALIBRATION`` features) against whether it is the right one, so a link reports the probability
+    that it is right; the NIL threshold on the best candidate with the best InKB F1."""
     from sklearn.linear_model import LogisticRegression
 
     diffs = []

@@ -176,13 +176,18 @@ def _type_fit(label: str, types: tuple[str, ...]) -> tuple[float, float, float]:
     return float(fits), float(other and not fits), float(place)
 
 
-def qualifier_fit(qualifier: str, entity: EntityRecord | None) -> float:
-    """1 when every word of the mention's qualifier ("Illinois") is a word of the entity's name, description or
-    types ("city in Illinois, United States"), else 0."""
+def qualifier_fit(qualifier: str, entity: EntityRecord | None, mention: str = "") -> float:
+    """1 when every word of the mention's qualifier ("Illinois", "Ontario") is a word of the entity's description,
+    types or region ("city in Illinois, United States"; a city whose region is Ontario), or of its name where that
+    name also holds the mention ("Springfield, Illinois" for "Springfield"), else 0. The qualifier's own namesake
+    never fits: in "the mayor of Quuxville in Paris", Paris does not lie in Paris."""
     wanted = set(words(qualifier))
     if not wanted or entity is None:
         return 0.0
-    have = set(words(" ".join([entity.name, entity.about, *entity.types])))
+    have = set(words(" ".join([entity.about, *entity.types, entity.region])))
+    name = set(words(entity.name))
+    if set(words(mention)) <= name:
+        have |= name
     return float(wanted <= have)
 
 
@@ -259,7 +264,7 @@ def features(
                 named_rank.get(i, 0.0),
                 link_rank[i],
                 max(-6.0, links[i] - max(links)),
-                qualifier_fit(mention.qualifier, e),
+                qualifier_fit(mention.qualifier, e, mention.text),
                 fit,
                 clash,
                 place,
@@ -340,10 +345,14 @@ class LogisticReranker:
         return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])
 
     def order(self, rows: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
-        """Candidate rows best first: by the probability of being right (the score a link reports, so candidate
-        lists read in score order), ties by the rank score, then by candidate order."""
+        """Candidate rows best first: by the rank score, which the pairwise fit made to order a mention's
+        candidates, with the ruled-out ones (probability 0) last; ties by probability, then by candidate order.
+        Ordering by the calibrated probability instead let a calibration term undo the ranker ("London, Ontario":
+        the qualifier's fit is worth +6.4 in the rank score but -2.3 in the calibration, so the better-known
+        London came first); the rank score picks the gold entity more often on the held-out benchmarks
+        (``eval/reports/link_order.md``)."""
         probs = self.probability(rows) if probs is None else probs
-        return np.lexsort((np.arange(len(rows)), -(rows @ self.weights), -probs))
+        return np.lexsort((np.arange(len(rows)), -probs, -(rows @ self.weights), probs <= 0))
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         """Per candidate row, the probability that it is the right entity."""
@@ -372,8 +381,20 @@ class LogisticReranker:
                 records = [entities.get(c.kb_id) for c in cands]
                 ruled_out = word_articles(m.label, records) | other_bearers(m.label, cands, records)
                 probs = np.where(ruled_out, 0.0, probs)
-            out.append([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)])
+            out.append(best_first([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)]))
         return out
+
+
+def best_first(ranked: Sequence[Scored]) -> list[Scored]:
+    """A ranked list whose scores read best first: each candidate's probability, never above that of a candidate
+    ranked before it. The top keeps its own (what NIL is decided on); a lower candidate that the calibration
+    alone would put above it is reported at the top's probability, a margin of 0, so a close call says so."""
+    out: list[Scored] = []
+    cap = 1.0
+    for s in ranked:
+        cap = min(cap, s.score)
+        out.append(Scored(s.kb_id, cap))
+    return out
 
 
 rerankers.register(LogisticReranker.name)(LogisticReranker.load)

@@ -280,8 +280,15 @@ def follow_longer_forms(
         # A person never keeps its own link: a one-word "person" named exactly so is mostly the article about that
         # given name or surname (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a
         # mononym the fuller name spells out is the same entity anyway.
-        own_name = m.label != "PER" and _named_exactly(m, entities.get(ranked[0].kb_id), named[i] if named else set())
-        if not linked or own_name:
+        # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
+        # through the document, "CNN Films" for "CNN") may rank above it by the score.
+        aliased = named[i] if named else set()
+        mine = next((s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None)
+        if not linked:
+            continue
+        if m.label != "PER" and mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
+            if mine != ranked[0]:
+                out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
             continue
         fuller = max(linked, key=lambda x: x[0])[1]
         chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
@@ -300,30 +307,45 @@ def hold_qualifiers(
     threshold: float,
 ) -> tuple[list[list[Scored]], list[bool]]:
     """A place written as another place's qualifier ("Texas" in "Paris, Texas") names the region that the other's
-    entity lies in, when that entity's description says so ("city in Texas, United States"). Such a mention takes
-    the best place it names exactly (an alias or redirect: ``named``, per mention) over one found by a looser key
-    or by meaning alone: the city of Texas City is found by "texas" with "City" dropped, and the cities around it
-    in the text pull it up by coherence. Every mention of that name in the document follows, with at least the
-    displaced entity's probability. Per mention, the ranked list and whether the rule moved it."""
+    entity lies in, when that entity says so (its description "city in Texas, United States", or its region).
+    Such a mention takes the place it names exactly (an alias or redirect: ``named``, per mention), a region
+    before a city: not Texas City, found by "texas" with "City" dropped and pulled up by the cities around it; not
+    the city of Ontario, California for "London, Ontario". Every mention of that name in the document follows,
+    with at least the displaced entity's probability, except one that has a qualifier of its own ("New York,
+    New York"). Per mention, the ranked list and whether the rule moved it."""
     regions = {
         (m.doc, normalize(m.qualifier))
         for m, ranked in zip(mentions, scored, strict=True)
         if m.qualifier and ranked and ranked[0].score >= threshold
-        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id))
+        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id), m.text)
     }  # fmt: skip
     out, held = list(scored), [False] * len(scored)
     for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
-        if m.label not in (None, "LOC") or (m.doc, normalize(m.text)) not in regions or not ranked:
+        if m.label not in (None, "LOC") or m.qualifier or (m.doc, normalize(m.text)) not in regions or not ranked:
             continue
-        exact = [
-            s for s in ranked
-            if s.kb_id in named[i] and s.score > 0 and (e := entities.get(s.kb_id)) and type_fit("LOC", e.types)[0]
-        ]  # fmt: skip
-        if exact and exact[0].kb_id != ranked[0].kb_id:  # at least as likely as the entity it displaces
-            chosen = Scored(exact[0].kb_id, max(exact[0].score, ranked[0].score))
+        tiers = [(_region_tier(entities.get(s.kb_id)), n) for n, s in enumerate(ranked) if s.kb_id in named[i]]
+        tier, best = min(((t, n) for t, n in tiers if t < 2 and ranked[n].score > 0), default=(2, 0))
+        if tier < 2 and best > 0:  # at least as likely as the entity it displaces
+            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
             out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
             held[i] = True
     return out, held
+
+
+# Type words of a region that holds places: a qualifier names one of these before a city of the same name.
+_REGION_TYPE = re.compile(
+    r"\b(?:state|province|country|region|county|district|department|governorate|prefecture|oblast|voivodship"
+    r"|canton|territory|republic|land|parish|autonomous community)\b"
+)
+
+
+def _region_tier(entity: EntityRecord | None) -> int:
+    """0: a region (``_REGION_TYPE``, "us_state" too); 1: another place; 2: not a place (or unknown)."""
+    if entity is None:
+        return 2
+    if _REGION_TYPE.search(" ".join(entity.types).lower().replace("_", " ")):
+        return 0
+    return 1 if type_fit("LOC", entity.types)[0] else 2
 
 
 def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) -> bool:

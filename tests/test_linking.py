@@ -209,6 +209,32 @@ def test_a_qualifier_links_to_the_region_its_place_lies_in(kb):
     assert dallas.kb_id == "geonames:4684888"
 
 
+def test_a_region_the_kb_gives_a_place_settles_its_qualifier(kb):
+    """ "London, Ontario": the Canadian city's description names only its country, but its ``region`` attribute
+    says Ontario, so the qualifier picks it over the far better-known London; and "Ontario" is the province, not
+    the city of Ontario, California, though both are named exactly so."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="geonames:2643743", name="London", types=["city"], prior=8_961_989,
+                     description="city in United Kingdom, population 8,961,989", attributes={"region": "England"}),
+            EntityIn(id="geonames:6058560", name="London", types=["city"], prior=422_324,
+                     description="city in Canada, population 422,324", attributes={"region": "Ontario"}),
+            EntityIn(id="iso3166-2:CA-ON", name="Ontario", types=["province"], description="province of Canada"),
+            EntityIn(id="geonames:5379439", name="Ontario", types=["city"], prior=175_265,
+                     description="city in California, United States, population 175,265"),
+        ]
+    )  # fmt: skip
+    t = "He was born in London, Ontario, and moved to Los Angeles."
+    spans = [(t.index(n), t.index(n) + len(n), "LOC") for n in ("London", "Ontario")]
+    london, ontario = resolver.link([(t, spans)])[0]
+    assert london.kb_id == "geonames:6058560"
+    assert ontario.kb_id == "iso3166-2:CA-ON" and ontario.decision.reason == "qualifier"
+    t = "He was born in London, England, and moved to Los Angeles."
+    [[england]] = resolver.link([(t, [(15, 21, "LOC")])])
+    assert england.kb_id == "geonames:2643743"
+
+
 def test_qualifiers_are_read_after_places_only():
     text = "Springfield, Illinois and Smith, John met Apple (company) staff in Valencia (Spain)."
     assert qualifier_of(text, 11, "LOC") == "Illinois"
@@ -292,7 +318,7 @@ def test_a_place_named_after_a_person_links_to_the_place_not_to_the_bearer_of_th
 
 def test_a_given_first_name_follows_the_full_name_the_text_writes_out(kb):
     """Only "Taylor" is a given span; the headline writes "Taylor Swift". The span links to her, not to the
-    better-known Taylor the KB has, and the answer holds one link per given span."""
+    better-known Taylor the KB has, and the answer holds one link per given span. Alone, the context decides."""
     store, resolver = kb
     store.upsert(
         [
@@ -311,8 +337,10 @@ def test_a_given_first_name_follows_the_full_name_the_text_writes_out(kb):
     at = t.index("Taylor sings")
     [[link]] = resolver.link([(t, [(at, at + 6, "PER")])])
     assert link.kb_id == "per:taylor_swift"
-    [[alone]] = resolver.link([(t[at:], [(0, 6, "PER")])])  # no fuller name written: the better-known Taylor
-    assert alone.candidates[0].kb_id == "per:richard_taylor"
+    # No fuller name written: nothing to follow, the scores alone decide, and both stay on the list.
+    [[alone]] = resolver.link([(t[at:], [(0, 6, "PER")])])
+    assert alone.decision.reason is None
+    assert {c.kb_id for c in alone.candidates} >= {"per:richard_taylor", "per:taylor_swift"}
 
 
 def test_a_club_named_after_its_city_is_the_club_as_an_organisation_and_the_city_as_a_place(kb):

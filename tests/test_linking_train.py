@@ -5,7 +5,7 @@ import numpy as np
 from eval.link_train import is_coreference
 from linking.candidates import Candidate
 from linking.fit import Prepared, evaluate, fit, inkb_f1
-from linking.rerank import CALIBRATION, FEATURES
+from linking.rerank import CALIBRATION, FEATURES, LogisticReranker, Scored, best_first
 
 
 def synthetic(n: int = 200, seed: int = 0) -> Prepared:
@@ -87,6 +87,28 @@ def test_the_type_rule_sends_a_clashing_candidate_last_and_to_nil():
     assert list(reranker.order(x)) == [1, 0] and reranker.probability(x)[0] == 0.0
     lenient = fit([synthetic()], exclude_clashes=False)
     assert int(lenient.order(x)[0]) == 0
+
+
+def test_candidates_are_ranked_by_the_score_and_report_probabilities_that_read_best_first():
+    """The calibration weighs the qualifier's fit against the score: the qualified place ranks first by the score,
+    though its probability alone is lower; it keeps its own, the other reports no more than it (a margin of 0)."""
+    weights = np.zeros(len(FEATURES))
+    weights[0], weights[FEATURES.index("qualifier_fit")] = 1.0, 6.0
+    calibration = np.zeros(len(CALIBRATION) + 2)
+    calibration[0], calibration[1 + CALIBRATION.index("qualifier_fit")], calibration[-1] = 1.0, -6.0, -4.0
+    reranker = LogisticReranker(weights, 0.1, calibration)
+    x = np.zeros((3, len(FEATURES)))
+    x[:, 0] = [4.0, 3.0, 9.0]  # the better-known namesake; the one the qualifier fits; a place for a person
+    x[1, FEATURES.index("qualifier_fit")] = 1.0
+    x[2, FEATURES.index("place_clash")] = 1.0
+    probs = reranker.probability(x)
+    assert probs[0] > probs[1] > 0 == probs[2]
+    assert list(reranker.order(x)) == [1, 0, 2]  # by the score, the ruled-out one last whatever its score
+    ranked = best_first([Scored(str(i), float(probs[i])) for i in reranker.order(x)])
+    assert [s.kb_id for s in ranked] == ["1", "0", "2"]
+    assert ranked[0].score == probs[1] and ranked[1].score == probs[1] and ranked[2].score == 0.0
+    in_order = [Scored("a", 0.9), Scored("b", 0.4), Scored("c", 0.1)]
+    assert best_first(in_order) == in_order  # already best first: unchanged
 
 
 def test_ablation_variants_mask_features_and_redirect_only_candidates():

@@ -71,6 +71,19 @@ def test_an_exact_name_of_the_right_type_and_places_keep_their_own_links():
     assert followed == [False] * 4 and out == scored
 
 
+def test_an_organisation_takes_its_own_exact_name_where_the_fuller_names_entity_ranks_above_it():
+    """The rank score can put the fuller name's entity first ("CNN Films", found through the document for "CNN"):
+    the organisation still takes the best candidate it names itself, at the top's probability, and does not
+    follow; with no such candidate it follows as before."""
+    mentions = [_m("CNN Films", "ORG"), _m("CNN", "ORG")]
+    scored = [_ranked(("cnnfilms", 0.8)), _ranked(("cnnfilms", 0.4), ("cnn", 0.7))]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, 0.05, [{"cnnfilms"}, {"cnn"}])
+    assert followed == [False, False] and out[1] == [Scored("cnn", 0.4), Scored("cnnfilms", 0.4)]
+    no_own = [scored[0], _ranked(("cnnfilms", 0.4))]
+    out, followed = follow_longer_forms(mentions, no_own, ENTITIES, 0.05, [{"cnnfilms"}, set()])
+    assert followed == [False, True] and out[1] == [Scored("cnnfilms", 0.8)]
+
+
 def test_a_person_named_exactly_by_the_short_mention_still_yields_to_the_fuller_name():
     """Wikidata-based KBs type the article about a given name as a person ("Barbara"): beside "Barbara Walters"
     in the same text, "Barbara" is her, not the name. A company named exactly so keeps its own link."""

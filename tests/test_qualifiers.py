@@ -3,7 +3,7 @@ ranked lists: when it moves a link, and every case where it must not."""
 
 from kb.records import EntityRecord
 from linking.candidates import Mention
-from linking.rerank import Scored
+from linking.rerank import Scored, qualifier_fit
 from linking.resolver import hold_qualifiers
 
 
@@ -17,6 +17,12 @@ ENTITIES = {
     "texas": _e("texas", "Texas", "us_state", "state of the United States"),
     "texas_city": _e("texas_city", "Texas City", "city", "city in Texas, United States"),
     "texas_band": _e("texas_band", "Texas", "band", "Scottish rock band"),
+    "london_on": EntityRecord("london_on", "London", ["city"], "city in Canada", 1.0, region="Ontario"),
+    "london_uk": EntityRecord("london_uk", "London", ["city"], "city in United Kingdom", 1.0, region="England"),
+    "ontario": _e("ontario", "Ontario", "province", "province of Canada"),
+    "ontario_ca": _e("ontario_ca", "Ontario", "city", "city in California, United States"),
+    "nyc": _e("nyc", "New York City", "city", "city in New York, United States"),
+    "ny": _e("ny", "New York", "us_state", "state of the United States"),
 }
 THRESHOLD = 0.1
 
@@ -77,3 +83,36 @@ def test_only_a_place_named_exactly_with_a_probability_can_take_the_link():
     # already first: nothing to move
     first = _ranked(("texas", 0.6), ("texas_city", 0.3))
     assert _run(mentions, [paris, first], [{"paris_tx"}, {"texas"}]) == ([paris, first], [False, False])
+
+
+def test_a_region_comes_before_a_city_of_its_name_and_the_region_attribute_counts():
+    """ "London, Ontario": the Canadian city says it lies in Ontario by its region, and the province of Ontario
+    comes before the city of Ontario, California, though both are named exactly."""
+    mentions = [_place("London", "Ontario"), _place("Ontario")]
+    scored = [_ranked(("london_on", 0.6), ("london_uk", 0.3)), _ranked(("ontario_ca", 0.5), ("ontario", 0.4))]
+    out, held = _run(mentions, scored, [{"london_on", "london_uk"}, {"ontario_ca", "ontario"}])
+    assert held == [False, True] and out[1] == [Scored("ontario", 0.5), Scored("ontario_ca", 0.5)]
+    # London, England's entity does not lie in Ontario: nothing moves
+    uk = [_ranked(("london_uk", 0.6)), scored[1]]
+    assert _run(mentions, uk, [{"london_uk"}, {"ontario_ca", "ontario"}]) == (uk, [False, False])
+
+
+def test_a_place_with_a_qualifier_of_its_own_does_not_follow():
+    """ "New York, New York": the first is the city its qualifier places in the state, and stays the city."""
+    mentions = [_place("New York", "New York"), _place("New York")]
+    both = _ranked(("nyc", 0.6), ("ny", 0.3))
+    out, held = _run(mentions, [both, both], [{"nyc", "ny"}, {"nyc", "ny"}])
+    assert held == [False, True] and out[0] == both and out[1][0].kb_id == "ny"
+
+
+def test_a_qualifier_fits_what_lies_in_it_never_its_own_namesake():
+    """ "Springfield, Illinois" fits the city in Illinois and the entity named so whole; in "the mayor of
+    Quuxville in Paris" the qualifier is Paris, and Paris itself is no place that lies in Paris."""
+    illinois = _e("spi", "Springfield", "city", "city in Illinois, United States")
+    whole = _e("spw", "Springfield, Illinois", "city")
+    paris = ENTITIES["paris_fr"]
+    assert qualifier_fit("Illinois", illinois, "Springfield") == 1.0
+    assert qualifier_fit("Illinois", whole, "Springfield") == 1.0
+    assert qualifier_fit("Paris", paris, "Quuxville") == 0.0
+    assert qualifier_fit("Ontario", ENTITIES["london_on"], "London") == 1.0  # by its region
+    assert qualifier_fit("Ontario", ENTITIES["london_uk"], "London") == 0.0
