@@ -277,15 +277,15 @@ def follow_longer_forms(
         ]
         own = {s.kb_id: s for s in ranked}
         linked = [(n, s) for n, s in linked if s.kb_id in own]
-        # A person never keeps its own link: a one-word "person" named exactly so is mostly the article about that
-        # given name or surname (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a
-        # mononym the fuller name spells out is the same entity anyway.
-        # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
-        # through the document, "CNN Films" for "CNN") may rank above it by the score.
-        aliased = named[i] if named else set()
-        mine = next((s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None)
         if not linked:
             continue
+        # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
+        # through the document, "CNN Films" for "CNN") may rank above it by the score. A person never keeps its
+        # own link: a one-word "person" named exactly so is mostly the article about that given name or surname
+        # (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a mononym the fuller
+        # name spells out is the same entity anyway.
+        aliased = named[i] if named else set()
+        mine = next((s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None)
         if m.label != "PER" and mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
             if mine != ranked[0]:
                 out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
