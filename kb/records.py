@@ -20,6 +20,8 @@ INDEX_TEXT = "index_text"
 # Attribute: the region (state, province) a place lies in, beyond what its description says, so a qualifier that
 # names it ("London, Ontario") fits the place the way "Paris, Texas" fits "city in Texas, United States".
 REGION = "region"
+# The text attributes the linker reads, with the most characters each may have.
+_TEXT_ATTRIBUTES = {INDEX_TEXT: 5000, REGION: 200}
 # Id prefix → the public page of the entity, so a person reading a link can check what it points at.
 _URLS = {
     "geonames:": "https://www.geonames.org/{}",
@@ -49,12 +51,10 @@ class EntityIn(BaseModel):
         are texts the linker reads that are no bounded string."""
         if not isinstance(attributes.get(NAME_ONLY, False), bool):
             raise ValueError(f"attributes.{NAME_ONLY} must be true or false")
-        text = attributes.get(INDEX_TEXT, "")
-        if not isinstance(text, str) or len(text) > 5000:
-            raise ValueError(f"attributes.{INDEX_TEXT} must be a string of at most 5000 characters")
-        region = attributes.get(REGION, "")
-        if not isinstance(region, str) or len(region) > 200:
-            raise ValueError(f"attributes.{REGION} must be a string of at most 200 characters")
+        for key, most in _TEXT_ATTRIBUTES.items():
+            text = attributes.get(key, "")
+            if not isinstance(text, str) or len(text) > most:
+                raise ValueError(f"attributes.{key} must be a string of at most {most} characters")
         return attributes
 
 

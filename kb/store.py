@@ -298,7 +298,7 @@ class SQLKBStore:
                         names.setdefault(entity_id, []).append(raw)
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
-                    known = (names.get(i, []), redirects, _index_text(attributes), _index_text(attributes, REGION))
+                    known = (names.get(i, []), redirects, _text_attr(attributes), _text_attr(attributes, REGION))
                     out[i] = EntityRecord(i, name, list(types or []), description, prior, *known)
         return out
 
@@ -345,15 +345,15 @@ class SQLKBStore:
             last = rows[-1].id
             yield [
                 EntityRecord(
-                    r.id, r.name, list(r.types or []), r.description, r.prior, index_text=_index_text(r.attributes)
+                    r.id, r.name, list(r.types or []), r.description, r.prior, index_text=_text_attr(r.attributes)
                 )
                 for r in rows
             ]
 
 
-def _index_text(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:
-    """The entity's ``INDEX_TEXT`` (or another text attribute: ``REGION``); a value some older write left, or a
-    caller sent, that is no string counts as none."""
+def _text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:
+    """A text attribute the linker reads (``INDEX_TEXT``, ``REGION``); a value some older write left that is no
+    string counts as none."""
     text = (attributes or {}).get(key, "")
     return text if isinstance(text, str) else ""
 

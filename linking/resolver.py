@@ -284,12 +284,15 @@ def follow_longer_forms(
         # own link: a one-word "person" named exactly so is mostly the article about that given name or surname
         # (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a mononym the fuller
         # name spells out is the same entity anyway.
-        aliased = named[i] if named else set()
-        mine = next((s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None)
-        if m.label != "PER" and mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
-            if mine != ranked[0]:
-                out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
-            continue
+        if m.label != "PER":
+            aliased = named[i] if named else set()
+            mine = next(
+                (s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None
+            )
+            if mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
+                if mine.kb_id != ranked[0].kb_id:
+                    out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
+                continue
         fuller = max(linked, key=lambda x: x[0])[1]
         chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
         if chosen == ranked[0]:
