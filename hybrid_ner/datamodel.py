@@ -100,7 +100,9 @@ class LinkDecision(BaseModel):
         default=None,
         description="Why no linker ran, or why a stage was skipped; ``longer_form`` when a short name took the "
         "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``); ``qualifier`` when a place "
-        "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``).",
+        "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``); ``unknown_person`` "
+        "when a short person name is NIL because every fuller name of it in the text is (``Cook`` after an unknown "
+        "``Tim Cook``).",
     )
 
 

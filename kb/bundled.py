@@ -16,7 +16,7 @@ from kb.keys import DERIVED, LEGAL_FORMS, PLACE_LIKE_FORMS, REDIRECT, legal_form
 from kb.loaders import LoadReport, Progress, build_default
 from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn, EntityRecord
 from kb.store import Enrichment, EntityInUseError, KBStore
-from kb.vital import Article, VitalMissing, lead_paragraphs, read_articles
+from kb.vital import LOCATION, Article, VitalMissing, lead_paragraphs, read_articles
 
 SOURCE = "dbpedia"
 ID_PREFIX = "dbpedia:"  # + the lower-cased title: a stable public identifier (``EntityRecord.url`` opens it)
@@ -27,7 +27,8 @@ MIN_REDIRECTS = 5  # 61k titles beside the places: the KB loads and indexes in a
 NAME_ONLY_REDIRECTS = 2
 # Guessed types stored as the entity's types (a mention whose label clashes with them cannot link to it). A title
 # guessed to be a location that is no GeoNames place (a region, a river, the European Union) keeps no type: it is
-# often also an organisation.
+# often also an organisation. A vital article's lead still types one ("is a river", "is a political and economic
+# union": ``kb.vital.kind_of``).
 STORED_TYPES = ("person", "organization")
 # Population of a place whose name, as a redirect, means that place whatever title it points at ("moscow" is also
 # a redirect to the MoSCoW method, lower-cased, and "savannah" one to the savanna).
@@ -73,11 +74,12 @@ def _place_of(
     places: dict[str, list[EntityRecord]],
     same_place: Mapping[str, EntityRecord],
 ) -> EntityRecord | None:
-    """The place a title is, when a vital article gives it no type: the place it names if the typer takes it for a
-    location (``_place``), else the big place it is one of the names of (``_big_place_names``)."""
-    if article is not None and article.kind:
+    """The place a title is, when a vital article gives it no type or calls it a location: the place it names if
+    the typer takes it for a location (``_place``), else the big place it is one of the names of
+    (``_big_place_names``). The article alone does not merge it: the fictional island of Atlantis is no town."""
+    if article is not None and article.kind not in (None, LOCATION):
         return None
-    return (_place(title, places) if kind == "location" else None) or same_place.get(title)
+    return (_place(title, places) if kind == LOCATION else None) or same_place.get(title)
 
 
 def _big_place_names(
@@ -112,7 +114,8 @@ def _big_place_names(
             its = {normalize(n) for n in (place.name, *place.aliases)}
             if name not in its:  # "saint paul" is a redirect to Paul of Tarsus, who is no city
                 continue
-            if len(own & its) > 1 or (article is not None and not article.kind and _names_country(article, place)):
+            placed = article is not None and article.kind in (None, LOCATION) and _names_country(article, place)
+            if len(own & its) > 1 or placed:
                 same[title] = place
                 break
         if others := {plain(k) for k, _ in pairs if k != title}:

@@ -29,19 +29,21 @@ _NOT_INITIALISMS = frozenset(
     {"st", "mr", "mrs", "ms", "dr", "jr", "sr", "ltd", "vs", "ft", "mt", "pty", "cwm", "ng", "mm"}
 )
 _WRITTEN = {"plc": "plc", "vfb": "VfB", "vfl": "VfL"}
+_CAMEL = re.compile(r"[a-z]+[A-Z][\w.'&-]*")  # a brand written in camel case: "iPhone", "eBay", "iTunes Store"
 # "AC Milan", "SV Werder Bremen"; but "As Sulaymaniyah" is the Arabic article, and the key cuts it for clubs only
 _CLUB_FIRST = LEADING_DESIGNATORS - {"as"}
 
 
 def casings(paragraphs: Iterable[str], wanted: Iterable[str]) -> dict[str, str]:
-    """For each lower-cased name of ``wanted`` that the text mentions with a capital first letter, its most
-    frequent spelling there (ties: the one with fewer capitals, so "The Who" beats "The WHO")."""
+    """For each lower-cased name of ``wanted`` that the text mentions with a capital first letter, or in camel case
+    ("iPhone", "eBay"), its most frequent spelling there (ties: the one with fewer capitals, so "The Who" beats
+    "The WHO")."""
     want = set(wanted)
     seen: dict[str, Counter[str]] = {}
     for text in paragraphs:
         tokens = _TOKEN.findall(text)
         for i, first in enumerate(tokens):
-            if not first[:1].isupper():
+            if not (first[:1].isupper() or _CAMEL.fullmatch(first)):
                 continue
             for n in range(1, min(MAX_WORDS, len(tokens) - i) + 1):
                 form = " ".join(tokens[i : i + n])

@@ -40,7 +40,11 @@ CONCEPT = "concept"
 _ORG_WORDS = (
     r"company|corporation|conglomerate|manufacturer|retailer|airline|bank|organi[sz]ation|agency|university|"
     r"(?:rock|pop|heavy metal|musical) band|musical group|political party|football club|federation|alliance|"
-    r"league"  # a sports league ("The National Football League is a professional American football league")
+    r"league|"  # a sports league ("The National Football League is a professional American football league")
+    # unions of states ("The European Union is a political and economic union"; "ASEAN is an intergovernmental
+    # forum"): the title typer reads them as places, and an untyped entity loses to every typed namesake
+    r"(?:political|economic|continental|customs|monetary|supranational) union|intergovernmental \w+|"
+    r"political association|financial institution"
 )
 _ORG_LEAD = re.compile(rf"\b(?:is|was|are|were)\s+(?:an?|the)\s+(?:[\w'-]+\s+){{0,5}}(?:{_ORG_WORDS})\b")
 # What a person's lead says they were ("Sigmund Freud was an Austrian neurologist", "Qin Shi Huang was the founder
@@ -65,6 +69,18 @@ _PERSON_LEAD = re.compile(
     r"^(?!(?:The|An?)\s)[^,]*?(?:,[^,]*,)?\s*\b(?:is|was)\s+(?:an?|the)\s+"
     rf"(?:(?!(?:by|of|about|for|in|from|on|with|and|or|that|which)\b)[\w'\u2019.-]+,?\s+){{0,4}}(?:{_ROLES})(?![\w-])"
 )
+# Places that are never organisations ("The Volga is the longest river in Europe", "The Andes are the longest
+# continental mountain range"), with no preposition before the noun ("a language native to several islands" is
+# no island). Cities, countries and regions stay untyped here: GeoNames holds them, typed, and the title merges.
+_PLACE_WORDS = (
+    r"river|lake|sea|ocean|gulf|bay|strait|mountain range|mountain|mountains|peninsula|island|islands|archipelago|"
+    r"desert|volcano|waterfall|canal|plateau|glacier"
+)
+_PLACE_LEAD = re.compile(
+    r"\b(?:is|was|are|were)\s+(?:an?|the)\s+"
+    rf"(?:(?!(?:of|in|on|to|from|by|with|for|and|or|that|which)\b)[\w'\u2019-]+\s+){{0,5}}(?:{_PLACE_WORDS})(?![\w-])"
+)
+LOCATION = "location"
 _GENERIC_LEAD = re.compile(r"(?:An?|The)\s+[a-z]")  # "An apple is ...", "The stomach is ...": a common noun
 _PARENS = re.compile(r"\s*\([^()]*\)")
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
@@ -79,7 +95,7 @@ class Article:
     title: str  # as Wikipedia writes it: "Apple Inc.", "Mercury (planet)"
     lead: str  # the first sentence, parentheses removed, at most ``MAX_DESCRIPTION`` characters
     category: str  # "People", "Geography", ...
-    kind: str | None  # "person", "organization", ``CONCEPT`` or None (unknown)
+    kind: str | None  # "person", "organization", ``LOCATION``, ``CONCEPT`` or None (unknown)
 
     @property
     def key(self) -> str:
@@ -88,8 +104,11 @@ class Article:
 
     @property
     def name(self) -> str:
-        """The title without its parenthesised qualifier: "Mercury (planet)" is named "Mercury"."""
-        return _PARENS.sub("", self.title).strip() or self.title
+        """The title without its parenthesised qualifier: "Mercury (planet)" is named "Mercury". A title Wikipedia
+        must start with a capital ("IPhone") is named as its lead writes it in camel case ("The iPhone is")."""
+        name = _PARENS.sub("", self.title).strip() or self.title
+        camel = name[:1].lower() + name[1:]
+        return camel if name[1:2].isupper() and re.search(rf"\b{re.escape(camel)}\b", self.lead) else name
 
 
 def data_dir() -> Path:
@@ -112,7 +131,8 @@ def lead_sentence(extract: str) -> str:
 def kind_of(category: str, lead: str) -> str | None:
     """A coarse type: people are persons; a lead that opens on a common noun ("An apple is") is a concept; a lead
     that says "is a company/rock band/political party..." an organisation, one that says "was a philosopher/the
-    founder of..." a person; sciences, technology and everyday things are concepts; anything else unknown."""
+    founder of..." a person, one that says "is a river/mountain range/island..." a location; sciences, technology
+    and everyday things are concepts; anything else unknown."""
     if category == "People":
         return "person"
     if _GENERIC_LEAD.match(lead):
@@ -121,7 +141,9 @@ def kind_of(category: str, lead: str) -> str | None:
         return "organization"
     if _PERSON_LEAD.search(lead):
         return "person"
-    return CONCEPT if category in CONCEPT_CATEGORIES else None
+    if category in CONCEPT_CATEGORIES:
+        return CONCEPT  # "Atlantis is a fictional island" (Philosophy and religion) is no place to link to
+    return LOCATION if _PLACE_LEAD.search(lead) else None
 
 
 def lead_paragraphs(directory: Path | None = None) -> list[str]:

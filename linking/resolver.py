@@ -10,7 +10,7 @@ import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage, link_stages
-from kb.keys import normalize, words
+from kb.keys import words
 from kb.record_cache import RecordCache
 from kb.records import EntityRecord
 from kb.store import KBStore
@@ -21,17 +21,14 @@ from linking.candidates import (
     Mention,
     document_vectors,
     embed_mentions,
-    longer_forms,
     spells_out,
 )
+from linking.document import NAMES_IN_CONTEXT, UNKNOWN_PERSON, follow_longer_forms, hold_qualifiers, unknown_people
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
-from linking.rerank import Reranker, Scored, qualifier_fit, type_fit
+from linking.rerank import Reranker, Scored
 
 TOP_K = 5
-# Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
-# "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
-NAMES_IN_CONTEXT = ("PER", "ORG")
 SpanIn = tuple[int, int, str | None]  # (start, end, label)
 
 
@@ -225,7 +222,11 @@ class Resolver:
         named = [{c.kb_id for c in cs if c.exact} for cs in cands]
         scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
         scored, held = hold_qualifiers(everything, scored, named, entities, threshold)
-        reasons = ["longer_form" if f else "qualifier" if h else None for f, h in zip(followed, held, strict=True)]
+        unknown = unknown_people(everything, scored, entities, threshold, followed)
+        reasons = [
+            "longer_form" if f else "qualifier" if h else UNKNOWN_PERSON if u else None
+            for f, h, u in zip(followed, held, unknown, strict=True)
+        ]
         links = []
         for ranked, found, stage, reason in zip(scored[:n], cands[:n], decided_by, reasons[:n], strict=True):
             top = [
@@ -234,7 +235,7 @@ class Resolver:
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
             decision = _decision(ranked, found, stage, reason)
-            if ranked and ranked[0].score >= threshold:
+            if ranked and ranked[0].score >= threshold and reason != UNKNOWN_PERSON:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
             else:
@@ -247,132 +248,6 @@ class Resolver:
         return out
 
 
-def follow_longer_forms(
-    mentions: Sequence[Mention],
-    scored: Sequence[list[Scored]],
-    entities: dict[str, EntityRecord],
-    threshold: float,
-    named: Sequence[set[str]] = (),
-) -> tuple[list[list[Scored]], list[bool]]:
-    """A person or organisation named in short ("Jobs") takes the entity its document's fuller name ("Steve
-    Jobs", same label) links to, when that entity is one of its candidates: within a text a short name refers
-    back, and the fuller name is the less ambiguous, so the link is at least as likely as the fuller name's
-    (a first name alone is often NIL otherwise). The longest linked fuller form wins. An organisation keeps its
-    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"), or when the
-    mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a redirect to The
-    Home Depot, beside "Home Depot Supply"); a person never does. Per mention, the ranked list and whether a
-    fuller form settled it."""
-    out, followed = list(scored), [False] * len(scored)
-    for i, longer in enumerate(longer_forms(mentions)):
-        m, ranked = mentions[i], scored[i]
-        if m.label not in NAMES_IN_CONTEXT or not longer or not ranked:
-            continue
-        linked = [
-            (len(mentions[j].text), scored[j][0])
-            for j in longer
-            if mentions[j].label == m.label
-            and scored[j]
-            and scored[j][0].score >= threshold
-            and _part_of_name(m, mentions[j], entities.get(scored[j][0].kb_id))
-        ]
-        own = {s.kb_id: s for s in ranked}
-        linked = [(n, s) for n, s in linked if s.kb_id in own]
-        if not linked:
-            continue
-        # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
-        # through the document, "CNN Films" for "CNN") may rank above it by the score. A person never keeps its
-        # own link: a one-word "person" named exactly so is mostly the article about that given name or surname
-        # (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a mononym the fuller
-        # name spells out is the same entity anyway.
-        if m.label != "PER":
-            aliased = named[i] if named else set()
-            mine = next(
-                (s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None
-            )
-            if mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
-                if mine.kb_id != ranked[0].kb_id:
-                    out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
-                continue
-        fuller = max(linked, key=lambda x: x[0])[1]
-        chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
-        if chosen == ranked[0]:
-            continue
-        out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
-        followed[i] = True
-    return out, followed
-
-
-def hold_qualifiers(
-    mentions: Sequence[Mention],
-    scored: Sequence[list[Scored]],
-    named: Sequence[set[str]],
-    entities: dict[str, EntityRecord],
-    threshold: float,
-) -> tuple[list[list[Scored]], list[bool]]:
-    """A place written as another place's qualifier ("Texas" in "Paris, Texas") names the region that the other's
-    entity lies in, when that entity says so (its description "city in Texas, United States", or its region).
-    Such a mention takes the place it names exactly (an alias or redirect: ``named``, per mention), a region
-    before a city: not Texas City, found by "texas" with "City" dropped and pulled up by the cities around it; not
-    the city of Ontario, California for "London, Ontario". Every mention of that name in the document follows,
-    with at least the displaced entity's probability, except one that has a qualifier of its own ("New York,
-    New York"). Per mention, the ranked list and whether the rule moved it."""
-    regions = {
-        (m.doc, normalize(m.qualifier))
-        for m, ranked in zip(mentions, scored, strict=True)
-        if m.qualifier and ranked and ranked[0].score >= threshold
-        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id), m.text)
-    }  # fmt: skip
-    out, held = list(scored), [False] * len(scored)
-    for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
-        if m.label not in (None, "LOC") or m.qualifier or (m.doc, normalize(m.text)) not in regions or not ranked:
-            continue
-        tiers = [(_region_tier(entities.get(s.kb_id)), n) for n, s in enumerate(ranked) if s.kb_id in named[i]]
-        tier, best = min(((t, n) for t, n in tiers if t < 2 and ranked[n].score > 0), default=(2, 0))
-        if tier < 2 and best > 0:  # at least as likely as the entity it displaces
-            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
-            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
-            held[i] = True
-    return out, held
-
-
-# Type words of a region that holds places: a qualifier names one of these before a city of the same name.
-_REGION_TYPE = re.compile(
-    r"\b(?:state|province|country|region|county|district|department|governorate|prefecture|oblast|voivodship"
-    r"|canton|territory|republic|land|parish|autonomous community)\b"
-)
-
-
-def _region_tier(entity: EntityRecord | None) -> int:
-    """0: a region (``_REGION_TYPE``, "us_state" too); 1: another place; 2: not a place (or unknown)."""
-    if entity is None:
-        return 2
-    if _REGION_TYPE.search(" ".join(entity.types).lower().replace("_", " ")):
-        return 0
-    return 1 if type_fit("LOC", entity.types)[0] else 2
-
-
-def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) -> bool:
-    """Whether a short person mention may stand for the entity its fuller one links to: not when the rest of the
-    fuller mention already spells the entity's name, which makes the short one a title in front of it ("DJ" of
-    "DJ Casey Kasem"); a nickname still does ("Bob" of "Bob Nardelli", Robert Nardelli). An organisation's short
-    name always may."""
-    if entity is None:
-        return False
-    own = set(words(short.text))
-    name = set(words(entity.name))
-    return short.label != "PER" or own <= name or not (set(words(fuller.text)) - own) >= name
-
-
-def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:
-    """The entity's name is the mention's (for an organisation, also an alias or redirect of it: ``aliased``),
-    and its types fit the mention's label."""
-    if entity is None:
-        return False
-    alias = mention.label == "ORG" and entity.id in aliased
-    same = alias or normalize(entity.name) == normalize(mention.text)
-    return same and type_fit(mention.label, entity.types)[0] == 1.0
-
-
 def _decision(
     ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None, reason: str | None = None
 ) -> LinkDecision:
@@ -383,7 +258,8 @@ def _decision(
         return LinkDecision(stage="none", reason="no_candidates")
     margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)
     if stage is None:
-        named = reason is not None or next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
+        settled = reason in ("longer_form", "qualifier")  # a name of the document settled it
+        named = settled or next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
         stage = "alias" if named else "dense"
     return LinkDecision(stage=stage, margin=round(margin, 4), reason=reason)
 

@@ -40,8 +40,14 @@ def test_the_text_spells_a_title_by_its_most_frequent_capitalised_form():
 
 
 def test_the_vital_lead_paragraphs_spell_titles_that_have_no_article_of_their_own():
-    known = casings(lead_paragraphs(), {"kwazulu-natal", "henry iii"})
+    known = casings(lead_paragraphs(), {"kwazulu-natal", "henry iii", "iphone", "ipod"})
     assert known.get("kwazulu-natal") == "KwaZulu-Natal"
+    assert known.get("iphone") == "iPhone" and known.get("ipod") == "iPod"  # camel case, never "IPhone"
+
+
+def test_a_brand_written_in_camel_case_keeps_its_spelling():
+    known = casings(["Apple sold the iPhone and the iPod. The iphone failed."], {"iphone", "ipod", "imac"})
+    assert known == {"iphone": "iPhone", "ipod": "iPod"}
 
 
 def test_a_name_the_text_writes_in_lower_case_inside_sentences_is_a_common_noun():

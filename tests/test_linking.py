@@ -129,6 +129,25 @@ def test_a_short_name_takes_the_entity_of_the_fuller_name_in_its_text(kb):
     assert cnn.kb_id == "Q-cnn" and cnn.decision.reason is None  # named exactly so, and an organisation
 
 
+def test_a_surname_whose_person_the_kb_lacks_is_nil_not_the_best_known_bearer(kb):
+    store, resolver = kb
+    store.upsert([EntityIn(id="Q-james-cook", name="James Cook", aliases=["Cook"], types=["Person"], prior=900)])
+    text = "Tim Quillfeather said the plant would open. Quillfeather spoke in Paris. Cook sailed on."
+    spans = [(0, 16, "PER"), (44, 56, "PER"), (73, 77, "PER")]
+    alone = "Quillfeather spoke in Paris."
+    full, short, cook = resolver.link([(text, spans)])[0]
+    assert full.kb_id is None and short.kb_id is None and short.decision.reason == "unknown_person"
+    assert cook.kb_id == "Q-james-cook" and cook.decision.reason is None  # no fuller name of its own in the text
+    # given the span alone, the fuller name written in the text still says who it is
+    (given,) = resolver.link([(text, [(44, 56, "PER")])])[0]
+    assert given.kb_id is None and given.decision.reason == "unknown_person"
+    (lone,) = resolver.link([(alone, [(0, 12, "PER")])])[0]
+    assert lone.decision.reason is None  # no fuller name anywhere: the ranking decides alone
+    renamed = text.replace("Tim Quillfeather", "James Cook").replace("Quillfeather", "Cook")
+    spans = [(0, 10, "PER"), (38, 42, "PER"), (59, 63, "PER")]
+    assert [lk.kb_id for lk in resolver.link([(renamed, spans)])[0]] == ["Q-james-cook"] * 3
+
+
 def test_an_organisation_named_by_its_alias_keeps_its_link_beside_a_fuller_name_of_another(kb):
     store, resolver = kb
     store.upsert(

@@ -3,8 +3,9 @@ which mentions it moves, which it leaves, and what the link says about it."""
 
 from kb.records import EntityRecord
 from linking.candidates import Mention
+from linking.document import follow_longer_forms, unknown_people
 from linking.rerank import Scored
-from linking.resolver import follow_longer_forms, mentions_of, written_out
+from linking.resolver import mentions_of, written_out
 
 
 def _e(kb_id: str, name: str, kind: str) -> EntityRecord:
@@ -157,3 +158,40 @@ def test_fuller_names_the_text_writes_out_join_given_spans_as_mentions_never_as_
     assert written_out(inside, mentions_of(inside)) == []
     place = [(text, [(at, at + 6, "LOC")])]  # a place's short name follows nothing
     assert written_out(place, mentions_of(place)) == []
+
+
+def test_a_short_name_whose_fuller_names_are_all_nil_is_an_unknown_person():
+    mentions = [_m("Tim Cook", "PER"), _m("Cook", "PER"), _m("Cook", "PER", doc=1), _m("Cook", "ORG")]
+    cook = _ranked(("bush", 0.4))  # the best-known bearer of the surname, by itself
+    scored = [_ranked(("kate", 0.01)), cook, cook, cook]
+    assert unknown_people(mentions, scored, ENTITIES, 0.05, [False] * 4) == [False, True, False, False]
+    # a fuller name with no candidates at all is as unknown
+    assert unknown_people(mentions[:2], [[], cook], ENTITIES, 0.05, [False, False]) == [False, True]
+    # one linked fuller name, or a short name that already took a fuller name's entity, decides otherwise
+    linked = [_ranked(("kate", 0.9)), cook]
+    assert unknown_people(mentions[:2], linked, ENTITIES, 0.05, [False, False]) == [False, False]
+    assert unknown_people(mentions[:2], scored[:2], ENTITIES, 0.05, [False, True]) == [False, False]
+    two = [_m("Tim Cook", "PER"), _m("Richard Cook", "PER"), _m("Cook", "PER")]
+    assert unknown_people(two, [scored[0], _ranked(("bush", 0.6)), cook], ENTITIES, 0.05, [False] * 3) == [False] * 3
+
+
+def test_a_short_name_whose_best_candidate_the_nil_fuller_name_spells_keeps_it():
+    """The fuller name ranked its own entity too low to link, the short name ranks it first: it may be that person."""
+    mentions = [_m("Kate Bush", "PER"), _m("Bush", "PER")]
+    scored = [_ranked(("bush", 0.03), ("kate", 0.03)), _ranked(("kate", 0.4))]
+    assert unknown_people(mentions, scored, ENTITIES, 0.05, [False, False]) == [False, False]
+    aliased = {"kate": EntityRecord("kate", "Catherine Bush", ["person"], "", 1.0, aliases=["Kate Bush"])}
+    assert unknown_people(mentions, scored, aliased, 0.05, [False, False]) == [False, False]  # by an alias
+    renamed = {"kate": EntityRecord("kate", "Catherine Bush", ["person"], "", 1.0)}
+    assert unknown_people(mentions, scored, renamed, 0.05, [False, False]) == [False, True]
+
+
+def test_of_two_people_a_first_name_may_stand_for_it_takes_the_one_its_own_context_ranks_first():
+    mentions = [_m("Steve Jobs", "PER"), _m("Steve Laurene", "PER"), _m("Steve", "PER")]
+    own = _ranked(("laurene", 0.3), ("jobs", 0.2), ("film", 0.1))
+    scored = [_ranked(("jobs", 0.9)), _ranked(("laurene", 0.5)), own]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, 0.05)
+    assert followed == [False, False, True] and out[2][0] == Scored("laurene", 0.5)  # not the longer "Steve Jobs"
+    scored[2] = _ranked(("jobs", 0.3), ("laurene", 0.2))
+    out, _ = follow_longer_forms(mentions, scored, ENTITIES, 0.05)
+    assert out[2][0] == Scored("jobs", 0.9)

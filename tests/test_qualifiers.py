@@ -3,8 +3,8 @@ ranked lists: when it moves a link, and every case where it must not."""
 
 from kb.records import EntityRecord
 from linking.candidates import Mention
+from linking.document import hold_qualifiers
 from linking.rerank import Scored, qualifier_fit
-from linking.resolver import hold_qualifiers
 
 
 def _e(kb_id: str, name: str, kind: str, description: str = "") -> EntityRecord:

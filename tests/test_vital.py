@@ -19,6 +19,7 @@ from kb.records import EntityIn, EntityRecord
 from kb.store import SQLKBStore
 from kb.vital import (
     CONCEPT,
+    LOCATION,
     MAX_DESCRIPTION,
     Article,
     VitalMissing,
@@ -55,6 +56,8 @@ def test_the_package_holds_titles_leads_and_categories(articles):
     assert {articles[k].kind for k in ("sigmund_freud", "nikola_tesla", "immanuel_kant", "adolf_hitler")} == {"person"}
     assert sum(a.kind == "person" and a.category != "People" for a in articles.values()) >= 80
     assert articles["mercury_(planet)"].name == "Mercury"
+    assert articles["iphone"].title == "IPhone" and articles["iphone"].name == "iPhone"  # as its lead writes it
+    assert Article("USA", "The USA is a country.", "Geography", None).name == "USA"  # no camel-case spelling
     assert all(len(a.lead) <= MAX_DESCRIPTION + 1 for a in articles.values())
 
 
@@ -77,19 +80,27 @@ def test_an_article_of_unknown_kind_that_the_text_writes_in_lower_case_is_a_conc
     assert articles["bbc"].kind is None and articles["the_buddha"].kind is None and articles["kazan"].kind is None
 
 
-def test_the_typer_guesses_no_person_for_a_place_or_work_article(store, monkeypatch):
+class FakeSureTyper:
+    """A named fake of ``kb.title_types.TitleTyper``: every title is of one kind, surely."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def predict(self, titles, redirects):
+        return [(self.kind, 0.99)] * len(titles)
+
+    def is_sure(self, kind, probability):
+        return True
+
+
+def _typer_says(monkeypatch, kind: str) -> None:
     import kb.title_types
 
-    class FakeSureTyper:
-        """A named fake: every title is a person, surely (the real typer took Kazan for one)."""
+    monkeypatch.setattr(kb.title_types.TitleTyper, "load", classmethod(lambda cls: FakeSureTyper(kind)))
 
-        def predict(self, titles, redirects):
-            return [("person", 0.99)] * len(titles)
 
-        def is_sure(self, kind, probability):
-            return True
-
-    monkeypatch.setattr(kb.title_types.TitleTyper, "load", classmethod(lambda cls: FakeSureTyper()))
+def test_the_typer_guesses_no_person_for_a_place_or_work_article(store, monkeypatch):
+    _typer_says(monkeypatch, "person")  # the real typer took Kazan for one
     vital = {
         "kazan": Article("Kazan", "Kazan is a city in Russia.", "Geography", None),
         "henry_ford": Article("Henry Ford", "Henry Ford was an industrialist.", "Uncategorized", None),
@@ -126,6 +137,33 @@ def test_leads_and_kinds():
     assert kind_of("Mathematics", "Category theory is a general theory of mathematical structures.") == CONCEPT
     assert kind_of("Technology", "Python is a high-level, general-purpose programming language.") == CONCEPT
     assert kind_of("History", "The Battle of Marathon was fought by the general Miltiades.") is None
+    # unions of states are organisations; rivers, ranges and islands places, unless only named after a preposition
+    union = "The European Union is a political and economic union of 27 member states."
+    assert kind_of("Uncategorized", union) == "organization"
+    assert kind_of("Society and social sciences", "ASEAN is an intergovernmental forum of 11 states.") == (
+        "organization"
+    )
+    assert kind_of("Geography", "The Volga is the longest river in Europe.") == LOCATION
+    assert kind_of("Uncategorized", "The Andes are the longest continental mountain range in the world.") == LOCATION
+    assert kind_of("Uncategorized", "Malay is an Austronesian language native to several islands.") is None
+    assert kind_of("Geography", "Varanasi is a city on the Ganges river in northern India.") is None
+    assert kind_of("Philosophy and religion", "Atlantis is a fictional island in Plato's works.") == CONCEPT
+
+
+def test_a_location_article_merges_into_its_place_and_is_typed_where_the_kb_has_none(store, monkeypatch):
+    _typer_says(monkeypatch, LOCATION)
+    place = EntityIn(id="iso3166-2:IT-82", name="Sicily", types=["region"], description="region of Italy")
+    store.upsert([place])
+    vital = {
+        "sicily": Article("Sicily", "Sicily is the largest island in the Mediterranean Sea.", "Geography", LOCATION),
+        "volga": Article("Volga", "The Volga is the longest river in Europe.", "Geography", LOCATION),
+        "european_union": Article("European Union", "The European Union is a union.", "Uncategorized", "organization"),
+    }
+    report = add_wikipedia(store, Redirects(aliases={"sicily": ["sicilia"]}), 5, vital)
+    got = store.get(["dbpedia:sicily", "dbpedia:volga", "dbpedia:european_union", "iso3166-2:IT-82"])
+    assert "dbpedia:sicily" not in got and report.merged == 1  # one real-world entity, one entry
+    assert got["iso3166-2:IT-82"].types == ["region"] and got["iso3166-2:IT-82"].redirects == 1  # took "sicilia"
+    assert got["dbpedia:volga"].types == [LOCATION] and got["dbpedia:european_union"].types == ["organization"]
 
 
 def test_malformed_entries_are_skipped_and_a_missing_package_is_named(tmp_path, monkeypatch):

@@ -1,0 +1,186 @@
+"""Rules that read a mention's whole document after ranking: a short name stands for a fuller one of its text
+(``follow_longer_forms``), a short person name whose fuller names are all NIL is NIL (``unknown_people``), and a
+place written as another's qualifier names the region it lies in (``hold_qualifiers``). Each takes the ranked
+lists and returns new ones, with a flag per mention that the link's ``decision.reason`` reports."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from kb.keys import normalize, words
+from kb.records import EntityRecord
+from linking.candidates import Mention, longer_forms
+from linking.rerank import Scored, qualifier_fit, type_fit
+
+# Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
+# "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
+NAMES_IN_CONTEXT = ("PER", "ORG")
+UNKNOWN_PERSON = "unknown_person"  # a short name whose fuller names the KB lacks: NIL (``unknown_people``)
+
+
+def follow_longer_forms(
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    entities: dict[str, EntityRecord],
+    threshold: float,
+    named: Sequence[set[str]] = (),
+) -> tuple[list[list[Scored]], list[bool]]:
+    """A person or organisation named in short ("Jobs") takes the entity its document's fuller name ("Steve
+    Jobs", same label) links to, when that entity is one of its candidates: within a text a short name refers
+    back, and the fuller name is the less ambiguous, so the link is at least as likely as the fuller name's
+    (a first name alone is often NIL otherwise). Of fuller names of different entities ("Steve Jobs", "Steve
+    Wozniak"), the one its own context ranks first wins; of one entity's, the longest. An organisation keeps its
+    own link when that entity is named exactly so and fits the label ("CNN" beside "CNN Films"), or when the
+    mention is one of that entity's aliases or redirects (``named``, per mention: "Home Depot", a redirect to The
+    Home Depot, beside "Home Depot Supply"); a person never does. Per mention, the ranked list and whether a
+    fuller form settled it."""
+    out, followed = list(scored), [False] * len(scored)
+    for i, longer in enumerate(longer_forms(mentions)):
+        m, ranked = mentions[i], scored[i]
+        if m.label not in NAMES_IN_CONTEXT or not longer or not ranked:
+            continue
+        linked = [
+            (len(mentions[j].text), scored[j][0])
+            for j in longer
+            if mentions[j].label == m.label
+            and scored[j]
+            and scored[j][0].score >= threshold
+            and _part_of_name(m, mentions[j], entities.get(scored[j][0].kb_id))
+        ]
+        own = {s.kb_id: s for s in ranked}
+        linked = [(n, s) for n, s in linked if s.kb_id in own]
+        if not linked:
+            continue
+        # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
+        # through the document, "CNN Films" for "CNN") may rank above it by the score. A person never keeps its
+        # own link: a one-word "person" named exactly so is mostly the article about that given name or surname
+        # (Wikidata-based KBs type it a person: "Barbara" beside "Barbara Walters"), and a mononym the fuller
+        # name spells out is the same entity anyway.
+        if m.label != "PER":
+            aliased = named[i] if named else set()
+            mine = next(
+                (s for s in ranked if s.kb_id in aliased or _named_exactly(m, entities.get(s.kb_id), set())), None
+            )
+            if mine is not None and _named_exactly(m, entities.get(mine.kb_id), aliased):
+                if mine.kb_id != ranked[0].kb_id:
+                    out[i] = [Scored(mine.kb_id, ranked[0].score), *(s for s in ranked if s.kb_id != mine.kb_id)]
+                continue
+        # Fuller names of different entities ("Steve Jobs", "Steve Wozniak" for "Steve"): the one the short
+        # mention's own context ranks first; of one entity's forms, the longest.
+        place = {s.kb_id: k for k, s in enumerate(ranked)}
+        fuller = min(linked, key=lambda x: (place[x[1].kb_id], -x[0]))[1]
+        chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
+        if chosen == ranked[0]:
+            continue
+        out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
+        followed[i] = True
+    return out, followed
+
+
+def unknown_people(
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    entities: dict[str, EntityRecord],
+    threshold: float,
+    followed: Sequence[bool],
+) -> list[bool]:
+    """Per mention, whether it is a short person name ("Cook") whose document writes the person out in full ("Tim
+    Cook") only in fuller names that are all NIL, and whose own best candidate is named otherwise (James Cook): the
+    short name is the same person, whom the KB lacks, not the best-known bearer of that surname. Such a mention is
+    NIL, with reason ``unknown_person``. A best candidate that a fuller name spells ("Taylor Swift", ranked low
+    for the fuller name but first for "Taylor") may be that person, and a short name that took a fuller name's
+    entity (``followed``) is settled: both are left alone."""
+    out = [False] * len(mentions)
+    for i, longer in enumerate(longer_forms(mentions)):
+        if mentions[i].label != "PER" or followed[i] or not scored[i]:
+            continue
+        people = [j for j in longer if mentions[j].label == "PER"]
+        best = entities.get(scored[i][0].kb_id)
+        out[i] = (
+            bool(people)
+            and all(not scored[j] or scored[j][0].score < threshold for j in people)
+            and not any(_spells(mentions[j], best) for j in people)
+        )
+    return out
+
+
+def _spells(fuller: Mention, entity: EntityRecord | None) -> bool:
+    """Whether an entity may be the person a fuller name writes out: every word of the name is in the entity's
+    name ("Taylor Swift"; "Bob" of "Bob Nardelli" is not in "Robert Nardelli", but the alias is), or the name is
+    one of its aliases."""
+    if entity is None:
+        return False
+    wanted = normalize(fuller.text)
+    return set(words(fuller.text)) <= set(words(entity.name)) or any(normalize(a) == wanted for a in entity.aliases)
+
+
+def hold_qualifiers(
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    named: Sequence[set[str]],
+    entities: dict[str, EntityRecord],
+    threshold: float,
+) -> tuple[list[list[Scored]], list[bool]]:
+    """A place written as another place's qualifier ("Texas" in "Paris, Texas") names the region that the other's
+    entity lies in, when that entity says so (its description "city in Texas, United States", or its region).
+    Such a mention takes the place it names exactly (an alias or redirect: ``named``, per mention), a region
+    before a city: not Texas City, found by "texas" with "City" dropped and pulled up by the cities around it; not
+    the city of Ontario, California for "London, Ontario". Every mention of that name in the document follows,
+    with at least the displaced entity's probability, except one that has a qualifier of its own ("New York,
+    New York"). Per mention, the ranked list and whether the rule moved it."""
+    regions = {
+        (m.doc, normalize(m.qualifier))
+        for m, ranked in zip(mentions, scored, strict=True)
+        if m.qualifier and ranked and ranked[0].score >= threshold
+        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id), m.text)
+    }  # fmt: skip
+    out, held = list(scored), [False] * len(scored)
+    for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
+        if m.label not in (None, "LOC") or m.qualifier or (m.doc, normalize(m.text)) not in regions or not ranked:
+            continue
+        tiers = [(_region_tier(entities.get(s.kb_id)), n) for n, s in enumerate(ranked) if s.kb_id in named[i]]
+        tier, best = min(((t, n) for t, n in tiers if t < 2 and ranked[n].score > 0), default=(2, 0))
+        if tier < 2 and best > 0:  # at least as likely as the entity it displaces
+            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
+            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
+            held[i] = True
+    return out, held
+
+
+# Type words of a region that holds places: a qualifier names one of these before a city of the same name.
+_REGION_TYPE = re.compile(
+    r"\b(?:state|province|country|region|county|district|department|governorate|prefecture|oblast|voivodship"
+    r"|canton|territory|republic|land|parish|autonomous community)\b"
+)
+
+
+def _region_tier(entity: EntityRecord | None) -> int:
+    """0: a region (``_REGION_TYPE``, "us_state" too); 1: another place; 2: not a place (or unknown)."""
+    if entity is None:
+        return 2
+    if _REGION_TYPE.search(" ".join(entity.types).lower().replace("_", " ")):
+        return 0
+    return 1 if type_fit("LOC", entity.types)[0] else 2
+
+
+def _part_of_name(short: Mention, fuller: Mention, entity: EntityRecord | None) -> bool:
+    """Whether a short person mention may stand for the entity its fuller one links to: not when the rest of the
+    fuller mention already spells the entity's name, which makes the short one a title in front of it ("DJ" of
+    "DJ Casey Kasem"); a nickname still does ("Bob" of "Bob Nardelli", Robert Nardelli). An organisation's short
+    name always may."""
+    if entity is None:
+        return False
+    own = set(words(short.text))
+    name = set(words(entity.name))
+    return short.label != "PER" or own <= name or not (set(words(fuller.text)) - own) >= name
+
+
+def _named_exactly(mention: Mention, entity: EntityRecord | None, aliased: set[str]) -> bool:
+    """The entity's name is the mention's (for an organisation, also an alias or redirect of it: ``aliased``),
+    and its types fit the mention's label."""
+    if entity is None:
+        return False
+    alias = mention.label == "ORG" and entity.id in aliased
+    same = alias or normalize(entity.name) == normalize(mention.text)
+    return same and type_fit(mention.label, entity.types)[0] == 1.0
