@@ -13,10 +13,11 @@ from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb import audit
-from kb.keys import DERIVED, REDIRECT, derived_keys, normalize, popularity
+from kb.keys import DERIVED, REDIRECT, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
 from kb.records import INDEX_TEXT, NAME_ONLY, REGION, EntityIn, EntityRecord
+from kb.rows import AliasKey, alias_rows, derived_again, unchanged
 
 # The tables, for plain inserts and updates of many rows (the ORM's unit of work costs more than the SQL there).
 _ENTITIES, _ALIASES = cast(Table, KBEntityRow.__table__), cast(Table, AliasRow.__table__)
@@ -106,7 +107,9 @@ class SQLKBStore:
     # ---------------------------------------------------------------- writes
 
     def upsert(self, entities: Sequence[EntityIn], source: str = "", actor: str | None = None) -> int:
-        """Insert or replace entities and their aliases in one transaction; re-running is idempotent.
+        """Insert or replace entities and their aliases in one transaction; re-running is idempotent. An entity
+        that the write would leave as it is (``kb.rows.unchanged``) is not written again, so what was derived from
+        it stays valid (its dense vector; the aliases other sources gave it).
 
         With ``actor`` (admin API writes and import jobs) each change is also recorded in the audit log.
         """
@@ -122,23 +125,26 @@ class SQLKBStore:
                     before = _entity_dict(existing[e.id]) if e.id in existing else None
                     after = e.model_dump(mode="json")
                     audit.record(s, actor, "update" if before else "create", "entity", e.id, before, after)
+            rows = {i: list(alias_rows(e, source)) for i, e in by_id.items()}
+            held = _held_aliases(s, list(existing))
+            same = {i for i, row in existing.items() if unchanged(row, by_id[i], rows[i], held.get(i, set()), source)}
             fresh = []  # new entities go in as plain rows: a KB build inserts hundreds of thousands
             for e in by_id.values():
                 values = {"name": e.name, "types": list(e.types), "description": e.description, "prior": e.prior}
                 values |= {"attributes": dict(e.attributes), "updated_seq": seq}
                 if (row := existing.get(e.id)) is None:
                     fresh.append({"id": e.id, **values})
-                else:
+                elif e.id not in same:
                     for column, value in values.items():
                         setattr(row, column, value)
             if fresh:
                 s.execute(insert(_ENTITIES), fresh)
             s.flush()
-            if existing:  # a new entity has no aliases yet (the foreign key sees to it): a KB build's are all new
-                s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(list(existing))))
-            alias_rows = [row for e in by_id.values() for row in _alias_rows(e, source)]
-            if alias_rows:
-                s.execute(insert(_ALIASES), alias_rows)
+            if replaced := [i for i in existing if i not in same]:  # a new entity has no aliases yet
+                s.execute(delete(AliasRow).where(AliasRow.entity_id.in_(replaced)))
+            new_rows = [row for i, rs in rows.items() if i not in same for row in rs]
+            if new_rows:
+                s.execute(insert(_ALIASES), new_rows)
         return len(by_id)
 
     def delete_entity(self, entity_id: str, actor: str = "") -> bool:
@@ -205,7 +211,7 @@ class SQLKBStore:
                     for i in todo
                     for norm, raw in wanted[i].items()
                 ]
-                new += _derived_again(todo, rows, have, wanted, taken)
+                new += derived_again(todo, rows, have, wanted, taken)
                 if new:
                     s.execute(insert(_ALIASES), new)
                 merged = {i: {**(rows[i].attributes or {}), **updates[i][1]} for i in todo}
@@ -368,37 +374,13 @@ def _indexed() -> Any:
     return _name_only().is_(False)
 
 
-def _derivable(name: str, types: Sequence[str], attributes: Mapping[str, Any] | None) -> set[str]:
-    """The keys the store derives for an entity: none for a ``NAME_ONLY`` one."""
-    return set() if (attributes or {}).get(NAME_ONLY) else derived_keys(name, types)
-
-
-def _alias_rows(e: EntityIn, source: str) -> Iterator[dict[str, str]]:
-    """The entity's own names (with the load's source), then the keys derived from them."""
-    seen: set[str] = set()
-    for raw in [e.name, *e.aliases]:
-        norm = normalize(raw)[:500]
-        if norm and norm not in seen:
-            seen.add(norm)
-            yield {"entity_id": e.id, "norm": norm, "raw": raw[:500], "source": source}
-    for key in sorted(_derivable(e.name, e.types, e.attributes) - seen):
-        yield {"entity_id": e.id, "norm": key[:500], "raw": key[:500], "source": DERIVED}
-
-
-def _derived_again(
-    todo: Sequence[str],
-    rows: Mapping[str, Any],
-    had: Mapping[str, set[str]],
-    wanted: Mapping[str, Mapping[str, str]],
-    taken: Mapping[str, set[str]],
-) -> list[dict[str, str]]:
-    """Alias rows for the derived keys a source gave before and gives no longer (they were its while it did)."""
-    out = []
-    for i in todo:
-        dropped = had.get(i, set()) - set(wanted[i]) - taken.get(i, set())
-        if dropped:
-            keys = dropped & _derivable(rows[i].name, rows[i].types or [], rows[i].attributes)
-            out += [{"entity_id": i, "norm": k[:500], "raw": k[:500], "source": DERIVED} for k in sorted(keys)]
+def _held_aliases(s: Session, ids: list[str]) -> dict[str, set[AliasKey]]:
+    """The alias rows the entities ``ids`` have, per entity."""
+    out: dict[str, set[AliasKey]] = {}
+    for chunk in _chunks(ids, 2000):
+        query = select(AliasRow.entity_id, AliasRow.norm, AliasRow.raw, AliasRow.source)
+        for entity_id, norm, raw, src in s.execute(query.where(AliasRow.entity_id.in_(chunk))):
+            out.setdefault(entity_id, set()).add((norm, raw, src))
     return out
 
 

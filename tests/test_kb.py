@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from hybrid_ner.datamodel import Decision, Entity, Link, Source, Span
 from kb import audit
 from kb.db import open_db
-from kb.keys import club_name, derived_keys, legal_form, lookup_keys, normalize, popularity
+from kb.keys import REDIRECT, club_name, derived_keys, legal_form, lookup_keys, normalize, popularity
 from kb.loaders import city_regions, load_file
 from kb.overrides import Override, OverrideIn, OverrideStore
 from kb.records import EntityIn
@@ -83,6 +83,24 @@ def test_an_upsert_replaces_the_aliases_of_entities_it_had_and_gives_new_ones_th
     assert store.by_alias(["city of light"]) == {} and store.by_alias(["ville lumiere"]) == {"ville lumiere": ["Q90"]}
     assert store.by_alias(["lutetia"]) == {"lutetia": ["Q2"]}  # the old alias went with Q90's old list
     assert store.get(["Q2"])["Q2"].name == "Lutetia" and store.count() == 2
+
+
+def test_an_upsert_that_changes_nothing_writes_nothing_so_what_was_derived_stays_valid(store):
+    """Rebuilding the bundled KB upserts every entity again: the unchanged ones keep their write sequence (the
+    dense index keeps their vectors) and the redirects another source gave them; a changed one is replaced."""
+    paris = EntityIn(id="Q90", name="Paris", types=["city"], aliases=["Lutetia"], attributes={"lat": 48.85})
+    tim = EntityIn(id="Q1", name="Tim Cook", types=["person"])
+    store.upsert([paris, tim], "load")
+    store.set_source_aliases({"Q90": (["City of Light"], {"redirects": 1}), "Q1": (["Cook"], {})}, REDIRECT)
+    before = store.version()
+    merged = paris.model_copy(update={"attributes": {"lat": 48.85, "redirects": 1}})  # as the KB now holds it
+    store.upsert([merged, tim], "load")
+    assert [e.id for batch in store.changed_since(before) for e in batch] == []
+    assert store.by_alias(["city of light", "cook"]) == {"city of light": ["Q90"], "cook": ["Q1"]}
+    store.upsert([merged, tim.model_copy(update={"description": "chief executive of Apple"})], "load")
+    assert [e.id for batch in store.changed_since(before) for e in batch] == ["Q1"]
+    assert store.by_alias(["cook"]) == {} and store.by_alias(["city of light"]) == {"city of light": ["Q90"]}
+    assert store.get(["Q1"])["Q1"].description == "chief executive of Apple"
 
 
 def test_a_name_only_flag_that_is_no_boolean_is_a_bad_line(store, tmp_path):

@@ -123,8 +123,9 @@ def test_a_kb_reloaded_since_its_index_was_built_gets_a_new_index_once_not_a_del
     edited = DenseIndex(store, embedder, tmp_path / "index")
     edited.warm_in_background().join(timeout=60)
     assert edited.delta_ids == ["e5"] and edited.base_version == built
-    # Every entity written again (a KB loaded a second time): the next start builds and writes a new index...
-    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])
+    # Every entity written again (a KB loaded a second time, with every prior changed; an unchanged entity is not
+    # written): the next start builds and writes a new index...
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"], prior=1.0) for i in range(6)])
     assert not DenseIndex(store, embedder, tmp_path / "index").load()  # what `kb index` asks before it builds
     reloaded = DenseIndex(store, embedder, tmp_path / "index")
     reloaded.warm_in_background().join(timeout=60)
@@ -138,11 +139,11 @@ def test_a_kb_reloaded_since_its_index_was_built_gets_a_new_index_once_not_a_del
     hits = later.search(embedder.encode(["Entity 5 (thing)"]), 1)
     assert hits[0][0][0] == "e5"
     # The same where a command searches in the foreground (no warm-up thread): a batch job, ``link --file``.
-    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"], prior=2.0) for i in range(6)])
     foreground = DenseIndex(store, embedder, tmp_path / "index")
     foreground.refresh()
     assert foreground.delta_ids == [] and foreground.base_version == store.version()
-    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"]) for i in range(6)])  # while it is open
+    store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i}", types=["thing"], prior=3.0) for i in range(6)])  # while open
     foreground.refresh()
     assert foreground.delta_ids == [] and foreground.base_version == store.version() and foreground.ready
 
