@@ -48,8 +48,8 @@ def follow_longer_forms(
             and scored[j][0].score >= threshold
             and _part_of_name(m, mentions[j], entities.get(scored[j][0].kb_id))
         ]
-        own = {s.kb_id: s for s in ranked}
-        linked = [(n, s) for n, s in linked if s.kb_id in own]
+        place = {s.kb_id: k for k, s in enumerate(ranked)}  # each candidate's rank in the mention's own list
+        linked = [(n, s) for n, s in linked if s.kb_id in place]
         if not linked:
             continue
         # An organisation's own choice is the best candidate it names itself: the fuller name's entity (found
@@ -68,9 +68,8 @@ def follow_longer_forms(
                 continue
         # Fuller names of different entities ("Steve Jobs", "Steve Wozniak" for "Steve"): the one the short
         # mention's own context ranks first; of one entity's forms, the longest.
-        place = {s.kb_id: k for k, s in enumerate(ranked)}
         fuller = min(linked, key=lambda x: (place[x[1].kb_id], -x[0]))[1]
-        chosen = Scored(fuller.kb_id, max(own[fuller.kb_id].score, fuller.score, ranked[0].score))
+        chosen = Scored(fuller.kb_id, max(ranked[place[fuller.kb_id]].score, fuller.score, ranked[0].score))
         if chosen == ranked[0]:
             continue
         out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
