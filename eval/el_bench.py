@@ -193,8 +193,9 @@ def _fixed_thresholds(results: dict[str, Any]) -> list[str]:
     """Mean end-to-end F1 had every benchmark used one fixed threshold, read off each one's own curve: not a
     held-out figure, and the curve comes from one pass that keeps every best candidate, so the rules that read
     whether another link is NIL act as at threshold 0: a short name can follow a fuller name that a run at that
-    threshold leaves NIL, and no short person name is NIL for its fuller names (``unknown_person``), so the
-    line is close to such runs, not equal, and understates the table's runs by that rule's gain. The choice on
+    threshold leaves NIL, and no short name is NIL for the NIL name it stands for (``unknown_person``,
+    ``unknown_abbreviation``), so the line is close to such runs, not equal, and understates the table's runs by
+    those rules' gain. The choice on
     the other groups moves between neighbouring thresholds with small changes; this line compares two runs at
     the same threshold."""
     curves = [r["e2e_f1_by_threshold"] for r in results.values() if "e2e_f1_by_threshold" in r]
@@ -205,7 +206,7 @@ def _fixed_thresholds(results: dict[str, Any]) -> list[str]:
     return [
         "",
         "Mean e2e F1 nc with one fixed found-span threshold for every benchmark (own curves from one pass that "
-        "keeps every best candidate, in-sample; in that pass no short person name is NIL for its fuller names, "
+        "keeps every best candidate, in-sample; in that pass no short name is NIL for the NIL name it stands for, "
         f"as the table's runs at their thresholds are): "
         f"{', '.join(cells)}; with the thresholds chosen on the other groups (the table): {100 * chosen:.2f}.",
     ]

@@ -99,10 +99,13 @@ class LinkDecision(BaseModel):
     reason: str | None = Field(
         default=None,
         description="Why no linker ran, or why a stage was skipped; ``longer_form`` when a short name took the "
-        "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``); ``qualifier`` when a place "
+        "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``), or an abbreviation the text "
+        "defines that of the name it stands for (``FDA`` after ``Food and Drug Administration (FDA)``); "
+        "``qualifier`` when a place "
         "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``); ``unknown_person`` "
         "when a short person name is NIL because every fuller name of it in the text is (``Cook`` after an unknown "
-        "``Tim Cook``).",
+        "``Tim Cook``); ``unknown_abbreviation`` when an abbreviation the text defines is NIL because the name it "
+        "stands for is (``VRA`` in ``Vera Resources Inc. (VRA)``).",
     )
 
 

@@ -22,6 +22,9 @@ class Mention:
     context: str  # the sentence around the mention
     doc: int = 0  # mentions with the same ``doc`` come from one text
     qualifier: str = ""  # a place that qualifies it: "Illinois" in "Springfield, Illinois" (see ``qualifier_of``)
+    start: int = 0  # offset in its text: which of a document's names comes first (``linking.document``)
+    sentence: int = 0  # which sentence of its text holds it
+    expands: str = ""  # an abbreviation its text defines: the name it stands for ("FDA" after "Food and Drug ...")
     vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None
     doc_vector: np.ndarray | None = None  # the other mentions of the document, see ``document_vectors``
@@ -74,19 +77,23 @@ candidate_generators: Registry[CandidateGenerator] = Registry("candidate generat
 
 def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
     """For each mention, the other mentions of its document that spell it out: they contain its words
-    in order ("Trump" in "Donald Trump"), or their initials make it ("NYSE"). One mention stands for all
-    with the same words, and forms are indexed by word and by initials, so a long document stays cheap."""
+    in order ("Trump" in "Donald Trump"), their initials make it ("NYSE", ``initials``), or the text defines it as their
+    abbreviation (``Mention.expands``). One mention stands for all with the same words, and forms are indexed
+    by word and by initials, so a long document stays cheap."""
     forms = [tuple(words(m.text)) for m in mentions]
     first: dict[tuple[int, tuple[str, ...]], int] = {}
+    defined: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = {}
     for j, (m, form) in enumerate(zip(mentions, forms, strict=True)):
         first.setdefault((m.doc, form), j)
+        if m.expands:
+            defined.setdefault((m.doc, form), tuple(words(m.expands)))
     by_word: dict[tuple[int, str], list[int]] = {}
     by_initials: dict[tuple[int, str], list[int]] = {}
     for (doc, form), j in first.items():
         for w in set(form):
             by_word.setdefault((doc, w), []).append(j)
-        if len(form) > 1:
-            by_initials.setdefault((doc, "".join(w[0] for w in form)), []).append(j)
+        for letters in initials(form):
+            by_initials.setdefault((doc, letters), []).append(j)
     spelled: dict[tuple[int, tuple[str, ...]], list[int]] = {}
     for doc, short in first:
         n = len(short)
@@ -95,8 +102,22 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
         found = {j for j in by_word.get((doc, short[0]), ()) if spells_out(forms[j], short)}
         if n == 1 and len(short[0]) > 1:
             found.update(by_initials.get((doc, short[0]), ()))
+        if (doc, short) in defined and (doc, defined[doc, short]) in first:
+            found.add(first[doc, defined[doc, short]])
         spelled[doc, short] = sorted(found)
     return [spelled.get((m.doc, form), []) for m, form in zip(mentions, forms, strict=True)]
+
+
+# Words an acronym may leave out: "FDA" for "Food and Drug Administration", "BoE" for "Bank of England".
+_GLUE = frozenset({"and", "of", "for", "the", "on", "in", "de", "du", "des", "la"})
+
+
+def initials(form: Sequence[str]) -> set[str]:
+    """The acronyms a name of two words or more may go by: the first letters of all its words, and of those
+    left without joining words and a leading "U.S." ("fda" for "U.S. Food and Drug Administration")."""
+    national = 2 if list(form[:2]) in (["u", "s"], ["u", "k"]) else 1 if list(form[:1]) in (["us"], ["uk"]) else 0
+    kept = [w for w in form[national:] if w not in _GLUE]
+    return {"".join(w[0] for w in ws) for ws in (form, kept) if len(ws) > 1} if len(form) > 1 else set()
 
 
 def spells_out(form: tuple[str, ...], short: tuple[str, ...]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from kb.keys import normalize, words
 from kb.records import EntityRecord
@@ -17,6 +18,56 @@ from linking.rerank import Scored, qualifier_fit, type_fit
 # "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
 NAMES_IN_CONTEXT = ("PER", "ORG")
 UNKNOWN_PERSON = "unknown_person"  # a short name whose fuller names the KB lacks: NIL (``unknown_people``)
+UNKNOWN_ABBREVIATION = "unknown_abbreviation"  # an abbreviation its text defines for a NIL name: NIL too
+NIL_REASONS = (UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
+
+
+def abbreviates(short: str, name: str) -> bool:
+    """Whether ``short`` can abbreviate ``name``: two to ten letters or digits, at least two of them capitals,
+    found in order in the name from its end, the first opening one of its words ("FDA" for "U.S. Food and Drug
+    Administration", "ASH" for "Ashland Oil Inc"). The test of Schwartz and Hearst (2003), which needs no list
+    of stop words and takes ticker symbols as well as initials."""
+    chars = [c.lower() for c in short if c.isalnum()]
+    if not 2 <= len(chars) <= 10 or sum(c.isupper() for c in short) < 2 or normalize(short) == normalize(name):
+        return False
+    text, k = name.lower(), len(name)
+    for n, c in enumerate(reversed(chars)):
+        opening = n == len(chars) - 1
+        k -= 1
+        while k >= 0 and (text[k] != c or (opening and k > 0 and text[k - 1].isalnum())):
+            k -= 1
+        if k < 0:
+            return False
+    return True
+
+
+def define_abbreviations(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """The mentions of one text, an abbreviation that the text defines marked with the name it stands for: a
+    mention in brackets right after another that it abbreviates ("Food and Drug Administration (FDA)")."""
+    ends = {m.start + len(m.text): m for m in mentions}
+    out = []
+    for m in mentions:
+        before = text[: m.start].rstrip()
+        after = text[m.start + len(m.text) : m.start + len(m.text) + 1]
+        named = ends.get(len(before[:-1].rstrip())) if before.endswith("(") and after == ")" else None
+        if named is not None and named is not m and abbreviates(m.text, named.text):
+            m = replace(m, expands=named.text)
+        out.append(m)
+    return out
+
+
+def _expansions(mentions: Sequence[Mention]) -> list[int | None]:
+    """Per mention, the mention its text defines it to abbreviate (for every use of the abbreviation)."""
+    forms = [(m.doc, tuple(words(m.text))) for m in mentions]
+    first: dict[tuple[int, tuple[str, ...]], int] = {}
+    for j, form in enumerate(forms):
+        first.setdefault(form, j)
+    defined: dict[tuple[int, tuple[str, ...]], int] = {}
+    for m, form in zip(mentions, forms, strict=True):
+        named = first.get((m.doc, tuple(words(m.expands)))) if m.expands else None
+        if named is not None:
+            defined.setdefault(form, named)
+    return [defined.get(form) for form in forms]
 
 
 def follow_longer_forms(
@@ -36,8 +87,13 @@ def follow_longer_forms(
     Home Depot, beside "Home Depot Supply"); a person never does. Per mention, the ranked list and whether a
     fuller form settled it."""
     out, followed = list(scored), [False] * len(scored)
-    for i, longer in enumerate(longer_forms(mentions)):
-        m, ranked = mentions[i], scored[i]
+    expansion = _expansions(mentions)
+    for i, longer in enumerate(earlier_forms(mentions)):
+        m, ranked, j = mentions[i], scored[i], expansion[i]
+        if j is not None:  # the text says what the abbreviation stands for, whatever its label or namesakes
+            led = _lead(ranked, scored[j][0]) if scored[j] and scored[j][0].score >= threshold else None
+            out[i], followed[i] = led or ranked, led is not None
+            continue
         if m.label not in NAMES_IN_CONTEXT or not longer or not ranked:
             continue
         linked = [
@@ -68,13 +124,39 @@ def follow_longer_forms(
                 continue
         # Fuller names of different entities ("Steve Jobs", "Steve Wozniak" for "Steve"): the one the short
         # mention's own context ranks first; of one entity's forms, the longest.
-        fuller = min(linked, key=lambda x: (place[x[1].kb_id], -x[0]))[1]
-        chosen = Scored(fuller.kb_id, max(ranked[place[fuller.kb_id]].score, fuller.score, ranked[0].score))
-        if chosen == ranked[0]:
-            continue
-        out[i] = [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
-        followed[i] = True
+        led = _lead(ranked, min(linked, key=lambda x: (place[x[1].kb_id], -x[0]))[1])
+        out[i], followed[i] = led or ranked, led is not None
     return out, followed
+
+
+def _lead(ranked: list[Scored], fuller: Scored) -> list[Scored] | None:
+    """The ranked list led by a fuller name's entity, at least as likely as the fuller name and as the entity it
+    displaces; None when that entity leads already."""
+    own = next((s.score for s in ranked if s.kb_id == fuller.kb_id), 0.0)
+    chosen = Scored(fuller.kb_id, max(own, fuller.score, ranked[0].score if ranked else 0.0))
+    if ranked and chosen == ranked[0]:
+        return None
+    return [chosen, *(s for s in ranked if s.kb_id != fuller.kb_id)]
+
+
+def earlier_forms(mentions: Sequence[Mention]) -> list[list[int]]:
+    """Per mention, the fuller forms of its document (``longer_forms``) it may stand for. For a person, not one
+    that first comes later in the sentence of the short name's first use: a sentence that gives a surname alone
+    and then writes out a fuller name with it speaks of two people, mostly a relative ("Quasimodo was born ...
+    to Gaetano Quasimodo"; "Neruda took his pen name from the poet Jan Neruda"). A headline's surname still
+    stands for the body's full name ("Saban leaves Dolphins" above "Nick Saban"), and a company's fuller name
+    may come anywhere. Order is by offset, then by place in the list."""
+    first: dict[tuple[int, tuple[str, ...]], tuple[int, int]] = {}
+    for j, m in enumerate(mentions):
+        key = (m.doc, tuple(words(m.text)))
+        first[key] = min(first.get(key, (m.start, j)), (m.start, j))
+    at = [first[m.doc, tuple(words(m.text))] for m in mentions]
+
+    def may_stand_for(i: int, j: int) -> bool:
+        opening = mentions[at[i][1]]
+        return mentions[i].label != "PER" or at[j] < at[i] or mentions[at[j][1]].sentence != opening.sentence
+
+    return [[j for j in longer if may_stand_for(i, j)] for i, longer in enumerate(longer_forms(mentions))]
 
 
 def unknown_people(
@@ -91,7 +173,7 @@ def unknown_people(
     for the fuller name but first for "Taylor") may be that person, and a short name that took a fuller name's
     entity (``followed``) is settled: both are left alone."""
     out = [False] * len(mentions)
-    for i, longer in enumerate(longer_forms(mentions)):
+    for i, longer in enumerate(earlier_forms(mentions)):
         if mentions[i].label != "PER" or followed[i] or not scored[i]:
             continue
         people = [j for j in longer if mentions[j].label == "PER"]
@@ -102,6 +184,13 @@ def unknown_people(
             and not any(_spells(mentions[j], best) for j in people)
         )
     return out
+
+
+def unknown_abbreviations(mentions: Sequence[Mention], scored: Sequence[list[Scored]], threshold: float) -> list[bool]:
+    """Per mention, whether it is an abbreviation its text defines for a name that is NIL ("VRA" after an unknown
+    "Vera Resources Inc. (VRA)"): it names that unknown entity, not whatever the KB calls by those letters. Such
+    a mention is NIL, with reason ``unknown_abbreviation``."""
+    return [j is not None and (not scored[j] or scored[j][0].score < threshold) for j in _expansions(mentions)]
 
 
 def _spells(fuller: Mention, entity: EntityRecord | None) -> bool:

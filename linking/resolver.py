@@ -4,7 +4,9 @@ after linking, on every path."""
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,7 +25,17 @@ from linking.candidates import (
     embed_mentions,
     spells_out,
 )
-from linking.document import NAMES_IN_CONTEXT, UNKNOWN_PERSON, follow_longer_forms, hold_qualifiers, unknown_people
+from linking.document import (
+    NAMES_IN_CONTEXT,
+    NIL_REASONS,
+    UNKNOWN_ABBREVIATION,
+    UNKNOWN_PERSON,
+    define_abbreviations,
+    follow_longer_forms,
+    hold_qualifiers,
+    unknown_abbreviations,
+    unknown_people,
+)
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
 from linking.rerank import Reranker, Scored
@@ -70,16 +82,37 @@ def qualifier_of(text: str, end: int, label: str | None) -> str:
     return found.group(1).split(". ")[0] if found else ""  # not across a sentence end
 
 
+# Where a sentence ends: a stop (and any closing quote or bracket) before white space, or a line break. An
+# abbreviation's stop ("U.S. troops") splits a sentence in two, which only makes the rules that read sentences
+# apply less often.
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+|\n")
+
+
+@lru_cache(maxsize=64)
+def _sentence_ends(text: str) -> tuple[int, ...]:
+    """The offsets where the text's sentences end, once per text for all of its mentions."""
+    return tuple(m.end() for m in _SENTENCE_END.finditer(text))
+
+
 def mention_at(text: str, start: int, end: int, label: str | None, doc: int) -> Mention:
-    """The mention of ``text[start:end]``, with its context and qualifier, as document number ``doc``."""
+    """The mention of ``text[start:end]``, with its context, qualifier, place and sentence, as document ``doc``."""
     return Mention(
-        text[start:end], label, context_of(text, start, end), doc=doc, qualifier=qualifier_of(text, end, label)
+        text[start:end],
+        label,
+        context_of(text, start, end),
+        doc=doc,
+        qualifier=qualifier_of(text, end, label),
+        start=start,
+        sentence=bisect_right(_sentence_ends(text), start),
     )
 
 
 def mentions_of(items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[Mention]:
-    """The mentions of (text, spans) items, each item one document."""
-    return [mention_at(text, s, e, label, d) for d, (text, spans) in enumerate(items) for s, e, label in spans]
+    """The mentions of (text, spans) items, each item one document, with the abbreviations each text defines."""
+    out: list[Mention] = []
+    for d, (text, spans) in enumerate(items):
+        out += define_abbreviations(text, [mention_at(text, s, e, label, d) for s, e, label in spans])
+    return out
 
 
 # A name a text writes out: two to four capitalised words ("Taylor Swift", "O'Brien"), never a possessive's "s".
@@ -223,9 +256,10 @@ class Resolver:
         scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
         scored, held = hold_qualifiers(everything, scored, named, entities, threshold)
         unknown = unknown_people(everything, scored, entities, threshold, followed)
+        undefined = unknown_abbreviations(everything, scored, threshold)
         reasons = [
-            "longer_form" if f else "qualifier" if h else UNKNOWN_PERSON if u else None
-            for f, h, u in zip(followed, held, unknown, strict=True)
+            "longer_form" if f else "qualifier" if h else UNKNOWN_PERSON if u else UNKNOWN_ABBREVIATION if a else None
+            for f, h, u, a in zip(followed, held, unknown, undefined, strict=True)
         ]
         links = []
         for ranked, found, stage, reason in zip(scored[:n], cands[:n], decided_by, reasons[:n], strict=True):
@@ -235,7 +269,7 @@ class Resolver:
             ]
             best = round(ranked[0].score, 4) if ranked else 0.0
             decision = _decision(ranked, found, stage, reason)
-            if ranked and ranked[0].score >= threshold and reason != UNKNOWN_PERSON:
+            if ranked and ranked[0].score >= threshold and reason not in NIL_REASONS:
                 link = Link(kb_id=ranked[0].kb_id, score=best, candidates=top, nil=False, decision=decision)
                 links.append(describe(link, entities.get(ranked[0].kb_id)))
             else:

@@ -12,7 +12,7 @@ from kb.db import open_db
 from kb.overrides import OverrideIn
 from kb.records import EntityIn
 from kb.store import SQLKBStore
-from linking.candidates import Mention, longer_forms
+from linking.candidates import Mention, initials, longer_forms
 from linking.resolver import context_of, qualifier_of
 from tests.test_cli import run_cli
 
@@ -91,6 +91,12 @@ def test_longer_forms_spell_out_a_mention_in_its_own_document():
     texts = [("Donald Trump", 0), ("Trump", 0), ("NYSE", 0), ("New York Stock Exchange", 0), ("Trump", 1)]
     mentions = [Mention(t, None, t, doc=d) for t, d in texts]
     assert longer_forms(mentions) == [[], [0], [3], [], []]
+    # an acronym may leave out joining words and a leading "U.S."; its own initials never spell a lone word
+    texts = [("U.S. Food and Drug Administration", 0), ("FDA", 0), ("Bank of England", 0), ("BoE", 0), ("Apple", 0)]
+    mentions = [Mention(t, None, t, doc=d) for t, d in texts]
+    assert longer_forms(mentions) == [[], [0], [], [2], []]
+    assert initials(["u", "s", "food", "and", "drug", "administration"]) == {"usfada", "fda"}
+    assert initials(["apple"]) == set()
 
 
 def test_a_surname_links_to_the_person_named_in_full_earlier(kb):
@@ -564,3 +570,29 @@ def test_spans_the_ner_found_are_judged_by_their_own_threshold_and_given_spans_b
     assert paris.link is not None and paris.link.kb_id is None  # found by the NER: the stricter cut
     [[linked]] = run_sync(pipeline.alink([(text, [(20, 25, "LOC")])]))
     assert linked.link is not None and linked.link.kb_id == "geonames:2988507"  # given: the other one
+
+
+def test_an_abbreviation_its_text_defines_links_as_the_name_it_stands_for(kb):
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(
+                id="Q-ashland", name="Ashland Inc.", aliases=["Ashland Oil Inc"], types=["Organization"], prior=50
+            ),
+            EntityIn(id="Q-ash-band", name="ASH", types=["Organization"], prior=400),  # a namesake of the letters
+        ]
+    )
+    text = "Ashland Oil Inc (ASH) said it would buy back stock. ASH shares rose, and ASH said so."
+    spans = [(0, 15, "ORG"), (17, 20, "ORG"), (52, 55, "ORG"), (73, 76, "MISC")]
+    full, *short = resolver.link([(text, spans)])[0]
+    assert full.kb_id == "Q-ashland"
+    for s in short:  # every use, whatever its label, and not the organisation named exactly so
+        assert s.kb_id == "Q-ashland" and s.decision.reason == "longer_form"
+    (alone,) = resolver.link([("ASH said so.", [(0, 3, "ORG")])])[0]
+    assert alone.kb_id == "Q-ash-band"  # undefined, the letters are the namesake's
+    unknown = "Ashquill Holdings Inc (ASH) said it would buy back stock. ASH rose."
+    spans = [(0, 21, "ORG"), (23, 26, "ORG"), (58, 61, "ORG")]
+    assert [unknown[s:e] for s, e, _ in spans] == ["Ashquill Holdings Inc", "ASH", "ASH"]
+    full, *short = resolver.link([(unknown, spans)])[0]
+    assert full.kb_id is None
+    assert all(s.kb_id is None and s.decision.reason == "unknown_abbreviation" for s in short)

@@ -3,7 +3,14 @@ which mentions it moves, which it leaves, and what the link says about it."""
 
 from kb.records import EntityRecord
 from linking.candidates import Mention
-from linking.document import follow_longer_forms, unknown_people
+from linking.document import (
+    abbreviates,
+    define_abbreviations,
+    earlier_forms,
+    follow_longer_forms,
+    unknown_abbreviations,
+    unknown_people,
+)
 from linking.rerank import Scored
 from linking.resolver import mentions_of, written_out
 
@@ -195,3 +202,58 @@ def test_of_two_people_a_first_name_may_stand_for_it_takes_the_one_its_own_conte
     scored[2] = _ranked(("jobs", 0.3), ("laurene", 0.2))
     out, _ = follow_longer_forms(mentions, scored, ENTITIES, 0.05)
     assert out[2][0] == Scored("jobs", 0.9)
+
+
+def test_a_fuller_name_later_in_the_short_names_sentence_is_someone_else():
+    """ "Neruda took his pen name from the poet Jan Neruda": the surname is not the relative written out after it
+    in one sentence; a headline's surname above the body's full name, and a company's, still follow."""
+    text = "Neruda took his pen name from the poet Jan Neruda. Later Neruda wrote odes."
+    items = [(text, [(0, 6, "PER"), (39, 49, "PER"), (57, 63, "PER")])]
+    mentions = mentions_of(items)
+    assert [m.sentence for m in mentions] == [0, 0, 1]
+    assert earlier_forms(mentions) == [[], [], []]  # every "Neruda" is the first one's, the one sentence's
+    scored = [_ranked(("kate", 0.6), ("bush", 0.3)), _ranked(("bush", 0.9)), _ranked(("kate", 0.6), ("bush", 0.3))]
+    out, followed = follow_longer_forms(mentions, scored, ENTITIES, 0.05)
+    assert followed == [False, False, False] and out == scored
+    headline = "Saban leaves Dolphins for Alabama\nMIAMI - Nick Saban said on Wednesday that Saban would go."
+    spans = [(k, k + len(w), "PER") for w, k in (("Saban", 0), ("Nick Saban", 42), ("Saban", headline.rindex("Saban")))]
+    assert [headline[s:e] for s, e, _ in spans] == ["Saban", "Nick Saban", "Saban"]
+    assert earlier_forms(mentions_of([(headline, spans)])) == [[1], [], [1]]
+    company = "Home Depot rose after Home Depot Supply was sold."
+    assert earlier_forms(mentions_of([(company, [(0, 10, "ORG"), (22, 39, "ORG")])])) == [[1], []]
+    # without offsets (hand-made mentions), the list's order stands for the text's
+    assert earlier_forms([_m("Jan Neruda", "PER"), _m("Neruda", "PER")]) == [[], [0]]
+
+
+def test_abbreviations_are_read_from_the_text_by_their_letters_in_order():
+    for short, name in [
+        ("FDA", "U.S. Food and Drug Administration"),  # not initials: "and" and "U.S." stay out
+        ("ASH", "Ashland Oil Inc"),  # a ticker symbol
+        ("IMF", "International Monetary Fund"),
+        ("SCHIP", "State Children's Health Insurance Program"),
+    ]:
+        assert abbreviates(short, name), short
+    for short, name in [("XYZ", "Apple Inc"), ("Edelman", "Asher Edelman"), ("FDA", "FDA"), ("A", "Apple")]:
+        assert not abbreviates(short, name), short  # letters missing, a surname, itself, one letter
+    assert not abbreviates("OD", "Food")  # in order, but its first letter must open a word of the name
+    text = "Shares of Food and Drug Administration (FDA) staff. The FDA said (EU) it would (OK). IMF (IMF)."
+    spans = [(10, 38, "ORG"), (40, 43, "ORG"), (56, 59, "ORG"), (66, 68, "ORG"), (85, 88, "ORG"), (90, 93, "ORG")]
+    assert [text[s:e] for s, e, _ in spans] == ["Food and Drug Administration", "FDA", "FDA", "EU", "IMF", "IMF"]
+    mentions = mentions_of([(text, spans)])
+    assert [m.expands for m in mentions] == ["", "Food and Drug Administration", "", "", "", ""]
+    assert define_abbreviations(text, mentions) == mentions
+
+
+def test_a_defined_abbreviation_follows_its_name_or_is_nil_with_it():
+    text = "Food and Drug Administration (FDA) staff. The FDA said so."
+    mentions = mentions_of([(text, [(0, 28, "ORG"), (30, 33, "ORG"), (46, 49, "MISC")])])
+    own = _ranked(("cnn", 0.7), ("depot", 0.1))  # the letters' namesake, named exactly so
+    out, followed = follow_longer_forms(mentions, [_ranked(("supply", 0.6)), own, own], ENTITIES, 0.05)
+    assert followed == [False, True, True] and out[1][0] == out[2][0] == Scored("supply", 0.7)
+    assert [s.kb_id for s in out[1]] == ["supply", "cnn", "depot"]
+    nil = [_ranked(("supply", 0.01)), own, own]
+    out, followed = follow_longer_forms(mentions, nil, ENTITIES, 0.05)
+    assert followed == [False] * 3 and out == nil
+    assert unknown_abbreviations(mentions, nil, 0.05) == [False, True, True]
+    assert unknown_abbreviations(mentions, [[], own, own], 0.05) == [False, True, True]
+    assert unknown_abbreviations(mentions, [_ranked(("supply", 0.6)), own, own], 0.05) == [False] * 3
