@@ -47,9 +47,10 @@ def define_abbreviations(text: str, mentions: Sequence[Mention]) -> list[Mention
     ends = {m.start + len(m.text): m for m in mentions}
     out = []
     for m in mentions:
-        before = text[: m.start].rstrip()
+        lo = max(0, m.start - 8)  # "Name (ABBR)": a bracket and white space before, not the whole text
+        before = text[lo : m.start].rstrip()
         after = text[m.start + len(m.text) : m.start + len(m.text) + 1]
-        named = ends.get(len(before[:-1].rstrip())) if before.endswith("(") and after == ")" else None
+        named = ends.get(lo + len(before[:-1].rstrip())) if before.endswith("(") and after == ")" else None
         if named is not None and named is not m and abbreviates(m.text, named.text):
             m = replace(m, expands=named.text)
         out.append(m)

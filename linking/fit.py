@@ -16,8 +16,9 @@ import numpy as np
 
 from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
+from linking.document import define_abbreviations
 from linking.rerank import FEATURES, LogisticReranker, features
-from linking.resolver import Resolver, mention_at
+from linking.resolver import Resolver, mention_at, sentence_ends
 
 GoldMention = tuple[str, int, int, str | None, str | None]  # (text, start, end, label, gold kb id or None for NIL)
 
@@ -50,8 +51,15 @@ class Gathered:
 
 
 def gather(resolver: Resolver, gold: Sequence[GoldMention]) -> Gathered:
-    docs: dict[str, int] = {}  # one document per distinct text
-    mentions = [mention_at(t, s, e, lab, docs.setdefault(t, len(docs))) for t, s, e, lab, _ in gold]
+    by_text: dict[str, list[int]] = {}  # one document per distinct text
+    for i, g in enumerate(gold):
+        by_text.setdefault(g[0], []).append(i)
+    found: dict[int, Mention] = {}
+    for d, (text, idx) in enumerate(by_text.items()):  # as the service reads a text: with its abbreviations
+        ends = sentence_ends(text)
+        made = [mention_at(text, gold[i][1], gold[i][2], gold[i][3], d, ends) for i in idx]
+        found.update(zip(idx, define_abbreviations(text, made), strict=True))
+    mentions = [found[i] for i in range(len(gold))]
     cands, entities, vectors = resolver.gather(mentions)
     rows = [
         features(m, cs, entities, vectors) if cs else np.zeros((0, len(FEATURES)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -88,14 +87,16 @@ def qualifier_of(text: str, end: int, label: str | None) -> str:
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+|\n")
 
 
-@lru_cache(maxsize=64)
-def _sentence_ends(text: str) -> tuple[int, ...]:
-    """The offsets where the text's sentences end, once per text for all of its mentions."""
-    return tuple(m.end() for m in _SENTENCE_END.finditer(text))
+def sentence_ends(text: str) -> list[int]:
+    """The offsets where the text's sentences end: read once per text, for all of its mentions."""
+    return [m.end() for m in _SENTENCE_END.finditer(text)]
 
 
-def mention_at(text: str, start: int, end: int, label: str | None, doc: int) -> Mention:
-    """The mention of ``text[start:end]``, with its context, qualifier, place and sentence, as document ``doc``."""
+def mention_at(
+    text: str, start: int, end: int, label: str | None, doc: int, ends: Sequence[int] | None = None
+) -> Mention:
+    """The mention of ``text[start:end]``, with its context, qualifier, place and sentence (``ends``: the text's
+    ``sentence_ends``, found here when not given), as document ``doc``."""
     return Mention(
         text[start:end],
         label,
@@ -103,7 +104,7 @@ def mention_at(text: str, start: int, end: int, label: str | None, doc: int) -> 
         doc=doc,
         qualifier=qualifier_of(text, end, label),
         start=start,
-        sentence=bisect_right(_sentence_ends(text), start),
+        sentence=bisect_right(sentence_ends(text) if ends is None else ends, start),
     )
 
 
@@ -111,7 +112,8 @@ def mentions_of(items: Sequence[tuple[str, Sequence[SpanIn]]]) -> list[Mention]:
     """The mentions of (text, spans) items, each item one document, with the abbreviations each text defines."""
     out: list[Mention] = []
     for d, (text, spans) in enumerate(items):
-        out += define_abbreviations(text, [mention_at(text, s, e, label, d) for s, e, label in spans])
+        ends = sentence_ends(text)
+        out += define_abbreviations(text, [mention_at(text, s, e, label, d, ends) for s, e, label in spans])
     return out
 
 
@@ -133,6 +135,7 @@ def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequenc
         own = by_doc.get(d, [])
         short = [(tuple(words(m.text)), m.label) for m in own if m.label in NAMES_IN_CONTEXT]
         seen = {tuple(words(m.text)) for m in own}
+        ends = sentence_ends(text) if short else []
         added = 0
         for run in _WRITTEN_NAME.finditer(text) if short else ():
             form = tuple(words(run.group()))
@@ -140,7 +143,7 @@ def written_out(items: Sequence[tuple[str, Sequence[SpanIn]]], mentions: Sequenc
             if label is None or form in seen or any(s < run.end() and run.start() < e for s, e, _ in spans):
                 continue
             seen.add(form)
-            out.append(mention_at(text, run.start(), run.end(), label, d))
+            out.append(mention_at(text, run.start(), run.end(), label, d, ends))
             added += 1
             if added == MAX_WRITTEN:
                 break

@@ -13,6 +13,7 @@ from kb.overrides import OverrideIn
 from kb.records import EntityIn
 from kb.store import SQLKBStore
 from linking.candidates import Mention, initials, longer_forms
+from linking.fit import gather
 from linking.resolver import context_of, qualifier_of
 from tests.test_cli import run_cli
 
@@ -596,3 +597,15 @@ def test_an_abbreviation_its_text_defines_links_as_the_name_it_stands_for(kb):
     full, *short = resolver.link([(unknown, spans)])[0]
     assert full.kb_id is None
     assert all(s.kb_id is None and s.decision.reason == "unknown_abbreviation" for s in short)
+
+
+def test_training_reads_a_text_as_the_service_does_with_its_abbreviations(kb):
+    """Gold mentions gathered for fitting the reranker carry the abbreviations their text defines, so the
+    abbreviation's candidates hold the name's entity (found through the document) as they do when served."""
+    store, resolver = kb
+    store.upsert([EntityIn(id="Q-ashland", name="Ashland Inc.", aliases=["Ashland Oil Inc"], types=["Organization"])])
+    text = "Ashland Oil Inc (ASH) said it would buy back stock."
+    gathered = gather(resolver, [(text, 0, 15, "ORG", "Q-ashland"), (text, 17, 20, "ORG", "Q-ashland")])
+    assert [m.expands for m in gathered.mentions] == ["", "Ashland Oil Inc"]
+    assert [m.doc for m in gathered.mentions] == [0, 0]
+    assert any(c.kb_id == "Q-ashland" and c.doc_hit for c in gathered.cands[1])
