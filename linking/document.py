@@ -187,11 +187,28 @@ def unknown_people(
     return out
 
 
-def unknown_abbreviations(mentions: Sequence[Mention], scored: Sequence[list[Scored]], threshold: float) -> list[bool]:
+def unknown_abbreviations(
+    mentions: Sequence[Mention], scored: Sequence[list[Scored]], entities: dict[str, EntityRecord], threshold: float
+) -> list[bool]:
     """Per mention, whether it is an abbreviation its text defines for a name that is NIL ("VRA" after an unknown
     "Vera Resources Inc. (VRA)"): it names that unknown entity, not whatever the KB calls by those letters. Such
-    a mention is NIL, with reason ``unknown_abbreviation``."""
-    return [j is not None and (not scored[j] or scored[j][0].score < threshold) for j in _expansions(mentions)]
+    a mention is NIL, with reason ``unknown_abbreviation``. A best candidate that the name holds is left alone:
+    "FDA" keeps the Food and Drug Administration when "U.S. Food and Drug Administration" matched no name."""
+    out = []
+    for i, j in enumerate(_expansions(mentions)):
+        if j is None or (scored[j] and scored[j][0].score >= threshold):
+            out.append(False)
+            continue
+        best = entities.get(scored[i][0].kb_id) if scored[i] else None
+        out.append(best is None or not _held_in(mentions[j].text, best))
+    return out
+
+
+def _held_in(name: str, entity: EntityRecord) -> bool:
+    """Whether a name holds the entity's own: all of its words, two or more ("Food and Drug Administration" in
+    "U.S. Food and Drug Administration"), or it is one of the entity's aliases."""
+    own, wanted = set(words(entity.name)), normalize(name)
+    return (len(own) > 1 and own <= set(words(name))) or any(normalize(a) == wanted for a in entity.aliases)
 
 
 def _spells(fuller: Mention, entity: EntityRecord | None) -> bool:

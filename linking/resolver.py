@@ -259,7 +259,7 @@ class Resolver:
         scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
         scored, held = hold_qualifiers(everything, scored, named, entities, threshold)
         unknown = unknown_people(everything, scored, entities, threshold, followed)
-        undefined = unknown_abbreviations(everything, scored, threshold)
+        undefined = unknown_abbreviations(everything, scored, entities, threshold)
         reasons = [
             "longer_form" if f else "qualifier" if h else UNKNOWN_PERSON if u else UNKNOWN_ABBREVIATION if a else None
             for f, h, u, a in zip(followed, held, unknown, undefined, strict=True)

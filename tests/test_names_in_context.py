@@ -254,6 +254,18 @@ def test_a_defined_abbreviation_follows_its_name_or_is_nil_with_it():
     nil = [_ranked(("supply", 0.01)), own, own]
     out, followed = follow_longer_forms(mentions, nil, ENTITIES, 0.05)
     assert followed == [False] * 3 and out == nil
-    assert unknown_abbreviations(mentions, nil, 0.05) == [False, True, True]
-    assert unknown_abbreviations(mentions, [[], own, own], 0.05) == [False, True, True]
-    assert unknown_abbreviations(mentions, [_ranked(("supply", 0.6)), own, own], 0.05) == [False] * 3
+    assert unknown_abbreviations(mentions, nil, ENTITIES, 0.05) == [False, True, True]
+    assert unknown_abbreviations(mentions, [[], own, own], ENTITIES, 0.05) == [False, True, True]
+    assert unknown_abbreviations(mentions, [_ranked(("supply", 0.6)), own, own], ENTITIES, 0.05) == [False] * 3
+    # the abbreviation's own best candidate, named within the name that matched nothing, stays
+    fda = {"fda": _e("fda", "Food and Drug Administration", "organization"), **ENTITIES}
+    text = "U.S. Food and Drug Administration (FDA) staff."
+    mentions = mentions_of([(text, [(0, 33, "ORG"), (35, 38, "ORG")])])
+    assert unknown_abbreviations(mentions, [[], _ranked(("fda", 0.8))], fda, 0.05) == [False, False]
+    assert unknown_abbreviations(mentions, [[], _ranked(("cnn", 0.8))], fda, 0.05) == [False, True]
+    aliased = {
+        "fda": EntityRecord("fda", "FDA", ["organization"], "", 1.0, aliases=["U.S. Food and Drug Administration"])
+    }
+    assert unknown_abbreviations(mentions, [[], _ranked(("fda", 0.8))], aliased, 0.05) == [False, False]
+    drug = {"fda": _e("fda", "Drug", "organization")}  # one word of the name is no name
+    assert unknown_abbreviations(mentions, [[], _ranked(("fda", 0.8))], drug, 0.05) == [False, True]
