@@ -82,11 +82,9 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
     by word and by initials, so a long document stays cheap."""
     forms = [tuple(words(m.text)) for m in mentions]
     first: dict[tuple[int, tuple[str, ...]], int] = {}
-    defined: dict[tuple[int, tuple[str, ...]], tuple[str, ...]] = {}
     for j, (m, form) in enumerate(zip(mentions, forms, strict=True)):
         first.setdefault((m.doc, form), j)
-        if m.expands:
-            defined.setdefault((m.doc, form), tuple(words(m.expands)))
+    expansion = expansions(mentions)
     by_word: dict[tuple[int, str], list[int]] = {}
     by_initials: dict[tuple[int, str], list[int]] = {}
     for (doc, form), j in first.items():
@@ -102,10 +100,25 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
         found = {j for j in by_word.get((doc, short[0]), ()) if spells_out(forms[j], short)}
         if n == 1 and len(short[0]) > 1:
             found.update(by_initials.get((doc, short[0]), ()))
-        if (doc, short) in defined and (doc, defined[doc, short]) in first:
-            found.add(first[doc, defined[doc, short]])
+        if (defined := expansion[first[doc, short]]) is not None:
+            found.add(defined)
         spelled[doc, short] = sorted(found)
     return [spelled.get((m.doc, form), []) for m, form in zip(mentions, forms, strict=True)]
+
+
+def expansions(mentions: Sequence[Mention]) -> list[int | None]:
+    """Per mention, the mention its text defines it to abbreviate (``Mention.expands``), for every use of the
+    abbreviation; the first mention of each form stands for all with the same words."""
+    forms = [(m.doc, tuple(words(m.text))) for m in mentions]
+    first: dict[tuple[int, tuple[str, ...]], int] = {}
+    for j, form in enumerate(forms):
+        first.setdefault(form, j)
+    defined: dict[tuple[int, tuple[str, ...]], int] = {}
+    for m, form in zip(mentions, forms, strict=True):
+        named = first.get((m.doc, tuple(words(m.expands)))) if m.expands else None
+        if named is not None:
+            defined.setdefault(form, named)
+    return [defined.get(form) for form in forms]
 
 
 # Words an acronym may leave out: "FDA" for "Food and Drug Administration", "BoE" for "Bank of England".

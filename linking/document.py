@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from kb.keys import normalize, words
 from kb.records import EntityRecord
-from linking.candidates import Mention, longer_forms
+from linking.candidates import Mention, expansions, longer_forms
 from linking.rerank import Scored, qualifier_fit, type_fit
 
 # Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
@@ -51,24 +51,10 @@ def define_abbreviations(text: str, mentions: Sequence[Mention]) -> list[Mention
         before = text[lo : m.start].rstrip()
         after = text[m.start + len(m.text) : m.start + len(m.text) + 1]
         named = ends.get(lo + len(before[:-1].rstrip())) if before.endswith("(") and after == ")" else None
-        if named is not None and named is not m and abbreviates(m.text, named.text):
+        if named is not None and abbreviates(m.text, named.text):
             m = replace(m, expands=named.text)
         out.append(m)
     return out
-
-
-def _expansions(mentions: Sequence[Mention]) -> list[int | None]:
-    """Per mention, the mention its text defines it to abbreviate (for every use of the abbreviation)."""
-    forms = [(m.doc, tuple(words(m.text))) for m in mentions]
-    first: dict[tuple[int, tuple[str, ...]], int] = {}
-    for j, form in enumerate(forms):
-        first.setdefault(form, j)
-    defined: dict[tuple[int, tuple[str, ...]], int] = {}
-    for m, form in zip(mentions, forms, strict=True):
-        named = first.get((m.doc, tuple(words(m.expands)))) if m.expands else None
-        if named is not None:
-            defined.setdefault(form, named)
-    return [defined.get(form) for form in forms]
 
 
 def follow_longer_forms(
@@ -88,7 +74,7 @@ def follow_longer_forms(
     Home Depot, beside "Home Depot Supply"); a person never does. Per mention, the ranked list and whether a
     fuller form settled it."""
     out, followed = list(scored), [False] * len(scored)
-    expansion = _expansions(mentions)
+    expansion = expansions(mentions)
     for i, longer in enumerate(earlier_forms(mentions)):
         m, ranked, j = mentions[i], scored[i], expansion[i]
         if j is not None:  # the text says what the abbreviation stands for, whatever its label or namesakes
@@ -195,7 +181,7 @@ def unknown_abbreviations(
     a mention is NIL, with reason ``unknown_abbreviation``. A best candidate that the name holds is left alone:
     "FDA" keeps the Food and Drug Administration when "U.S. Food and Drug Administration" matched no name."""
     out = []
-    for i, j in enumerate(_expansions(mentions)):
+    for i, j in enumerate(expansions(mentions)):
         if j is None or (scored[j] and scored[j][0].score >= threshold):
             out.append(False)
             continue
@@ -207,8 +193,8 @@ def unknown_abbreviations(
 def _held_in(name: str, entity: EntityRecord) -> bool:
     """Whether a name holds the entity's own: all of its words, two or more ("Food and Drug Administration" in
     "U.S. Food and Drug Administration"), or it is one of the entity's aliases."""
-    own, wanted = set(words(entity.name)), normalize(name)
-    return (len(own) > 1 and own <= set(words(name))) or any(normalize(a) == wanted for a in entity.aliases)
+    own = set(words(entity.name))
+    return (len(own) > 1 and own <= set(words(name))) or _aliased(name, entity)
 
 
 def _spells(fuller: Mention, entity: EntityRecord | None) -> bool:
@@ -217,8 +203,13 @@ def _spells(fuller: Mention, entity: EntityRecord | None) -> bool:
     one of its aliases."""
     if entity is None:
         return False
-    wanted = normalize(fuller.text)
-    return set(words(fuller.text)) <= set(words(entity.name)) or any(normalize(a) == wanted for a in entity.aliases)
+    return set(words(fuller.text)) <= set(words(entity.name)) or _aliased(fuller.text, entity)
+
+
+def _aliased(name: str, entity: EntityRecord) -> bool:
+    """Whether the name is one of the entity's aliases."""
+    wanted = normalize(name)
+    return any(normalize(a) == wanted for a in entity.aliases)
 
 
 def hold_qualifiers(

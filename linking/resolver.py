@@ -92,11 +92,9 @@ def sentence_ends(text: str) -> list[int]:
     return [m.end() for m in _SENTENCE_END.finditer(text)]
 
 
-def mention_at(
-    text: str, start: int, end: int, label: str | None, doc: int, ends: Sequence[int] | None = None
-) -> Mention:
+def mention_at(text: str, start: int, end: int, label: str | None, doc: int, ends: Sequence[int]) -> Mention:
     """The mention of ``text[start:end]``, with its context, qualifier, place and sentence (``ends``: the text's
-    ``sentence_ends``, found here when not given), as document ``doc``."""
+    ``sentence_ends``, read once for all of its mentions), as document ``doc``."""
     return Mention(
         text[start:end],
         label,
@@ -104,7 +102,7 @@ def mention_at(
         doc=doc,
         qualifier=qualifier_of(text, end, label),
         start=start,
-        sentence=bisect_right(sentence_ends(text) if ends is None else ends, start),
+        sentence=bisect_right(ends, start),
     )
 
 
