@@ -56,7 +56,6 @@ CLUB_DESIGNATORS = frozenset(["fc", "afc", "cf", "sc", "fk", "sk", "pfc", "nk", 
 LEADING_DESIGNATORS = CLUB_DESIGNATORS | {"ac", "as", "sl", "sv", "vfb", "vfl", "tsv", "ssc", "rsc", "acf"}
 _NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _ACRONYM_STOP = frozenset(["of", "the", "and", "for", "de", "la", "le", "du", "des", "del", "di", "da", "von", "van"])
-_PERSON_TYPES = ("person", "human")
 _TITLES = frozenset(
     {
         "president",
@@ -199,6 +198,20 @@ def acronym(ws: Sequence[str]) -> str:
     return "".join(w[0] for w in content) if len(content) > 1 and all(w.isalpha() for w in content) else ""
 
 
+def name_initials(name: str) -> str:
+    """The acronym key an entity's name derives ("Los Angeles" → la), from the name without its qualifier; ""
+    when it has none. The linker asks it back: only a mention written as initials may take that key."""
+    head = _QUALIFIER.sub("", name).strip()
+    return acronym(words(head or name))
+
+
+def is_person(types: Sequence[str]) -> bool:
+    """Whether an entity's types make it a person: a type that says "person" ("Person", "person/politician"), or
+    Wikidata's "human". A "Human Population" ("Greek American", "Black British") is a people, not a person: its
+    last word is no surname, and "American" must not find it."""
+    return any("person" in t.lower() or t.strip().lower() == "human" for t in types)
+
+
 def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     """Keys an entity is found by besides its aliases: its lookup keys, its acronym ("New York Stock
     Exchange" → nyse), for people the surname ("Nick Saban" → saban), and for an organisation or an entity of
@@ -212,9 +225,9 @@ def derived_keys(name: str, types: Sequence[str]) -> set[str]:
     ws = words(head or name)
     if len(ws) > 1 and ws[-1] == "city":  # "New York City" → new york
         keys.add(" ".join(ws[:-1]))
-    if initials := acronym(ws):
+    if initials := name_initials(name):
         keys.add(initials)
-    if any(t in " ".join(types).lower() for t in _PERSON_TYPES):
+    if is_person(types):
         given = [w for w in ws if w not in _NAME_SUFFIXES]
         if len(given) > 1 and len(given[-1]) > 2:
             keys.add(given[-1])

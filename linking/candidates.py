@@ -4,13 +4,14 @@ document, and dense FAISS retrieval; the reranker sees the union."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from hybrid_ner.registry import Registry
-from kb.keys import DERIVED, REDIRECT, lookup_keys, normalize, words
+from kb.keys import DERIVED, REDIRECT, lookup_keys, name_initials, normalize, words
+from kb.records import EntityRecord
 from kb.store import KBStore
 from linking.index import DenseIndex
 
@@ -98,7 +99,7 @@ def longer_forms(mentions: Sequence[Mention]) -> list[list[int]]:
         if not n:
             continue
         found = {j for j in by_word.get((doc, short[0]), ()) if spells_out(forms[j], short)}
-        if n == 1 and len(short[0]) > 1:
+        if n == 1 and len(short[0]) > 1 and written_as_initials(mentions[first[doc, short]].text):
             found.update(by_initials.get((doc, short[0]), ()))
         if (defined := expansion[first[doc, short]]) is not None:
             found.add(defined)
@@ -119,6 +120,39 @@ def expansions(mentions: Sequence[Mention]) -> list[int | None]:
         if named is not None:
             defined.setdefault(form, named)
     return [defined.get(form) for form in forms]
+
+
+def written_as_initials(text: str) -> bool:
+    """Whether a mention is written the way initials are: two capitals or more ("NASA", "BoE", "U.S."), or none
+    (a tweet's "nasa"). A capitalised word ("Hu", "La.", "Koh") is a name, or the short form of one, and the
+    initials of "Harvard University" or "Los Angeles" are no reading of it."""
+    capitals = sum(c.isupper() for c in text)
+    return capitals >= 2 or capitals == 0
+
+
+def drop_initials(
+    mentions: Sequence[Mention], cands: Sequence[list[Candidate]], entities: dict[str, EntityRecord]
+) -> list[list[Candidate]]:
+    """Each mention's candidates without those that only the initials of their name found, for a mention not
+    ``written_as_initials``: the key "la" derived from "Los Angeles" does not make "La." (Louisiana) a reading
+    of it. A candidate that dense retrieval found as well stays, as found by meaning alone."""
+    out: list[list[Candidate]] = []
+    for m, found in zip(mentions, cands, strict=True):
+        if written_as_initials(m.text):
+            out.append(found)
+            continue
+        keys = lookup_keys(m.text)
+        kept = []
+        for c in found:
+            record = entities.get(c.kb_id)
+            by_key_alone = c.key_hit and not (c.alias_hit or c.redirect_hit or c.doc_hit)
+            if by_key_alone and record is not None and name_initials(record.name) in keys:
+                if not c.dense:
+                    continue
+                c = replace(c, key_hit=False)
+            kept.append(c)
+        out.append(kept)
+    return out
 
 
 # Words an acronym may leave out: "FDA" for "Food and Drug Administration", "BoE" for "Bank of England".

@@ -21,6 +21,7 @@ from linking.candidates import (
     CandidateGenerator,
     Mention,
     document_vectors,
+    drop_initials,
     embed_mentions,
     spells_out,
 )
@@ -225,9 +226,10 @@ class Resolver:
     ) -> tuple[list[list[Candidate]], dict[str, EntityRecord], dict[str, np.ndarray]]:
         """Everything the reranker needs: embedded mentions, their candidates, the candidates' records and vectors."""
         embed_mentions(self.fresh.encode, mentions)
-        cands = self.generator.candidates(mentions)
+        found = self.generator.candidates(mentions)
+        entities = self.records.get(list({c.kb_id for cs in found for c in cs}))
+        cands = drop_initials(mentions, found, entities)
         ids = list({c.kb_id for cs in cands for c in cs})
-        entities = self.records.get(ids)
         vectors = self.index.vectors(ids)
         missing = [i for i in ids if i not in vectors and i in entities]
         if missing:  # alias hits outside the dense index's view (e.g. just added): embed them now

@@ -222,6 +222,10 @@ def test_derived_keys_of_an_entity():
     assert "saban" in derived_keys("Nick Saban", ["Person"])
     assert "saban" not in derived_keys("Nick Saban", ["city"])  # surnames only for people
     assert "miller" in derived_keys("James C. Miller III", ["human"])
+    assert "miller" in derived_keys("James C. Miller III", ["person/politician"])
+    # a people is not a person: "American" must not find "Greek American" by a surname
+    assert "american" not in derived_keys("Greek American", ["Human Population"])
+    assert "british" not in derived_keys("Black British", ["Human Population"])
 
 
 def test_a_sports_club_is_also_found_by_its_name_without_its_designator():
@@ -280,6 +284,36 @@ def test_migration_backfills_derived_keys(db_url):
     assert store.by_key(["nyse"]) == {}  # a database from before derived keys
     migrate_to(engine, "upgrade", "head")
     assert store.by_key(["nyse"]) == {"nyse": ["Q13677"]}
+    engine.dispose()
+
+
+def test_migration_drops_the_surname_keys_earlier_code_derived_for_peoples_and_bumps_the_version(db_url):
+    from sqlalchemy import insert
+
+    from kb.keys import DERIVED
+    from kb.models import AliasRow
+
+    engine, sessions = open_db(db_url)
+    store = SQLKBStore(sessions)
+    store.upsert(
+        [
+            EntityIn(id="Q1150312", name="Greek American", types=["Human Population"]),
+            EntityIn(id="Q23", name="George Washington", types=["human"]),
+            EntityIn(id="Q846570", name="Americans", types=["Human Population"]),
+        ]
+    )
+    migrate_to(engine, "downgrade", "0008")
+    with sessions.begin() as s:  # what earlier code stored: a surname key for a people
+        s.execute(insert(AliasRow).values(entity_id="Q1150312", norm="american", raw="american", source=DERIVED))
+    assert store.by_key(["american"]) == {"american": ["Q1150312"]}
+    before = store.version()
+    migrate_to(engine, "upgrade", "head")
+    assert store.by_key(["american", "washington", "americans", "greek american"]) == {
+        "washington": ["Q23"],  # a person keeps his surname key
+        "americans": ["Q846570"],  # and every entity its own names
+        "greek american": ["Q1150312"],
+    }
+    assert store.version() == before + 1  # cached links made with the key are not served again
     engine.dispose()
 
 

@@ -12,7 +12,7 @@ from kb.db import open_db
 from kb.overrides import OverrideIn
 from kb.records import EntityIn
 from kb.store import SQLKBStore
-from linking.candidates import Mention, initials, longer_forms
+from linking.candidates import Mention, initials, longer_forms, written_as_initials
 from linking.fit import gather
 from linking.resolver import context_of, qualifier_of
 from tests.test_cli import run_cli
@@ -98,6 +98,34 @@ def test_longer_forms_spell_out_a_mention_in_its_own_document():
     assert longer_forms(mentions) == [[], [0], [], [2], []]
     assert initials(["u", "s", "food", "and", "drug", "administration"]) == {"usfada", "fda"}
     assert initials(["apple"]) == set()
+    # a capitalised word is a name, not initials: "Hu" does not spell "Harvard University"
+    texts = [("Harvard University", 0), ("Hu", 0), ("HU", 0), ("hu", 1), ("Harvard University", 1)]
+    mentions = [Mention(t, None, t, doc=d) for t, d in texts]
+    assert longer_forms(mentions) == [[], [], [], [4], []]  # "Hu" stands for "HU" (same words): neither
+
+
+def test_initials_are_written_in_capitals_or_in_a_text_without_any():
+    assert all(written_as_initials(t) for t in ("NASA", "BoE", "U.S.", "nasa", "FDA's"))
+    assert not any(written_as_initials(t) for t in ("Hu", "La.", "Koh", "Sc", "Nasa"))
+
+
+def test_a_capitalised_word_is_not_read_as_the_initials_of_a_name(kb):
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="Q65", name="Los Angeles", types=["city"], prior=9_900_000),
+            EntityIn(id="Q1588", name="Louisiana", types=["state"], prior=4_600_000),  # "la": its AP abbreviation
+            EntityIn(id="Q13371", name="Harvard University", types=["Organization"], prior=20_000),
+        ]
+    )
+    text = "Floods hit Lafayette, La. on Monday. Hu said LA and HU were spared."
+    la, hu, la_caps, hu_caps = resolver.link(
+        [(text, [(22, 25, "LOC"), (37, 39, "PER"), (45, 47, "LOC"), (52, 54, "ORG")])]
+    )[0]
+    assert la.kb_id == "Q1588"  # the state, not the better-known city whose initials are LA
+    assert hu.kb_id is None  # a surname the KB lacks, not Harvard University
+    assert "Q65" in {c.kb_id for c in la_caps.candidates}  # written in capitals, initials find them
+    assert hu_caps.candidates[0].kb_id == "Q13371"
 
 
 def test_a_surname_links_to_the_person_named_in_full_earlier(kb):

@@ -2,7 +2,7 @@
 which mentions it moves, which it leaves, and what the link says about it."""
 
 from kb.records import EntityRecord
-from linking.candidates import Mention
+from linking.candidates import Candidate, Mention, drop_initials
 from linking.document import (
     abbreviates,
     define_abbreviations,
@@ -269,3 +269,22 @@ def test_a_defined_abbreviation_follows_its_name_or_is_nil_with_it():
     assert unknown_abbreviations(mentions, [[], _ranked(("fda", 0.8))], aliased, 0.05) == [False, False]
     drug = {"fda": _e("fda", "Drug", "organization")}  # one word of the name is no name
     assert unknown_abbreviations(mentions, [[], _ranked(("fda", 0.8))], drug, 0.05) == [False, True]
+
+
+def test_a_candidate_only_its_initials_found_leaves_a_capitalised_word_unless_meaning_found_it_too():
+    entities = {
+        "la": _e("la", "Los Angeles", "city"),
+        "lou": _e("lou", "Louisiana", "state"),
+        "lake": _e("lake", "Lake Arrowhead", "place"),
+    }
+    found = [
+        Candidate("la", key_hit=True),  # by the initials alone: gone
+        Candidate("lou", key_hit=True),  # by a key that is no acronym of its name: stays
+        Candidate("lake", key_hit=True, dense=0.4),  # the dense index found it too: stays, by meaning alone
+    ]
+    (kept,) = drop_initials([_m("La.", "LOC")], [found], entities)
+    assert [(c.kb_id, c.key_hit) for c in kept] == [("lou", True), ("lake", False)]
+    (caps,) = drop_initials([_m("LA", "LOC")], [found], entities)  # written as initials: all stay as found
+    assert caps == found
+    alias = [Candidate("la", key_hit=True, alias_hit=True)]  # also one of its names: stays
+    assert drop_initials([_m("La", "LOC")], [alias], entities) == [alias]
