@@ -268,14 +268,19 @@ def _tiers(
     return titles, companies, tail
 
 
+def named_like_places(store: KBStore, names: Mapping[str, set[str]]) -> set[str]:
+    """The titles of ``names`` (title → its normalized names) one of whose names is the name or an alias of a place
+    or airport of ``store`` (an entity that is no title)."""
+    hits = store.lookup({n for ns in names.values() for n in ns})
+    placed = {k for k, hs in hits.items() if any(not i.startswith(ID_PREFIX) and s != DERIVED for i, s in hs)}
+    return {t for t, ns in names.items() if not placed.isdisjoint(ns)}
+
+
 def _off_places(store: KBStore, tail: set[str], found: Mapping[str, list[str]]) -> set[str]:
     """The name-only titles that neither are nor have a redirect named like a place or airport of ``store``: with
     a few redirects, a town's namesake ("Mercedes", "University Heights") took the town's mentions, and so did a
     town under another spelling (St Andrews, whose redirect "saint andrews" is its GeoNames name)."""
-    names = {t: {normalize(plain(n)) for n in [t, *found[t]]} for t in tail}
-    hits = store.lookup({n for ns in names.values() for n in ns})
-    placed = {k for k, hs in hits.items() if any(not i.startswith(ID_PREFIX) and s != DERIVED for i, s in hs)}
-    return {t for t, ns in names.items() if placed.isdisjoint(ns)}
+    return tail - named_like_places(store, {t: {normalize(plain(n)) for n in [t, *found[t]]} for t in tail})
 
 
 def add_wikipedia(

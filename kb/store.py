@@ -62,6 +62,11 @@ class KBStore(Protocol):
         """Entities written after version ``seq``, in batches; with ``indexed``, only those the dense index holds."""
         ...
 
+    def written_since(self, seq: int, batch: int = 50_000) -> Iterator[list[str]]:
+        """The ids of the entities written after version ``seq``, in batches: what an index must drop, read
+        without the records (a KB that took millions of name-only titles at once is not hydrated)."""
+        ...
+
     def upsert(self, entities: Sequence[EntityIn], source: str = "", actor: str | None = None) -> int: ...
 
     def delete_entity(self, entity_id: str, actor: str = "") -> bool: ...
@@ -355,6 +360,21 @@ class SQLKBStore:
                 )
                 for r in rows
             ]
+
+    def written_since(self, seq: int, batch: int = 50_000) -> Iterator[list[str]]:
+        last = ""
+        while True:
+            with self._sessions() as s:
+                ids = s.scalars(
+                    select(KBEntityRow.id)
+                    .where(KBEntityRow.updated_seq > seq, KBEntityRow.id > last)
+                    .order_by(KBEntityRow.id)
+                    .limit(batch)
+                ).all()
+            if not ids:
+                return
+            last = ids[-1]
+            yield list(ids)
 
 
 def _text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:

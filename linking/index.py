@@ -305,7 +305,7 @@ class DenseIndex:
                 return
             # Every entity written since is stale in the base and the delta; those the index holds get new vectors
             # (one that became name-only just leaves it).
-            written = {e.id for batch in self.store.changed_since(self.delta_version) for e in batch}
+            written = {i for batch in self.store.written_since(self.delta_version) for i in batch}
             changed = [e for batch in self.store.changed_since(self.delta_version, indexed=True) for e in batch]
             self.stale |= {self.positions[i] for i in written if i in self.positions}
             keep = [i for i, eid in enumerate(self.delta_ids) if eid not in written]

@@ -179,3 +179,17 @@ def test_kb_help_lists_only_commands_that_exist():
     assert named == listed == {"build-default", "load", "enrich", "index"}
     for name in listed:
         assert run_cli("kb", name, "--help").returncode == 0
+
+
+def test_a_broken_titles_file_is_refused_with_its_line_before_the_kb_is_touched(tmp_path):
+    titles = tmp_path / "all-titles-in-ns0"
+    titles.write_bytes(b"Tim_Cook\nEmmanuel_Macron\n\xff\xfeBroken\n")
+    proc = run_cli(
+        "kb", "build-default", "--no-index", "--titles-file", str(titles), env={"HNER_DATA_DIR": str(tmp_path)}
+    )
+    assert proc.returncode == 2 and f"{titles}:3: not UTF-8" in proc.stderr, proc.stderr[-2000:]
+    assert not list(tmp_path.glob("*.sqlite3"))  # refused before the KB was opened, let alone written
+    missing = run_cli(
+        "kb", "build-default", "--titles-file", str(tmp_path / "nope"), env={"HNER_DATA_DIR": str(tmp_path)}
+    )
+    assert missing.returncode == 2 and "nope" in missing.stderr

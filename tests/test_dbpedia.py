@@ -22,6 +22,7 @@ from kb.dbpedia import (
     package_root,
     plain,
     read_redirects,
+    read_titles,
     title_key,
     with_initials,
 )
@@ -48,6 +49,22 @@ def test_the_package_holds_redirects_and_counts_are_popularity(redirects):
     assert "apple_computer" in redirects.aliases["apple_inc."]
     assert redirects.count("barack_obama") > redirects.count("paris") > 0
     assert title_key("Barack  Obama") == "barack_obama" and display_name("bank_of_america") == "Bank of America"
+
+
+def test_titles_are_read_with_or_without_redirects_and_a_broken_file_is_counted(tmp_path):
+    ent = tmp_path / "dto" / "ent" / "n2" / "t"
+    ent.mkdir(parents=True)
+    (ent / "trie_ti.py").write_text("d_trie_ti = {'m': ['tim_cook', \"tim_o'brien\"],\n 'n': ['tina_turner']}\n")
+    (ent / "trie_tj.py").write_bytes(b"d_trie_tj = {'a': ['\\xff\xff']}\n")  # not UTF-8
+    titles, skipped = read_titles(tmp_path)
+    assert titles == {"tim_cook", "tim_o'brien", "tina_turner"} and skipped == 1  # the keys are no titles
+
+
+def test_the_package_lists_titles_no_redirect_points_at(redirects):
+    titles, skipped = read_titles()
+    assert len(titles) > 5_000_000 and skipped == 0
+    assert "tim_cook" in titles and redirects.count("tim_cook") == 0  # Apple's chief executive, no redirect
+    assert "barack_obama" in titles and redirects.count("barack_obama") > 0  # and the titles that have some
 
 
 def test_malformed_source_files_and_entries_are_skipped_and_counted(tmp_path):

@@ -151,9 +151,12 @@ def test_kb_coverage_counts_titles_places_and_names(tmp_path):
     from kb.dbpedia import Redirects
 
     redirects = Redirects({"angela_merkel": ["merkel", "a. merkel"], "nobody_known": ["n. known"]})
-    ceiling = coverage(store, gold_labels(path), (redirects, {"koelner_dom"}))["ceiling"]
+    ceiling = coverage(store, gold_labels(path), (redirects, {"koelner_dom"}, frozenset()))["ceiling"]
     # Paris twice (a place), Koelner Dom (a vital article), Merkel with 2 redirects, Nobody Known with 1
-    assert ceiling == {"1": 1.0, "2": 0.8, "3": 0.6, "4": 0.6, "5": 0.6}
+    assert ceiling == {"0": 1.0, "1": 1.0, "2": 0.8, "3": 0.6, "4": 0.6, "5": 0.6}
+    unredirected = Redirects({"angela_merkel": ["merkel"]})  # Nobody Known is a title no redirect points at
+    ceiling = coverage(store, gold_labels(path), (unredirected, set(), frozenset({"nobody_known"})))["ceiling"]
+    assert ceiling["0"] == 0.8 and ceiling["1"] == 0.6  # Paris twice and Merkel; Nobody Known only as a title
 
 
 def test_linked_accuracy_counts_links_above_the_threshold_on_known_mentions():

@@ -99,6 +99,8 @@ def test_an_upsert_that_changes_nothing_writes_nothing_so_what_was_derived_stays
     assert store.by_alias(["city of light", "cook"]) == {"city of light": ["Q90"], "cook": ["Q1"]}
     store.upsert([merged, tim.model_copy(update={"description": "chief executive of Apple"})], "load")
     assert [e.id for batch in store.changed_since(before) for e in batch] == ["Q1"]
+    assert [i for batch in store.written_since(before) for i in batch] == ["Q1"]  # the ids alone, as the index reads
+    assert [len(b) for b in store.written_since(-1, batch=1)] == [1, 1]  # in batches
     assert store.by_alias(["cook"]) == {} and store.by_alias(["city of light"]) == {"city of light": ["Q90"]}
     assert store.get(["Q1"])["Q1"].description == "chief executive of Apple"
 

