@@ -6,7 +6,7 @@ code on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -344,16 +344,8 @@ class SQLKBStore:
 
     def changed_since(self, seq: int, batch: int = 5000, indexed: bool = False) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""
-        last = ""
         wanted = [KBEntityRow.updated_seq > seq] + [_indexed()] * indexed
-        while True:
-            with self._sessions() as s:
-                rows = s.scalars(
-                    select(KBEntityRow).where(*wanted, KBEntityRow.id > last).order_by(KBEntityRow.id).limit(batch)
-                ).all()
-            if not rows:
-                return
-            last = rows[-1].id
+        for rows in self._pages(KBEntityRow, wanted, batch, lambda r: r.id):
             yield [
                 EntityRecord(
                     r.id, r.name, list(r.types or []), r.description, r.prior, index_text=_text_attr(r.attributes)
@@ -362,19 +354,21 @@ class SQLKBStore:
             ]
 
     def written_since(self, seq: int, batch: int = 50_000) -> Iterator[list[str]]:
+        yield from self._pages(KBEntityRow.id, [KBEntityRow.updated_seq > seq], batch, lambda i: i)
+
+    def _pages(self, what: Any, wanted: list[Any], batch: int, key: Callable[[Any], str]) -> Iterator[list[Any]]:
+        """``what`` (rows or a column) of the entities that meet ``wanted``, in batches by id: each batch picks up
+        after the last id (``key`` of the last item), so a long read never scans again what it passed."""
         last = ""
         while True:
             with self._sessions() as s:
-                ids = s.scalars(
-                    select(KBEntityRow.id)
-                    .where(KBEntityRow.updated_seq > seq, KBEntityRow.id > last)
-                    .order_by(KBEntityRow.id)
-                    .limit(batch)
+                rows = s.scalars(
+                    select(what).where(*wanted, KBEntityRow.id > last).order_by(KBEntityRow.id).limit(batch)
                 ).all()
-            if not ids:
+            if not rows:
                 return
-            last = ids[-1]
-            yield list(ids)
+            last = key(rows[-1])
+            yield list(rows)
 
 
 def _text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:

@@ -16,9 +16,8 @@ import numpy as np
 
 from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
-from linking.document import define_abbreviations
 from linking.rerank import FEATURES, LogisticReranker, features
-from linking.resolver import Resolver, mention_at, sentence_ends
+from linking.resolver import Resolver, mentions_of
 
 GoldMention = tuple[str, int, int, str | None, str | None]  # (text, start, end, label, gold kb id or None for NIL)
 
@@ -54,11 +53,9 @@ def gather(resolver: Resolver, gold: Sequence[GoldMention]) -> Gathered:
     by_text: dict[str, list[int]] = {}  # one document per distinct text
     for i, g in enumerate(gold):
         by_text.setdefault(g[0], []).append(i)
-    found: dict[int, Mention] = {}
-    for d, (text, idx) in enumerate(by_text.items()):  # as the service reads a text: with its abbreviations
-        ends = sentence_ends(text)
-        made = [mention_at(text, gold[i][1], gold[i][2], gold[i][3], d, ends) for i in idx]
-        found.update(zip(idx, define_abbreviations(text, made), strict=True))
+    items = [(text, [gold[i][1:4] for i in idx]) for text, idx in by_text.items()]
+    order = [i for idx in by_text.values() for i in idx]  # read as the service reads its texts (``mentions_of``)
+    found = dict(zip(order, mentions_of(items), strict=True))
     mentions = [found[i] for i in range(len(gold))]
     cands, entities, vectors = resolver.gather(mentions)
     rows = [
