@@ -12,7 +12,7 @@ from dataclasses import replace
 from kb.keys import normalize, words
 from kb.records import EntityRecord
 from linking.candidates import Mention, expansions, longer_forms
-from linking.rerank import Scored, qualifier_fit, type_fit
+from linking.rerank import Scored, qualifier_fit, spelled_out, type_fit
 
 # Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
 # "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
@@ -221,23 +221,34 @@ def hold_qualifiers(
 ) -> tuple[list[list[Scored]], list[bool]]:
     """A place written as another place's qualifier ("Texas" in "Paris, Texas") names the region that the other's
     entity lies in, when that entity says so (its description "city in Texas, United States", or its region).
-    Such a mention takes the place it names exactly (an alias or redirect: ``named``, per mention), a region
-    before a city: not Texas City, found by "texas" with "City" dropped and pulled up by the cities around it; not
-    the city of Ontario, California for "London, Ontario". Every mention of that name in the document follows,
-    with at least the displaced entity's probability, except one that has a qualifier of its own ("New York,
-    New York"). Per mention, the ranked list and whether the rule moved it."""
-    regions = {
-        (m.doc, normalize(m.qualifier))
-        for m, ranked in zip(mentions, scored, strict=True)
-        if m.qualifier and ranked and ranked[0].score >= threshold
-        and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id), m.text)
-    }  # fmt: skip
+    Such a mention takes the place it names exactly (an alias or redirect: ``named``, per mention) or spells
+    out ("Ore." for Oregon, as datelines write states), a region before a city: not Texas City, found by "texas"
+    with "City" dropped and pulled up by the cities around it; not the city of Ontario, California for "London,
+    Ontario"; not Orléans, whose code "ORE" is an alias, for "Portland, Ore.". Every mention of that name in the
+    document follows, with at least the displaced entity's probability, except one whose own qualifier fits its
+    entity ("New York, New York"; the "(AP)" after a dateline's state is no such qualifier). Per mention, the
+    ranked list and whether the rule moved it."""
+    regions: dict[tuple[int, str], set[str]] = {}  # (document, qualifier) → the words saying where its places lie
+    for m, ranked in zip(mentions, scored, strict=True):
+        place = entities.get(ranked[0].kb_id) if m.qualifier and ranked and ranked[0].score >= threshold else None
+        if place is not None and qualifier_fit(m.qualifier, place, m.text):
+            key = (m.doc, normalize(m.qualifier))
+            regions[key] = regions.get(key, set()) | set(words(" ".join([place.about, *place.types, place.region])))
     out, held = list(scored), [False] * len(scored)
     for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
-        if m.label not in (None, "LOC") or m.qualifier or (m.doc, normalize(m.text)) not in regions or not ranked:
+        lying_in = regions.get((m.doc, normalize(m.text)))
+        if m.label not in (None, "LOC") or lying_in is None or not ranked:
             continue
-        tiers = [(_region_tier(entities.get(s.kb_id)), n) for n, s in enumerate(ranked) if s.kb_id in named[i]]
-        tier, best = min(((t, n) for t, n in tiers if t < 2 and ranked[n].score > 0), default=(2, 0))
+        if m.qualifier and qualifier_fit(m.qualifier, entities.get(ranked[0].kb_id), m.text):
+            continue
+        fuller = spelled_out(m.text)
+        records = [entities.get(s.kb_id) for s in ranked]
+        tiers = [  # the place its places say they lie in first ("La." of Lafayette: Louisiana, not Laos)
+            (not set(words(e.name)) <= lying_in, _region_tier(e), n) if e is not None else (True, 2, n)
+            for n, (s, e) in enumerate(zip(ranked, records, strict=True))
+            if s.kb_id in named[i] or (e is not None and frozenset(words(e.name)) in fuller)
+        ]
+        _, tier, best = min(((o, t, n) for o, t, n in tiers if t < 2 and ranked[n].score > 0), default=(True, 2, 0))
         if tier < 2 and best > 0:  # at least as likely as the entity it displaces
             chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
             out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]

@@ -377,10 +377,12 @@ class DenseIndex:
         out: list[list[tuple[str, float]]] = [[] for _ in range(len(queries))]
         if len(queries) == 0:
             return out
-        unique, inverse = np.unique(queries, axis=0, return_inverse=True)
-        if len(unique) < len(queries):
-            found = self.search(np.ascontiguousarray(unique), k)
-            return [list(found[row]) for row in inverse.reshape(-1).tolist()]
+        # Rows keyed by their bytes: numpy's unique over rows sorts a structured view, slower than the search.
+        first = {row.tobytes(): i for i, row in reversed(list(enumerate(queries)))}
+        if len(first) < len(queries):
+            rows = sorted(first.values())
+            found = dict(zip(rows, self.search(np.ascontiguousarray(queries[rows]), k), strict=True))
+            return [list(found[first[row.tobytes()]]) for row in queries]
         if self.base is not None and self.base_ids:
             scores, idx = self.base.search(queries, k, params=self._skip_stale())
             for row, (row_scores, row_ids) in enumerate(zip(scores.tolist(), idx.tolist(), strict=True)):

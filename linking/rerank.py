@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from hybrid_ner.registry import Registry
-from kb.keys import normalize, popularity, words
+from kb.keys import alternates, normalize, popularity, words
 from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
 
@@ -177,10 +177,11 @@ def _type_fit(label: str, types: tuple[str, ...]) -> tuple[float, float, float]:
 
 
 def qualifier_fit(qualifier: str, entity: EntityRecord | None, mention: str = "") -> float:
-    """1 when every word of the mention's qualifier ("Illinois", "Ontario") is a word of the entity's description,
-    types or region ("city in Illinois, United States"; a city whose region is Ontario), or of its name where that
-    name also holds the mention ("Springfield, Illinois" for "Springfield"), else 0. The qualifier's own namesake
-    never fits: in "the mayor of Quuxville in Paris", Paris does not lie in Paris."""
+    """1 when every word of the mention's qualifier ("Illinois", "Ontario"), or of a full name it abbreviates
+    ("Ill.", as news datelines write states: ``spelled_out``), is a word of the entity's description, types or
+    region ("city in Illinois, United States"; a city whose region is Ontario), or of its name where that name
+    also holds the mention ("Springfield, Illinois" for "Springfield"), else 0. The qualifier's own namesake never
+    fits: in "the mayor of Quuxville in Paris", Paris does not lie in Paris."""
     wanted = set(words(qualifier))
     if not wanted or entity is None:
         return 0.0
@@ -188,7 +189,17 @@ def qualifier_fit(qualifier: str, entity: EntityRecord | None, mention: str = ""
     name = set(words(entity.name))
     if set(words(mention)) <= name:
         have |= name
-    return float(wanted <= have)
+    return float(any(form <= have for form in (wanted, *spelled_out(qualifier))))
+
+
+@lru_cache(maxsize=4096)
+def spelled_out(qualifier: str) -> tuple[frozenset[str], ...]:
+    """The words of each fuller name of the place a qualifier names by a code or abbreviation ("Ill." → illinois,
+    "Calif." → california, "N.Y." → new york), from the gazetteer's countries and US states. Codes of two or three
+    letters are never the fuller name: "in" (Indiana) would fit every description that says "city in"."""
+    key = normalize(qualifier)
+    fuller = [n for n in alternates().get(key, ()) if len(n.replace(" ", "")) > 3 and n != key]
+    return tuple(frozenset(words(n)) for n in fuller)
 
 
 def _similarities(

@@ -11,7 +11,7 @@ import numpy as np
 
 from hybrid_ner.datamodel import Candidate as LinkCandidate
 from hybrid_ner.datamodel import Link, LinkDecision, LinkStage, link_stages
-from kb.keys import words
+from kb.keys import alternates, normalize, words
 from kb.record_cache import RecordCache
 from kb.records import EntityRecord
 from kb.store import KBStore
@@ -72,12 +72,16 @@ _PAREN_QUALIFIER = re.compile(r"\s*\(([^()]{2,60})\)")
 
 def qualifier_of(text: str, end: int, label: str | None) -> str:
     """The qualifier that follows a mention ending at ``end``: a parenthesis after any mention; after a place (or
-    an unlabelled span) a comma and a capitalised name, or "in" and one. Empty when there is none."""
+    an unlabelled span) a comma and a capitalised name, or "in" and one. After a person or an organisation, only
+    a comma and a US state or a country as the gazetteer names them: a dateline's city the NER took for one of
+    those ("JACKSON, Miss.", "ALBANY, N.Y. (AP)"), never "Smith, John". Empty when there is none."""
     paren = _PAREN_QUALIFIER.match(text, end)
     if paren:
         return paren.group(1).strip()
     if label not in (None, "LOC"):
-        return ""
+        comma = _COMMA_QUALIFIER.match(text, end)
+        name = comma.group(1).split(". ")[0] if comma else ""
+        return name if name and normalize(name) in alternates() else ""
     found = _COMMA_QUALIFIER.match(text, end) or _IN_QUALIFIER.match(text, end)
     return found.group(1).split(". ")[0] if found else ""  # not across a sentence end
 

@@ -263,6 +263,23 @@ def test_a_qualifier_links_to_the_region_its_place_lies_in(kb):
     assert dallas.kb_id == "geonames:4684888"
 
 
+def test_a_dateline_state_abbreviation_places_the_city(kb):
+    """ "SPRINGFIELD, Ill. (AP)": the abbreviation spells out Illinois, so the smaller Springfield that lies in it
+    wins over the better-known one in Massachusetts (without the rule it does not), and "Ill." finds the state
+    by the abbreviation alone."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="geonames:4896861", name="Illinois", types=["us_state"], prior=12_800_000,
+                     description="state of the United States"),
+        ]
+    )  # fmt: skip
+    t = "SPRINGFIELD, Ill. (AP) — The city council approved the budget on Monday."
+    springfield, ill = resolver.link([(t, [(0, 11, "LOC"), (13, 17, "LOC")])])[0]
+    assert springfield.kb_id == "geonames:4250542"  # Illinois's, not Massachusetts's (prior 153,606)
+    assert ill.candidates[0].kb_id == "geonames:4896861"
+
+
 def test_a_region_the_kb_gives_a_place_settles_its_qualifier(kb):
     """ "London, Ontario": the Canadian city's description names only its country, but its ``region`` attribute
     says Ontario, so the qualifier picks it over the far better-known London; and "Ontario" is the province, not
@@ -293,6 +310,12 @@ def test_qualifiers_are_read_after_places_only():
     text = "Springfield, Illinois and Smith, John met Apple (company) staff in Valencia (Spain)."
     assert qualifier_of(text, 11, "LOC") == "Illinois"
     assert qualifier_of(text, 31, "PER") == ""  # "Smith, John" is not a place with a qualifier
+    # a dateline's city the NER took for a person or an organisation: a state or country only
+    dateline = "JACKSON, Miss. (AP) — ALBANY, N.Y. — Obama, Texas Governor Rick Perry and Gates, Washington"
+    assert qualifier_of(dateline, 7, "PER") == "Miss."
+    assert qualifier_of(dateline, dateline.index(", N.Y."), "ORG") == "N.Y."
+    assert qualifier_of(dateline, dateline.index(", Texas"), "PER") == ""  # four capitalised words, no state
+    assert qualifier_of(dateline, dateline.index(", Washington"), "PER") == "Washington"
     assert qualifier_of(text, 47, "ORG") == "company"
     assert qualifier_of(text, text.index(" (Spain)"), None) == "Spain"
     assert qualifier_of(text, 4, "LOC") == ""

@@ -380,3 +380,16 @@ def test_equal_query_rows_are_searched_once_and_answered_as_if_alone(store, tmp_
     assert index.search(np.vstack([a, b, a, a, b]), 2) == [alone[0], alone[1], alone[0], alone[0], alone[1]]
     assert seen == [2]
     assert index.search(np.vstack([b, a]), 2) == [alone[1], alone[0]] and seen == [2, 2]
+
+
+def test_equal_query_rows_are_answered_as_each_row_alone(store, tmp_path):
+    """A document names an entity many times: its equal rows are searched once, and every row, in any order,
+    gets what it gets alone."""
+    embedder = FakeGatedEmbedder(free_calls=10**6)
+    index = DenseIndex(store, embedder, tmp_path / "index")
+    index.warm_in_background().join(timeout=60)
+    a, b = embedder.encode(["Entity 3 (thing)", "Entity 1 (thing)"])
+    rows = np.vstack([b, a, b, b, a])
+    alone = {name: index.search(v[None, :], 2)[0] for name, v in (("a", a), ("b", b))}
+    assert index.search(rows, 2) == [alone[n] for n in "babba"]
+    assert alone["a"][0][0] == "e3" and alone["b"][0][0] == "e1"

