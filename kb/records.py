@@ -69,6 +69,7 @@ class EntityRecord:
     redirects: int = 0  # Wikipedia redirects to the entity's title (``kb enrich``): a popularity signal
     index_text: str = ""  # ``attributes.index_text``
     region: str = ""  # ``attributes.region``
+    name_only: bool = False  # ``attributes.name_only``: the KB knows the entity by its name alone
 
     @property
     def about(self) -> str:

@@ -310,7 +310,8 @@ class SQLKBStore:
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
                     known = (names.get(i, []), redirects, _text_attr(attributes), _text_attr(attributes, REGION))
-                    out[i] = EntityRecord(i, name, list(types or []), description, prior, *known)
+                    only = (attributes or {}).get(NAME_ONLY) is True
+                    out[i] = EntityRecord(i, name, list(types or []), description, prior, *known, name_only=only)
         return out
 
     def lookup(self, keys: Iterable[str]) -> dict[str, list[tuple[str, str]]]:

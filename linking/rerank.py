@@ -86,9 +86,14 @@ def word_articles(label: str | None, records: Sequence[EntityRecord | None]) -> 
 
 
 def about_a_word(entity: EntityRecord | None) -> bool:
-    """The entity is an article about a word: typed as one (``NOT_A_BEARER``), or named in lower case, as
-    Wikidata names common nouns ("apple", "tiger", "treasury")."""
-    return entity is not None and (entity.name[:1].islower() or _word_types(tuple(entity.types)))
+    """The entity is an article about a word: typed as one (``NOT_A_BEARER``), named in lower case, as Wikidata
+    names common nouns ("apple", "tiger", "treasury"), or a name-only title of one word that nothing types: such
+    a title is mostly a given name, a surname or a page of the name's bearers ("Finn", "Tesla"); a person or firm
+    known by one word and well enough to matter is in the KB with a type."""
+    if entity is None:
+        return False
+    lone = entity.name_only and not entity.types and len(entity.name.split()) == 1
+    return lone or entity.name[:1].islower() or _word_types(tuple(entity.types))
 
 
 @lru_cache(maxsize=4096)

@@ -30,7 +30,8 @@ def test_a_title_no_redirect_points_at_joins_as_a_name_only_entity_found_by_its_
     assert vars(report) == {"listed": 4, "held": 1, "place_named": 1, "pages": 1, "added": 1}
     assert sum(seen) == len(titles)  # a bar over every title reaches its end
     cook = store.get(["dbpedia:tim_cook"])["dbpedia:tim_cook"]
-    assert cook.name == "Tim Cook" and cook.types == [] and cook.redirects == 0
+    assert cook.name == "Tim Cook" and cook.types == [] and cook.redirects == 0 and cook.name_only
+    assert not store.get(["dbpedia:apple_inc."])["dbpedia:apple_inc."].name_only  # the KB's own entity
     assert store.by_alias(["tim cook"]) == {"tim cook": ["dbpedia:tim_cook"]}
     assert store.by_key(["cook"]) == {}  # name-only: no surname key
     assert store.get(["dbpedia:antilly_en_valois"]) == {}  # a place's other name: the town keeps its mentions

@@ -243,6 +243,19 @@ def test_a_person_or_organisation_mention_takes_a_word_article_only_when_nothing
     assert word_articles("ORG", [lowercase, company]).tolist() == [True, False]
 
 
+def test_a_one_word_title_the_kb_knows_by_name_only_and_nothing_types_is_about_a_word():
+    """ "Finn" the page of that name, a name-only title: a person mention takes it only when no person is on the
+    list, and it counts against it; typed, of two words, or a KB's own untyped entity, it is no word."""
+    page = EntityRecord(id="a", name="Finn", types=[], description="", prior=0.0, name_only=True)
+    person = EntityRecord(id="b", name="Finn Hudson", types=["person"], description="", prior=0.0)
+    assert word_articles("PER", [page, person]).tolist() == [True, False]
+    assert word_article(Mention("Finn", "PER", ""), page) == 1.0
+    typed = EntityRecord(id="c", name="Madonna", types=["person"], description="", prior=0.0, name_only=True)
+    two = EntityRecord(id="d", name="Tim Cook", types=[], description="", prior=0.0, name_only=True)
+    own = EntityRecord(id="e", name="Southampton", types=[], description="", prior=0.0)  # a KB's, untyped
+    assert [word_article(Mention(e.name, "PER", ""), e) for e in (typed, two, own)] == [0.0, 0.0, 0.0]
+
+
 def test_a_capitalised_name_meeting_an_article_about_a_word_counts_against_it_in_rank_and_probability():
     fruit = EntityRecord(id="a", name="apple", types=[], description="", prior=0.0)  # Wikidata's lower case
     animal = EntityRecord(id="b", name="Tiger", types=[CONCEPT], description="", prior=0.0)
