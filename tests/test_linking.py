@@ -280,6 +280,24 @@ def test_a_dateline_state_abbreviation_places_the_city(kb):
     assert ill.candidates[0].kb_id == "geonames:4896861"
 
 
+def test_a_dateline_city_the_ner_calls_a_person_links_by_its_state(kb):
+    """ "JACKSON, Miss. (AP)" with the city labelled PER: the state after the comma is read as its qualifier, which
+    lifts the type clash for the city that lies there; without a state, "Jackson" as PER is the actor."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="geonames:4431410", name="Jackson", types=["city"], prior=160_628,
+                     description="city in Mississippi, United States, population 160,628"),
+            EntityIn(id="Q172678", name="Samuel L. Jackson", types=["person"], prior=5000,
+                     description="American actor"),
+        ]
+    )  # fmt: skip
+    t = "JACKSON, Miss. (AP) — Jackson said the film would open in June."
+    dateline, actor = resolver.link([(t, [(0, 7, "PER"), (t.index("Jackson said"), t.index(" said"), "PER")])])[0]
+    assert dateline.kb_id == "geonames:4431410"
+    assert actor.candidates and actor.candidates[0].kb_id == "Q172678"
+
+
 def test_a_region_the_kb_gives_a_place_settles_its_qualifier(kb):
     """ "London, Ontario": the Canadian city's description names only its country, but its ``region`` attribute
     says Ontario, so the qualifier picks it over the far better-known London; and "Ontario" is the province, not
