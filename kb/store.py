@@ -310,7 +310,7 @@ class SQLKBStore:
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
                     known = (names.get(i, []), redirects, _text_attr(attributes), _text_attr(attributes, REGION))
-                    only = (attributes or {}).get(NAME_ONLY) is True
+                    only = _is_name_only(attributes)
                     out[i] = EntityRecord(i, name, list(types or []), description, prior, *known, name_only=only)
         return out
 
@@ -349,7 +349,13 @@ class SQLKBStore:
         for rows in self._pages(KBEntityRow, wanted, batch, lambda r: r.id):
             yield [
                 EntityRecord(
-                    r.id, r.name, list(r.types or []), r.description, r.prior, index_text=_text_attr(r.attributes)
+                    r.id,
+                    r.name,
+                    list(r.types or []),
+                    r.description,
+                    r.prior,
+                    index_text=_text_attr(r.attributes),
+                    name_only=_is_name_only(r.attributes),
                 )
                 for r in rows
             ]
@@ -377,6 +383,11 @@ def _text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> s
     string counts as none."""
     text = (attributes or {}).get(key, "")
     return text if isinstance(text, str) else ""
+
+
+def _is_name_only(attributes: Mapping[str, Any] | None) -> bool:
+    """The record's ``NAME_ONLY`` flag, as ``_name_only`` reads it in SQL (anything but true is false)."""
+    return (attributes or {}).get(NAME_ONLY) is True
 
 
 def _name_only() -> Any:

@@ -378,7 +378,9 @@ class DenseIndex:
         if len(queries) == 0:
             return out
         # Rows keyed by their bytes: numpy's unique over rows sorts a structured view, slower than the search.
-        first = {row.tobytes(): i for i, row in reversed(list(enumerate(queries)))}
+        first: dict[bytes, int] = {}
+        for i, row in enumerate(queries):
+            first.setdefault(row.tobytes(), i)
         if len(first) < len(queries):
             rows = sorted(first.values())
             found = dict(zip(rows, self.search(np.ascontiguousarray(queries[rows]), k), strict=True))

@@ -78,12 +78,10 @@ def qualifier_of(text: str, end: int, label: str | None) -> str:
     paren = _PAREN_QUALIFIER.match(text, end)
     if paren:
         return paren.group(1).strip()
-    if label not in (None, "LOC"):
-        comma = _COMMA_QUALIFIER.match(text, end)
-        name = comma.group(1).split(". ")[0] if comma else ""
-        return name if name and normalize(name) in alternates() else ""
-    found = _COMMA_QUALIFIER.match(text, end) or _IN_QUALIFIER.match(text, end)
-    return found.group(1).split(". ")[0] if found else ""  # not across a sentence end
+    place = label in (None, "LOC")
+    found = _COMMA_QUALIFIER.match(text, end) or (_IN_QUALIFIER.match(text, end) if place else None)
+    name = found.group(1).split(". ")[0] if found else ""  # not across a sentence end
+    return name if place or normalize(name) in alternates() else ""
 
 
 # Where a sentence ends: a stop (and any closing quote or bracket) before white space, or a line break. An

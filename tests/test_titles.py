@@ -32,6 +32,8 @@ def test_a_title_no_redirect_points_at_joins_as_a_name_only_entity_found_by_its_
     cook = store.get(["dbpedia:tim_cook"])["dbpedia:tim_cook"]
     assert cook.name == "Tim Cook" and cook.types == [] and cook.redirects == 0 and cook.name_only
     assert not store.get(["dbpedia:apple_inc."])["dbpedia:apple_inc."].name_only  # the KB's own entity
+    changed = {r.id: r.name_only for batch in store.changed_since(0) for r in batch}  # read alike in pages
+    assert changed["dbpedia:tim_cook"] and not changed["dbpedia:apple_inc."]
     assert store.by_alias(["tim cook"]) == {"tim cook": ["dbpedia:tim_cook"]}
     assert store.by_key(["cook"]) == {}  # name-only: no surname key
     assert store.get(["dbpedia:antilly_en_valois"]) == {}  # a place's other name: the town keeps its mentions
