@@ -22,7 +22,8 @@ from eval.link_train import gold_mentions, open_resolver
 from hybrid_ner.components import build_extractor
 from hybrid_ner.config import Settings
 from hybrid_ner.pipeline import Pipeline
-from linking.rerank import TYPE_WORDS, LogisticReranker, type_fit
+from linking.kinds import TYPE_WORDS, type_fit
+from linking.rerank import LogisticReranker
 from linking.resolver import Resolver
 
 SETS = Path(__file__).resolve().parent / "sets"

@@ -17,7 +17,7 @@ import numpy as np
 from kb.dbpedia import read_redirects, title_key
 from kb.title_types import MODEL, TitleTyper, feature_matrix
 
-# ELEVANT's coarse types → the type words the bundled KB gives entities (``linking.rerank.TYPE_WORDS`` reads them).
+# ELEVANT's coarse types → the type words the bundled KB gives entities (``linking.kinds.TYPE_WORDS`` reads them).
 TYPES = {
     "Person": "person",
     "Organization": "organization",

@@ -102,7 +102,8 @@ class LinkDecision(BaseModel):
         "entity of a fuller name earlier in the text (``Jobs`` after ``Steve Jobs``), or an abbreviation the text "
         "defines that of the name it stands for (``FDA`` after ``Food and Drug Administration (FDA)``); "
         "``qualifier`` when a place "
-        "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``); ``unknown_person`` "
+        "written as another's qualifier took the region it names (``Texas`` in ``Paris, Texas``); ``dateline`` when a "
+        "dateline's place took the city of that name (``WASHINGTON (AP) —``); ``unknown_person`` "
         "when a short person name is NIL because every fuller name of it in the text is (``Cook`` after an unknown "
         "``Tim Cook``); ``unknown_abbreviation`` when an abbreviation the text defines is NIL because the name it "
         "stands for is (``VRA`` in ``Vera Resources Inc. (VRA)``).",

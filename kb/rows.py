@@ -1,5 +1,5 @@
-"""The alias rows an entity's own names give it, and whether a write would leave an entity as it is: what
-``SQLKBStore.upsert`` and the enrichment writes of ``kb.store`` compute per entity."""
+"""The alias rows an entity's own names give it, whether a write would leave an entity as it is, and how a row's
+flags and attributes are read: what ``SQLKBStore`` computes per entity, kept apart from its queries."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from kb.keys import DERIVED, derived_keys, normalize
-from kb.models import KBEntityRow
-from kb.records import NAME_ONLY, EntityIn
+from kb.models import AliasRow, KBEntityRow
+from kb.records import INDEX_TEXT, NAME_ONLY, EntityIn
 
 AliasKey = tuple[str, str, str]  # (norm, raw, source) of an alias row
 
@@ -67,3 +70,44 @@ def unchanged(
         and had_keys <= keys
         and keys <= {norm for norm, _, _ in held}
     )
+
+
+def text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:
+    """A text attribute the linker reads (``INDEX_TEXT``, ``REGION``); a value some older write left that is no
+    string counts as none."""
+    text = (attributes or {}).get(key, "")
+    return text if isinstance(text, str) else ""
+
+
+def is_name_only(attributes: Mapping[str, Any] | None) -> bool:
+    """The record's ``NAME_ONLY`` flag, as ``name_only_flag`` reads it in SQL (anything but true is false)."""
+    return (attributes or {}).get(NAME_ONLY) is True
+
+
+def name_only_flag() -> Any:
+    """SQL: the entity's ``NAME_ONLY`` flag, false where it has none."""
+    return func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False)
+
+
+def indexed_only() -> Any:
+    """SQL: the entity is one the dense index holds (not ``NAME_ONLY``)."""
+    return name_only_flag().is_(False)
+
+
+def held_aliases(s: Session, ids: list[str]) -> dict[str, set[AliasKey]]:
+    """The alias rows the entities ``ids`` have, per entity."""
+    out: dict[str, set[AliasKey]] = {}
+    for chunk in chunks(ids, 2000):
+        query = select(AliasRow.entity_id, AliasRow.norm, AliasRow.raw, AliasRow.source)
+        for entity_id, norm, raw, src in s.execute(query.where(AliasRow.entity_id.in_(chunk))):
+            out.setdefault(entity_id, set()).add((norm, raw, src))
+    return out
+
+
+def entity_dict(row: KBEntityRow) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "types": row.types, "description": row.description, "prior": row.prior}
+
+
+def chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

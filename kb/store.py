@@ -16,8 +16,19 @@ from kb import audit
 from kb.keys import DERIVED, REDIRECT, normalize, popularity
 from kb.meta import KB_VERSION, bump, read_state
 from kb.models import AliasRow, KBEntityRow, MetaRow, OverrideRow
-from kb.records import INDEX_TEXT, NAME_ONLY, REGION, EntityIn, EntityRecord
-from kb.rows import AliasKey, alias_rows, derived_again, unchanged
+from kb.records import REGION, EntityIn, EntityRecord
+from kb.rows import (
+    alias_rows,
+    chunks,
+    derived_again,
+    entity_dict,
+    held_aliases,
+    indexed_only,
+    is_name_only,
+    name_only_flag,
+    text_attr,
+    unchanged,
+)
 
 # The tables, for plain inserts and updates of many rows (the ORM's unit of work costs more than the SQL there).
 _ENTITIES, _ALIASES = cast(Table, KBEntityRow.__table__), cast(Table, AliasRow.__table__)
@@ -127,11 +138,11 @@ class SQLKBStore:
             existing = {r.id: r for r in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(ids)))}
             if actor is not None:
                 for e in by_id.values():
-                    before = _entity_dict(existing[e.id]) if e.id in existing else None
+                    before = entity_dict(existing[e.id]) if e.id in existing else None
                     after = e.model_dump(mode="json")
                     audit.record(s, actor, "update" if before else "create", "entity", e.id, before, after)
             rows = {i: list(alias_rows(e, source)) for i, e in by_id.items()}
-            held = _held_aliases(s, list(existing))
+            held = held_aliases(s, list(existing))
             same = {i for i, row in existing.items() if unchanged(row, by_id[i], rows[i], held.get(i, set()), source)}
             fresh = []  # new entities go in as plain rows: a KB build inserts hundreds of thousands
             for e in by_id.values():
@@ -164,7 +175,7 @@ class SQLKBStore:
                 raise EntityInUseError(
                     f"entity {entity_id!r} is named by override rule(s) {named}: delete or change them first"
                 )
-            audit.record(s, actor, "delete", "entity", entity_id, _entity_dict(row), None)
+            audit.record(s, actor, "delete", "entity", entity_id, entity_dict(row), None)
             s.execute(delete(AliasRow).where(AliasRow.entity_id == entity_id))
             s.delete(row)
             bump(s, KB_VERSION)
@@ -178,7 +189,7 @@ class SQLKBStore:
         key only that it could be. Such a key is derived again when the source stops giving it. Returns how many
         entities changed."""
         changed = 0
-        for chunk in _chunks(list(updates), 2000):
+        for chunk in chunks(list(updates), 2000):
             with self._sessions.begin() as s:
                 rows = {r.id: r for r in s.execute(select(*_DERIVING).where(KBEntityRow.id.in_(chunk)))}
                 have: dict[str, set[str]] = {}  # norms this source gave each entity
@@ -234,7 +245,7 @@ class SQLKBStore:
         with self._sessions.begin() as s:
             rows = [
                 row
-                for chunk in _chunks(list(updates), 500)
+                for chunk in chunks(list(updates), 500)
                 for row in s.scalars(select(KBEntityRow).where(KBEntityRow.id.in_(chunk)))
             ]
             todo = []
@@ -282,7 +293,7 @@ class SQLKBStore:
     # ---------------------------------------------------------------- reads
 
     def count(self, indexed: bool = False, since: int = -1) -> int:
-        wanted = [_indexed()] * indexed + [KBEntityRow.updated_seq > since] * (since >= 0)
+        wanted = [indexed_only()] * indexed + [KBEntityRow.updated_seq > since] * (since >= 0)
         with self._sessions() as s:
             return int(s.scalar(select(func.count()).select_from(KBEntityRow).where(*wanted)) or 0)
 
@@ -294,7 +305,7 @@ class SQLKBStore:
         e, a = KBEntityRow, AliasRow
         out: dict[str, EntityRecord] = {}
         with self._sessions() as s:
-            for chunk in _chunks(wanted, 500):
+            for chunk in chunks(wanted, 500):
                 rows = list(
                     s.execute(
                         select(e.id, e.name, e.types, e.description, e.prior, e.attributes).where(e.id.in_(chunk))
@@ -309,8 +320,8 @@ class SQLKBStore:
                         names.setdefault(entity_id, []).append(raw)
                 for i, name, types, description, prior, attributes in rows:
                     redirects = int((attributes or {}).get("redirects", 0) or 0)
-                    known = (names.get(i, []), redirects, _text_attr(attributes), _text_attr(attributes, REGION))
-                    only = _is_name_only(attributes)
+                    known = (names.get(i, []), redirects, text_attr(attributes), text_attr(attributes, REGION))
+                    only = is_name_only(attributes)
                     out[i] = EntityRecord(i, name, list(types or []), description, prior, *known, name_only=only)
         return out
 
@@ -318,9 +329,9 @@ class SQLKBStore:
         """Key → (entity id, the alias's source), best known first (of equally known ones, ``NAME_ONLY`` entities
         last: they are the KB's long tail); one query for aliases, redirects and derived keys alike."""
         found: dict[str, list[tuple[float, bool, str, str]]] = {}
-        tail = _name_only()
+        tail = name_only_flag()
         with self._sessions() as s:
-            for chunk in _chunks(sorted(set(keys) - {""}), 500):
+            for chunk in chunks(sorted(set(keys) - {""}), 500):
                 q = (
                     select(AliasRow.norm, AliasRow.entity_id, AliasRow.source, KBEntityRow.prior, tail)
                     .join(KBEntityRow, KBEntityRow.id == AliasRow.entity_id)
@@ -345,7 +356,7 @@ class SQLKBStore:
 
     def changed_since(self, seq: int, batch: int = 5000, indexed: bool = False) -> Iterator[list[EntityRecord]]:
         """Entities written after version ``seq``, in batches (for incremental index updates)."""
-        wanted = [KBEntityRow.updated_seq > seq] + [_indexed()] * indexed
+        wanted = [KBEntityRow.updated_seq > seq] + [indexed_only()] * indexed
         for rows in self._pages(KBEntityRow, wanted, batch, lambda r: r.id):
             yield [
                 EntityRecord(
@@ -354,8 +365,8 @@ class SQLKBStore:
                     list(r.types or []),
                     r.description,
                     r.prior,
-                    index_text=_text_attr(r.attributes),
-                    name_only=_is_name_only(r.attributes),
+                    index_text=text_attr(r.attributes),
+                    name_only=is_name_only(r.attributes),
                 )
                 for r in rows
             ]
@@ -376,44 +387,3 @@ class SQLKBStore:
                 return
             last = key(rows[-1])
             yield list(rows)
-
-
-def _text_attr(attributes: Mapping[str, Any] | None, key: str = INDEX_TEXT) -> str:
-    """A text attribute the linker reads (``INDEX_TEXT``, ``REGION``); a value some older write left that is no
-    string counts as none."""
-    text = (attributes or {}).get(key, "")
-    return text if isinstance(text, str) else ""
-
-
-def _is_name_only(attributes: Mapping[str, Any] | None) -> bool:
-    """The record's ``NAME_ONLY`` flag, as ``_name_only`` reads it in SQL (anything but true is false)."""
-    return (attributes or {}).get(NAME_ONLY) is True
-
-
-def _name_only() -> Any:
-    """SQL: the entity's ``NAME_ONLY`` flag, false where it has none."""
-    return func.coalesce(KBEntityRow.attributes[NAME_ONLY].as_boolean(), False)
-
-
-def _indexed() -> Any:
-    """SQL: the entity is one the dense index holds (not ``NAME_ONLY``)."""
-    return _name_only().is_(False)
-
-
-def _held_aliases(s: Session, ids: list[str]) -> dict[str, set[AliasKey]]:
-    """The alias rows the entities ``ids`` have, per entity."""
-    out: dict[str, set[AliasKey]] = {}
-    for chunk in _chunks(ids, 2000):
-        query = select(AliasRow.entity_id, AliasRow.norm, AliasRow.raw, AliasRow.source)
-        for entity_id, norm, raw, src in s.execute(query.where(AliasRow.entity_id.in_(chunk))):
-            out.setdefault(entity_id, set()).add((norm, raw, src))
-    return out
-
-
-def _entity_dict(row: KBEntityRow) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "types": row.types, "description": row.description, "prior": row.prior}
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

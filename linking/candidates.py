@@ -25,6 +25,7 @@ class Mention:
     qualifier: str = ""  # a place that qualifies it: "Illinois" in "Springfield, Illinois" (see ``qualifier_of``)
     start: int = 0  # offset in its text: which of a document's names comes first (``linking.document``)
     sentence: int = 0  # which sentence of its text holds it
+    dateline: bool = False  # it opens a line in capitals before an agency or a dash: "WASHINGTON (AP) —"
     expands: str = ""  # an abbreviation its text defines: the name it stands for ("FDA" after "Food and Drug ...")
     vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None

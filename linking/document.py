@@ -12,7 +12,8 @@ from dataclasses import replace
 from kb.keys import normalize, words
 from kb.records import EntityRecord
 from linking.candidates import Mention, expansions, longer_forms
-from linking.rerank import Scored, qualifier_fit, spelled_out, type_fit
+from linking.kinds import type_fit
+from linking.rerank import Scored, qualifier_fit, spelled_out
 
 # Labels whose short mentions stand for a fuller name earlier in the document ("Jobs", "Steve" for "Steve Jobs";
 # "Burlington" for "Burlington Industries Inc"). Places are left out: "Las Vegas" is not "North Las Vegas".
@@ -254,6 +255,38 @@ def hold_qualifiers(
             out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
             held[i] = True
     return out, held
+
+
+def dateline_cities(
+    mentions: Sequence[Mention],
+    scored: Sequence[list[Scored]],
+    named: Sequence[set[str]],
+    entities: dict[str, EntityRecord],
+) -> tuple[list[list[Scored]], list[bool]]:
+    """A dateline's place ("WASHINGTON (AP) —") is the city the story was filed from: of the entities the mention
+    names (``named``: by an alias, a redirect or a key, as "new york" is New York City's), the best-ranked town or
+    city goes first, with at least the displaced entity's probability, so
+    "WASHINGTON" is the capital rather than the state and "NEW YORK" the city rather than the state. Per mention,
+    the ranked list and whether the rule moved it."""
+    out, moved = list(scored), [False] * len(scored)
+    for i, (m, ranked) in enumerate(zip(mentions, scored, strict=True)):
+        if not m.dateline or m.label not in (None, "LOC") or not ranked or _settlement(entities.get(ranked[0].kb_id)):
+            continue
+        towns = (n for n, s in enumerate(ranked) if s.kb_id in named[i] and _settlement(entities.get(s.kb_id)))
+        best = next((n for n in towns if ranked[n].score > 0), 0)
+        if best:
+            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
+            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
+            moved[i] = True
+    return out, moved
+
+
+_SETTLEMENT = re.compile(r"\b(?:city|town|village|capital|municipality)\b")
+
+
+def _settlement(entity: EntityRecord | None) -> bool:
+    """The entity is a town or city (by its types): what a dateline names."""
+    return entity is not None and bool(_SETTLEMENT.search(" ".join(entity.types).lower()))
 
 
 # Type words of a region that holds places: a qualifier names one of these before a city of the same name.

@@ -30,6 +30,7 @@ from linking.document import (
     NIL_REASONS,
     UNKNOWN_ABBREVIATION,
     UNKNOWN_PERSON,
+    dateline_cities,
     define_abbreviations,
     follow_longer_forms,
     hold_qualifiers,
@@ -95,6 +96,19 @@ def sentence_ends(text: str) -> list[int]:
     return [m.end() for m in _SENTENCE_END.finditer(text)]
 
 
+# What follows a news dateline's place: its state or country ("NASHVILLE, Tenn."), then the agency in brackets
+# or a dash ("WASHINGTON (AP) —", "LONDON -").
+_DATELINE_TAIL = re.compile(r"(?:,\s*[A-Z][\w.]*(?:\s+[A-Z][\w.]*){0,2})?\s*(?:\([^()]{1,40}\)|-{1,2}|\u2013|\u2014)")
+
+
+def is_dateline(text: str, start: int, end: int) -> bool:
+    """The span opens a line, is written in capitals and is followed as a dateline's place is: it names the city
+    the story was filed from ("WASHINGTON (AP) —"), never the state or country of that name."""
+    if not text[start:end].isupper() or not _DATELINE_TAIL.match(text, end):  # most mentions: cheaply no
+        return False
+    return not text[text.rfind("\n", 0, start) + 1 : start].strip()
+
+
 def mention_at(text: str, start: int, end: int, label: str | None, doc: int, ends: Sequence[int]) -> Mention:
     """The mention of ``text[start:end]``, with its context, qualifier, place and sentence (``ends``: the text's
     ``sentence_ends``, read once for all of its mentions), as document ``doc``."""
@@ -105,6 +119,7 @@ def mention_at(text: str, start: int, end: int, label: str | None, doc: int, end
         doc=doc,
         qualifier=qualifier_of(text, end, label),
         start=start,
+        dateline=is_dateline(text, start, end),
         sentence=bisect_right(ends, start),
     )
 
@@ -260,12 +275,12 @@ class Resolver:
         named = [{c.kb_id for c in cs if c.exact} for cs in cands]
         scored, followed = follow_longer_forms(everything, scored, entities, threshold, named)
         scored, held = hold_qualifiers(everything, scored, named, entities, threshold)
+        by_name = [{c.kb_id for c in cs if c.named} for cs in cands]
+        scored, filed = dateline_cities(everything, scored, by_name, entities)
         unknown = unknown_people(everything, scored, entities, threshold, followed)
         undefined = unknown_abbreviations(everything, scored, entities, threshold)
-        reasons = [
-            "longer_form" if f else "qualifier" if h else UNKNOWN_PERSON if u else UNKNOWN_ABBREVIATION if a else None
-            for f, h, u, a in zip(followed, held, unknown, undefined, strict=True)
-        ]
+        flags = zip(followed, held, filed, unknown, undefined, strict=True)
+        reasons = [next((r for r, on in zip(_REASONS, f, strict=True) if on), None) for f in flags]
         links = []
         for ranked, found, stage, reason in zip(scored[:n], cands[:n], decided_by, reasons[:n], strict=True):
             top = [
@@ -287,17 +302,22 @@ class Resolver:
         return out
 
 
+# Why a document's own names settled a link or made it NIL, in the order the rules are asked.
+_REASONS = ("longer_form", "qualifier", "dateline", UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
+
+
 def _decision(
     ranked: Sequence[Scored], found: Sequence[Candidate], stage: LinkStage | None = None, reason: str | None = None
 ) -> LinkDecision:
     """The best candidate's stage (a name the KB knows, or meaning alone) and its margin over the second; a link
     a fuller name of the document settled is ``alias`` with reason ``longer_form``, one its role as a qualifier
-    settled is ``alias`` with reason ``qualifier``."""
+    settled is ``alias`` with reason ``qualifier``, one its place in a dateline settled ``alias`` with reason
+    ``dateline``."""
     if not ranked:
         return LinkDecision(stage="none", reason="no_candidates")
     margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)
     if stage is None:
-        settled = reason in ("longer_form", "qualifier")  # a name of the document settled it
+        settled = reason in ("longer_form", "qualifier", "dateline")  # a name of the document settled it
         named = settled or next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
         stage = "alias" if named else "dense"
     return LinkDecision(stage=stage, margin=round(margin, 4), reason=reason)

@@ -14,7 +14,7 @@ from kb.records import EntityIn
 from kb.store import SQLKBStore
 from linking.candidates import Mention, initials, longer_forms, written_as_initials
 from linking.fit import gather
-from linking.resolver import context_of, qualifier_of
+from linking.resolver import context_of, is_dateline, qualifier_of
 from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
@@ -296,6 +296,43 @@ def test_a_dateline_city_the_ner_calls_a_person_links_by_its_state(kb):
     dateline, actor = resolver.link([(t, [(0, 7, "PER"), (t.index("Jackson said"), t.index(" said"), "PER")])])[0]
     assert dateline.kb_id == "geonames:4431410"
     assert actor.candidates and actor.candidates[0].kb_id == "Q172678"
+
+
+def test_a_datelines_place_is_the_city_the_story_was_filed_from(kb):
+    """ "WASHINGTON (AP) —" is the capital, not the far more populous state of that name, and "NEW YORK" the city
+    its derived key "new york" finds, not the state (without the rule both are the states); the same word in a
+    sentence is left to the reranker."""
+    store, resolver = kb
+    store.upsert(
+        [
+            EntityIn(id="geonames:5815135", name="Washington", types=["us_state"], prior=7_700_000,
+                     description="state of the United States"),
+            EntityIn(id="geonames:4140963", name="Washington", types=["city"], prior=689_545,
+                     description="city in District of Columbia, United States, population 689,545"),
+            EntityIn(id="geonames:5128638", name="New York", types=["us_state"], prior=27_680_366,
+                     description="state of the United States"),
+            EntityIn(id="geonames:5128581", name="New York City", types=["city"], prior=8_804_190,
+                     description="city in New York, United States, population 8,804,190"),
+        ]
+    )  # fmt: skip
+    filed = "WASHINGTON (AP) — The state of Washington sued the company.\nNEW YORK - Stocks fell."
+    spans = [(0, 10, "LOC"), (filed.index("Washington sued"), filed.index(" sued"), "LOC")]
+    spans.append((filed.index("NEW YORK"), filed.index(" - "), "LOC"))
+    dateline, state, new_york = resolver.link([(filed, spans)])[0]
+    assert dateline.kb_id == "geonames:4140963"
+    assert dateline.decision is not None
+    assert (dateline.decision.stage, dateline.decision.reason) == ("alias", "dateline")
+    assert state.kb_id == "geonames:5815135" and (state.decision and state.decision.reason) != "dateline"
+    assert new_york.kb_id == "geonames:5128581"
+
+
+def test_a_dateline_is_a_line_opening_place_in_capitals_before_an_agency_or_a_dash():
+    assert is_dateline("WASHINGTON (AP) — The", 0, 10)
+    assert is_dateline("Headline\n  NASHVILLE, Tenn. (AP) -", 11, 20)
+    assert is_dateline("LONDON - Shares fell", 0, 6)
+    assert not is_dateline("Washington (AP) — The", 0, 10)  # not in capitals
+    assert not is_dateline("In WASHINGTON (AP)", 3, 13)  # not where a line opens
+    assert not is_dateline("WASHINGTON said on Monday", 0, 10)  # no agency or dash
 
 
 def test_a_region_the_kb_gives_a_place_settles_its_qualifier(kb):

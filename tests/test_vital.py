@@ -31,7 +31,8 @@ from kb.vital import (
     read_articles,
 )
 from linking.candidates import Candidate, Mention
-from linking.rerank import FEATURES, LogisticReranker, features, other_bearers, word_article, word_articles
+from linking.kinds import other_bearers, word_article, word_articles
+from linking.rerank import FEATURES, LogisticReranker, case_apart, features
 
 
 @pytest.fixture(scope="module")
@@ -272,10 +273,36 @@ def test_a_capitalised_name_meeting_an_article_about_a_word_counts_against_it_in
     cands = [Candidate("a", alias_hit=True), Candidate("d", key_hit=True)]
     rows = features(mention, cands, {"a": fruit, "d": company}, {})
     assert rows[:, FEATURES.index("word_article")].tolist() == [1.0, 0.0]
-    shipped = LogisticReranker.load()  # fitted by make link-train: the feature must weigh against the word
-    unmarked = rows.copy()
-    unmarked[:, FEATURES.index("word_article")] = 0.0
+    shipped, unmarked = _shipped_without(rows, "word_article")
     assert shipped.probability(rows)[0] < shipped.probability(unmarked)[0]
+    assert (rows @ shipped.weights)[0] < (unmarked @ shipped.weights)[0]
+
+
+def _shipped_without(rows, feature):
+    """The shipped reranker (fitted by make link-train) and ``rows`` with ``feature`` cleared: what a test
+    compares to show that the fitted feature weighs against a candidate."""
+    unmarked = rows.copy()
+    unmarked[:, FEATURES.index(feature)] = 0.0
+    return LogisticReranker.load(), unmarked
+
+
+def test_a_capitalised_mention_meeting_its_letters_in_another_case_counts_against_that_name():
+    assert case_apart("NASA", "Nasa") == 1.0  # an acronym and a word spelled alike
+    assert case_apart("UK", ".uk") == 1.0  # the country's internet domain
+    assert case_apart("Trump", "trump") == 1.0
+    assert case_apart("NASA", "NASA") == 0.0
+    assert case_apart("UK", "United Kingdom") == 0.0  # other letters: string_sim's business
+    assert case_apart("Sao Paulo", "São Paulo") == 0.0  # accents are no difference
+    assert case_apart("U.K", "U.K.") == 0.0  # nor punctuation
+    assert case_apart("ravens", "Ravens") == 0.0  # a lower-case mention says nothing of case
+    assert case_apart("BIRMINGHAM", "Birmingham") == 0.0  # a dateline shouts every name
+    agency = EntityRecord(id="a", name="NASA", types=["organization"], description="", prior=0.0)
+    town = EntityRecord(id="b", name="Nasa", types=[], description="", prior=0.0)
+    mention = Mention("NASA", "ORG", "NASA launched a probe.")
+    cands = [Candidate("b", alias_hit=True), Candidate("a", alias_hit=True)]
+    rows = features(mention, cands, {"a": agency, "b": town}, {})
+    assert rows[:, FEATURES.index("case_apart")].tolist() == [1.0, 0.0]
+    shipped, unmarked = _shipped_without(rows, "case_apart")
     assert (rows @ shipped.weights)[0] < (unmarked @ shipped.weights)[0]
 
 
@@ -326,7 +353,7 @@ def test_a_company_that_a_redirect_names_with_its_legal_form_joins_with_fewer_re
         "rheinfelden": ["rheinfelden_ag"],  # ... and where a place of that name is known, it is that place
         "cheltenham": ["cheltenham_spa"],  # a spa town, not a S.p.A.
         "pirelli": ["pirelli_s.p.a.", "pirelli_spa"],  # spelled as initials: a company
-        "jane_doe": ["j._doe"],  # one redirect and no legal form: too little to join
+        "jane_doe": ["j._doe"],  # one redirect and no legal form: too little to join (unless typed, opted in)
     }
     report = add_wikipedia(store, Redirects(aliases=aliases), 5, {})
     got = store.get([f"dbpedia:{t}" for t in aliases])
