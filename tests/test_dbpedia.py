@@ -305,6 +305,34 @@ def test_titles_with_fewer_redirects_join_name_only_and_no_derived_key_finds_the
     assert "dbpedia:jane_franklin" not in dict(dropped.get("franklin", [])) and dropped["jane franklin"]
 
 
+def test_titles_of_fewer_redirects_still_join_name_only_where_typed_a_person_or_an_organisation(store):
+    """One redirect is enough for a title the typer is sure is a person or an organisation (the Bank of England
+    has one), never for one it is unsure of or a one-word title it takes for a person (mostly a word or a name)."""
+    aliases = {
+        "bank_of_england": ["the_bank_of_england"],
+        "ann_franklin": ["a_f"],
+        "blue_velvet_(song)": ["blue_velvet_song"],  # the typer is unsure
+        "marzipan": ["marzipans"],  # one word: no person
+        "jane_franklin": ["lady_franklin", "jane_griffin"],  # two redirects: joins untyped as before
+    }
+    report = add_wikipedia(store, Redirects(aliases=aliases), 5, name_only_redirects=2, typed_redirects=1)
+    assert (report.added, report.name_only, report.typed_name_only) == (3, 3, 2)
+    got = store.get(["dbpedia:bank_of_england", "dbpedia:ann_franklin", "dbpedia:marzipan"])
+    assert set(got) == {"dbpedia:bank_of_england", "dbpedia:ann_franklin"}
+    assert got["dbpedia:bank_of_england"].types == ["organization"] and got["dbpedia:bank_of_england"].name_only
+    assert got["dbpedia:ann_franklin"].types == ["person"]
+    assert store.by_alias(["the bank of england"]) == {"the bank of england": ["dbpedia:bank_of_england"]}
+    assert store.count(indexed=True) == 0  # name-only: never in the dense index
+
+
+def test_the_typed_tier_is_off_by_default_and_without_a_name_only_one(store):
+    aliases = {"bank_of_england": ["the_bank_of_england"], "jane_franklin": ["lady_franklin", "jane_griffin"]}
+    report = add_wikipedia(store, Redirects(aliases=aliases), 5, name_only_redirects=0, typed_redirects=1)
+    assert (report.added, report.typed_name_only) == (0, 0)
+    default = add_wikipedia(store, Redirects(aliases=aliases), min_redirects=5, name_only_redirects=2)
+    assert (default.added, default.typed_name_only) == (1, 0)  # off by default: only the title of two redirects
+
+
 def test_a_name_only_title_named_like_a_place_is_left_out(store):
     """A town's namesake with a few redirects, or the town under another spelling, would take its mentions."""
     store.upsert(

@@ -89,7 +89,8 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def test_long_kb_and_eval_commands_through_their_short_variants(env, tmp_path):
-    fewer = ["--min-redirects", "100", "--name-only-redirects", "50"]  # fewer titles: a quicker build
+    # fewer titles, a quicker build: 100 redirects to join, 50 to join name-only, 45 to join name-only if typed
+    fewer = ["--min-redirects", "100", "--name-only-redirects", "50", "--typed-redirects", "45"]
     titles = tmp_path / "all-titles-in-ns0"  # a few lines of a Wikipedia dump's list, for --titles-file
     titles.write_text("Tim_Cook\nEmmanuel_Macron\nParis\nHelp:Contents\n", encoding="utf-8")
     built = run(["kb", "build-default", "--no-index", *fewer, "--titles-file", str(titles)], env)
@@ -97,7 +98,8 @@ def test_long_kb_and_eval_commands_through_their_short_variants(env, tmp_path):
     summary = json.loads(built.stdout.splitlines()[-1])
     assert summary["entities"] > 75_000 and 10_000 < summary["wikipedia"]["added"] < 20_000
     wikipedia = summary["wikipedia"]  # name-only: titles with 50 to 99 redirects, less places and vital articles
-    assert wikipedia["name_only"] > 0 and wikipedia["name_only"] + wikipedia["place_named"] <= 145
+    assert wikipedia["name_only"] > 0 and wikipedia["name_only"] + wikipedia["place_named"] <= 145 + 58
+    assert 0 < wikipedia["typed_name_only"] < 58  # of the 58 titles with 45 to 49 redirects, the typed ones
     # the two people join name-only; Paris is a place of the KB already, Help:Contents no article
     expected = {"listed": 4, "held": 1, "place_named": 0, "pages": 1, "added": 2, "unreadable_files": 0}
     assert summary["all_titles"] == expected

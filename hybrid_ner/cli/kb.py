@@ -13,7 +13,7 @@ import typer
 
 from hybrid_ner.cli._io import advance, bar
 from hybrid_ner.config import get_settings
-from kb.bundled import MIN_REDIRECTS, NAME_ONLY_REDIRECTS
+from kb.bundled import MIN_REDIRECTS, NAME_ONLY_REDIRECTS, TYPED_REDIRECTS
 
 app = typer.Typer(no_args_is_help=True, help="Knowledge base: build-default, load, enrich, index.")
 
@@ -94,6 +94,15 @@ def build_default(
             "redirects only (no surname or other derived key) and left out of the dense index; 0 leaves them out.",
         ),
     ] = NAME_ONLY_REDIRECTS,
+    typed_redirects: Annotated[
+        int,
+        typer.Option(
+            "--typed-redirects",
+            min=0,
+            help="Also add the titles with fewer redirects than --name-only-redirects, down to this many, where the "
+            "title typer is sure they are a person or an organisation, as name-only entities; 0 leaves them out.",
+        ),
+    ] = TYPED_REDIRECTS,
     all_titles: Annotated[
         bool,
         typer.Option(
@@ -134,6 +143,7 @@ def build_default(
             lambda n: advance(progress, n),
             redirects,
             name_only_redirects=name_only_redirects,
+            typed_redirects=typed_redirects,
         )
     _report(pipeline, "default-kb", places)
     summary: dict[str, Any] = {"wikipedia": vars(titles)} if titles is not None else {}
