@@ -81,6 +81,14 @@ _PLACE_LEAD = re.compile(
     rf"(?:(?!(?:of|in|on|to|from|by|with|for|and|or|that|which)\b)[\w'\u2019-]+\s+){{0,5}}(?:{_PLACE_WORDS})(?![\w-])"
 )
 LOCATION = "location"
+# Bodies of the sky that the package files under no category ("Jupiter is the fifth planet from the Sun", "The Moon
+# is the only natural satellite of Earth"): named things, not words, that news labels as locations. Left to the
+# title typer, Jupiter was a person, and "Jupiter" in a sentence about planets took the town in Florida.
+SKY = "astronomical object"
+_SKY_LEAD = re.compile(
+    r"\b(?:is|are)\s+(?:an?|the)\s+(?:(?!(?:of|in|on|to|from|by|with|for|and|or|that|which)\b)[\w'\u2019-]+\s+){0,4}"
+    r"(?:planet|dwarf planet|exoplanet|natural satellite|moon|galaxy|comet|asteroid|constellation|nebula)(?![\w-])"
+)
 _GENERIC_LEAD = re.compile(r"(?:An?|The)\s+[a-z]")  # "An apple is ...", "The stomach is ...": a common noun
 _PARENS = re.compile(r"\s*\([^()]*\)")
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)][.!?])\s+(?=[A-Z])")
@@ -132,7 +140,8 @@ def kind_of(category: str, lead: str) -> str | None:
     """A coarse type: people are persons; a lead that opens on a common noun ("An apple is") is a concept; a lead
     that says "is a company/rock band/political party..." an organisation, one that says "was a philosopher/the
     founder of..." a person, one that says "is a river/mountain range/island..." a location; sciences, technology
-    and everyday things are concepts; anything else unknown."""
+    and everyday things are concepts; a planet, moon or galaxy filed under no category an astronomical object;
+    anything else unknown."""
     if category == "People":
         return "person"
     if _GENERIC_LEAD.match(lead):
@@ -141,6 +150,8 @@ def kind_of(category: str, lead: str) -> str | None:
         return "organization"
     if _PERSON_LEAD.search(lead):
         return "person"
+    if category == "Uncategorized" and _SKY_LEAD.search(lead):
+        return SKY
     if category in CONCEPT_CATEGORIES:
         return CONCEPT  # "Atlantis is a fictional island" (Philosophy and religion) is no place to link to
     return LOCATION if _PLACE_LEAD.search(lead) else None

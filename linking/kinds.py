@@ -31,6 +31,7 @@ TYPE_WORDS = {
         "island",
         "river",
         "mountain",
+        "astronomical",  # a planet or moon: news labels them locations ("probes to Mars")
     ),
 }
 

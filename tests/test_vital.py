@@ -21,6 +21,7 @@ from kb.vital import (
     CONCEPT,
     LOCATION,
     MAX_DESCRIPTION,
+    SKY,
     Article,
     VitalMissing,
     data_dir,
@@ -31,7 +32,7 @@ from kb.vital import (
     read_articles,
 )
 from linking.candidates import Candidate, Mention
-from linking.kinds import other_bearers, word_article, word_articles
+from linking.kinds import other_bearers, type_fit, word_article, word_articles
 from linking.rerank import FEATURES, LogisticReranker, case_apart, features
 
 
@@ -148,6 +149,11 @@ def test_leads_and_kinds():
     assert kind_of("Uncategorized", "The Andes are the longest continental mountain range in the world.") == LOCATION
     assert kind_of("Uncategorized", "Malay is an Austronesian language native to several islands.") is None
     assert kind_of("Geography", "Varanasi is a city on the Ganges river in northern India.") is None
+    # bodies of the sky filed under no category are astronomical objects, which fit a location mention
+    assert kind_of("Uncategorized", "Jupiter is the fifth planet from the Sun, and the largest.") == SKY
+    assert kind_of("Uncategorized", "The Moon is the only natural satellite of Earth.") == SKY
+    assert type_fit("LOC", [SKY])[0] == 1.0 and type_fit("ORG", [SKY])[2] == 1.0  # a place for an organisation
+    assert kind_of("Uncategorized", "Ptolemy was an astronomer who described the planets.") == "person"
     assert kind_of("Philosophy and religion", "Atlantis is a fictional island in Plato's works.") == CONCEPT
 
 
