@@ -204,8 +204,10 @@ def build(
     places = build_default(store, min_population, progress)
     if not min_redirects:
         return places, None
-    tiers = (name_only_redirects, typed_redirects)
-    return places, add_wikipedia(store, redirects(), min_redirects, articles(), paragraphs(), *tiers)
+    wikipedia = add_wikipedia(
+        store, redirects(), min_redirects, articles(), paragraphs(), name_only_redirects, typed_redirects
+    )
+    return places, wikipedia
 
 
 def _entity(
@@ -250,14 +252,22 @@ def _one_word(title: str, names: Sequence[str]) -> bool:
     return "_" not in title and 4 * sum(" " not in n for n in names) >= 3 * len(names)
 
 
-def _may_type(title: str, redirects: Sequence[str], guess: tuple[str, float], typer: TitleTyper) -> bool:
-    """Whether ``_entity`` may type a title as a person or an organisation: the typer is sure of one (a person
-    not from a one-word title), or a redirect names it with a legal form. Only those of the typed tier join."""
+def _sure(
+    title: str, names: Sequence[str], guess: tuple[str, float], article: Article | None, typer: TitleTyper
+) -> bool:
+    """Whether the typer's guess for a title stands: it is sure, and a person is not guessed from a one-word
+    title without an article (``_one_word``)."""
     kind, p = guess
+    return typer.is_sure(kind, p) and not (kind == "person" and article is None and _one_word(title, names))
+
+
+def _may_type(title: str, redirects: Sequence[str], guess: tuple[str, float], typer: TitleTyper) -> bool:
+    """Whether ``_entity`` may type a title as a person or an organisation: the typer is sure of one (``_sure``),
+    or a redirect names it with a legal form. Only those of the typed tier join."""
     names = [plain(a) for a in redirects]
-    if kind in STORED_TYPES and typer.is_sure(kind, p) and not (kind == "person" and _one_word(title, names)):
+    if guess[0] in STORED_TYPES and _sure(title, names, guess, None, typer):
         return True
-    return kind != "location" and bool(legal_form(plain(title), names))
+    return guess[0] != "location" and bool(legal_form(plain(title), names))
 
 
 def _company(title: str, redirects: Sequence[str], places: Mapping[str, object]) -> bool:
@@ -348,7 +358,7 @@ def add_wikipedia(
     merged: list[str] = []
     taken = redirects.taken()
     for title in titles:
-        kind, p = guesses[title]
+        kind = guesses[title][0]
         names = [plain(a) for a in found[title]]
         article = articles.get(title)
         if (place := _place_of(title, kind, article, places, same_place)) is not None:
@@ -357,7 +367,7 @@ def add_wikipedia(
             continue
         if len(names) < min_redirects and article is None and title not in companies and title not in tail:
             continue
-        sure = typer.is_sure(kind, p) and not (kind == "person" and article is None and _one_word(title, names))
+        sure = _sure(title, names, guesses[title], article, typer)
         person = (article.kind if article else kind if sure else "") == "person"
         if title in place_names and not person:  # a person is told from a place by the mention's label
             report.place_redirects += sum(n in place_names[title] for n in names)

@@ -250,10 +250,8 @@ def hold_qualifiers(
             if s.kb_id in named[i] or (e is not None and frozenset(words(e.name)) in fuller)
         ]
         _, tier, best = min(((o, t, n) for o, t, n in tiers if t < 2 and ranked[n].score > 0), default=(True, 2, 0))
-        if tier < 2 and best > 0:  # at least as likely as the entity it displaces
-            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
-            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
-            held[i] = True
+        if tier < 2 and best > 0:
+            out[i], held[i] = _promoted(ranked, best), True
     return out, held
 
 
@@ -275,10 +273,15 @@ def dateline_cities(
         towns = (n for n, s in enumerate(ranked) if s.kb_id in named[i] and _settlement(entities.get(s.kb_id)))
         best = next((n for n in towns if ranked[n].score > 0), 0)
         if best:
-            chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
-            out[i] = [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
-            moved[i] = True
+            out[i], moved[i] = _promoted(ranked, best), True
     return out, moved
+
+
+def _promoted(ranked: list[Scored], best: int) -> list[Scored]:
+    """``ranked`` with its ``best``-th entry first, at least as likely as the entity it displaces: what a rule
+    of the document that settles a mention's entity returns."""
+    chosen = Scored(ranked[best].kb_id, max(ranked[best].score, ranked[0].score))
+    return [chosen, *(s for s in ranked if s.kb_id != chosen.kb_id)]
 
 
 _SETTLEMENT = re.compile(r"\b(?:city|town|village|capital|municipality)\b")

@@ -302,8 +302,10 @@ class Resolver:
         return out
 
 
-# Why a document's own names settled a link or made it NIL, in the order the rules are asked.
-_REASONS = ("longer_form", "qualifier", "dateline", UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
+# Why a document's own names settled a link (the first three: its stage is ``alias``) or made it NIL, in the order
+# the rules are asked.
+_SETTLING = ("longer_form", "qualifier", "dateline")
+_REASONS = (*_SETTLING, UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
 
 
 def _decision(
@@ -317,7 +319,7 @@ def _decision(
         return LinkDecision(stage="none", reason="no_candidates")
     margin = ranked[0].score - (ranked[1].score if len(ranked) > 1 else 0.0)
     if stage is None:
-        settled = reason in ("longer_form", "qualifier", "dateline")  # a name of the document settled it
+        settled = reason in _SETTLING  # a name of the document settled it
         named = settled or next((c.named for c in found if c.kb_id == ranked[0].kb_id), False)
         stage = "alias" if named else "dense"
     return LinkDecision(stage=stage, margin=round(margin, 4), reason=reason)
