@@ -33,7 +33,7 @@ from hybrid_ner.protocols import Extractor
 from linking.rerank import WEIGHTS, LogisticReranker
 from linking.resolver import Resolver
 
-GRID = (0.0, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+GRID = (0.0, 0.02, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 Curve = dict[float, dict[str, Any]]  # threshold → score_el's result
 
 

@@ -74,15 +74,17 @@ def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, floa
     out: list[tuple[str, float] | None] = []
     for cs, x in zip(prepared.cands, prepared.rows, strict=True):
         best = int(reranker.order(x)[0]) if cs else -1
-        out.append((cs[best].kb_id, float(reranker.probability(x[best : best + 1])[0])) if cs else None)
+        out.append((cs[best].kb_id, float(reranker.probability(x)[best])) if cs else None)
     return out
 
 
 def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReranker:
     """Three steps: the weights, by logistic regression on pairs (right candidate minus each wrong one, and
     back), which ranks better than classifying candidates one by one; the calibration of every candidate (its
-    score and ``CALIBRATION`` features) against whether it is the right one, so a link reports the probability
-    that it is right; the NIL threshold on the best candidate with the best InKB F1."""
+    score, ``CALIBRATION`` features and lead over its rivals) against whether it is the right one, so a link
+    reports the probability that it is right; the NIL threshold on the best candidate with the best InKB F1. The
+    rivals at fitting time leave out only what the type rule excludes: the records' rules (``rerank``) need the
+    mentions' labels and records, which prepared rows do not keep."""
     from sklearn.linear_model import LogisticRegression
 
     diffs = []
@@ -96,16 +98,19 @@ def fit(sets: Sequence[Prepared], exclude_clashes: bool = True) -> LogisticReran
     ranker = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
     ranker.fit(np.vstack([pairs, -pairs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
     weights = list(ranker.coef_[0])
+    rank_only = LogisticReranker(weights, 0.5, exclude_clashes=exclude_clashes)  # which rows can link
+
+    def inputs(x: np.ndarray) -> np.ndarray:
+        return rank_only.calibration_inputs(x, x @ rank_only.weights, ~rank_only.excluded(x))
+
     every = [
-        (x, [float(c.kb_id == gold) for c in cs])
+        (inputs(x), [float(c.kb_id == gold) for c in cs])
         for p in sets
         for cs, x, gold in zip(p.cands, p.rows, p.gold, strict=True)
         if cs
     ]
-    rows = np.vstack([x for x, _ in every])
     calibrator = LogisticRegression(C=1.0, max_iter=5000, fit_intercept=False)
-    inputs = LogisticReranker.calibration_inputs(rows, rows @ np.asarray(weights))
-    calibrator.fit(inputs, np.concatenate([y for _, y in every]))
+    calibrator.fit(np.vstack([x for x, _ in every]), np.concatenate([y for _, y in every]))
     reranker = LogisticReranker(weights, 0.5, calibrator.coef_[0], exclude_clashes)
     scored = [
         (t[0] if t else None, t[1] if t else 0.0, gold)

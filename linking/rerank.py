@@ -216,12 +216,26 @@ CALIBRATION = (
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
+LEAD_CAP = 2.0  # a rank score this far ahead of every rival (or none at all) is as sure as the lead can say
+
+
+def leads(scores: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+    """Per candidate, how far its rank score stands above the best of the other ``rivals`` (a mask of the rows
+    that compete), clipped to ``LEAD_CAP`` either way. A calibration input: a name with one fitting entity is a
+    surer link than the same score among close namesakes ("Varian Medical Systems" against "Paris")."""
+    competing = np.where(rivals, scores, -np.inf)
+    order = np.argsort(-competing, kind="stable")
+    best = competing[order[0]]
+    second = competing[order[1]] if len(scores) > 1 else -np.inf
+    other = np.where(np.arange(len(scores)) == order[0], second, best)
+    return np.asarray(np.clip(scores - other, -LEAD_CAP, LEAD_CAP))
 
 
 class LogisticReranker:
     """A linear score ``w·x`` ranks a mention's candidates (fitted on pairs: the right candidate against each
     wrong one). ``calibration`` turns the score and a few features (``CALIBRATION``) into the probability that
-    the candidate is the right entity: coefficients for the score, then for each feature, then the intercept.
+    the candidate is the right entity: coefficients for the score, then for each feature, then for its lead over
+    the mention's other candidates (``leads``), then the intercept.
     The NIL threshold is set on that probability. Any type clash is a fitted feature; with ``exclude_clashes``
     a place offered for a person or organisation mention (Toyota the city for "Toyota" as ORG) also has
     probability 0 unless the mention's qualifier fits it: it ranks last and is never linked, so a mention with
@@ -247,8 +261,10 @@ class LogisticReranker:
         self.nil_threshold = nil_threshold
         self.found_threshold = nil_threshold if found_threshold is None else found_threshold
         self.exclude_clashes = exclude_clashes
-        default = [1.0] + [0.0] * (len(CALIBRATION) + 1)
+        default = [1.0] + [0.0] * (len(CALIBRATION) + 2)
         self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
+        if len(self.calibration) != len(default):
+            raise ValueError(f"a calibration of {len(default)} coefficients is wanted, not {len(self.calibration)}")
         fitted = [self.weights.tolist(), nil_threshold, self.calibration.tolist(), exclude_clashes, FEATURES]
         fitted += [self.found_threshold] * (self.found_threshold != nil_threshold)
         self.digest = hashlib.sha256(json.dumps(fitted).encode()).hexdigest()[:16]
@@ -258,6 +274,8 @@ class LogisticReranker:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {data['features']}, not {list(FEATURES)}")
+        if len(data["calibration"]) != len(CALIBRATION) + 3:
+            raise ValueError(f"{path} holds a calibration without the lead over rivals: refit it (make link-train)")
         return cls(
             data["weights"],
             data["nil_threshold"],
@@ -274,8 +292,15 @@ class LogisticReranker:
         return LogisticReranker(self.weights.tolist(), nil, self.calibration.tolist(), self.exclude_clashes, found)
 
     @staticmethod
-    def calibration_inputs(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], np.ones(len(rows))])
+    def calibration_inputs(rows: np.ndarray, scores: np.ndarray, rivals: np.ndarray) -> np.ndarray:
+        """One mention's candidate rows and rank scores → the calibration's inputs, row by row; ``rivals``: the
+        rows that can link, which each candidate's lead is measured against."""
+        lead = leads(scores, rivals) if len(rows) else np.zeros(0)
+        return np.column_stack([scores, rows[:, _CALIBRATION_COLUMNS], lead, np.ones(len(rows))])
+
+    def excluded(self, rows: np.ndarray) -> np.ndarray:
+        """The rows the type rule rules out (``_ruled_out``), where it holds."""
+        return _ruled_out(rows) if self.exclude_clashes else np.zeros(len(rows), dtype=bool)
 
     def order(self, rows: np.ndarray, probs: np.ndarray | None = None) -> np.ndarray:
         """Candidate rows best first: by the rank score, which the pairwise fit made to order a mention's
@@ -287,14 +312,13 @@ class LogisticReranker:
         probs = self.probability(rows) if probs is None else probs
         return np.lexsort((np.arange(len(rows)), -probs, -(rows @ self.weights), probs <= 0))
 
-    def probability(self, rows: np.ndarray) -> np.ndarray:
-        """Per candidate row, the probability that it is the right entity."""
-        z = self.calibration_inputs(rows, rows @ self.weights) @ self.calibration
-        probs = np.asarray(1.0 / (1.0 + np.exp(-z)))
-        if not self.exclude_clashes:
-            return probs
-        # A qualifier the candidate fits ("Aguilares (Argentina)") says what the mention is, whatever its label.
-        return np.where((rows[:, _PLACE_CLASH] > 0) & (rows[:, _QUALIFIER] == 0), 0.0, probs)
+    def probability(self, rows: np.ndarray, ruled_out: np.ndarray | None = None) -> np.ndarray:
+        """Per candidate row, the probability that it is the right entity. A row the type rule rules out, or one of
+        ``ruled_out`` (what the records say can never link, see ``rerank``), has 0 and is no rival of the others:
+        the city of Washington leads for "worked in Washington" once the president is out of the running."""
+        out = self.excluded(rows) if ruled_out is None else self.excluded(rows) | ruled_out
+        z = self.calibration_inputs(rows, rows @ self.weights, ~out) @ self.calibration
+        return np.asarray(np.where(out, 0.0, 1.0 / (1.0 + np.exp(-z))))
 
     def rerank(
         self,
@@ -309,13 +333,19 @@ class LogisticReranker:
                 out.append([])
                 continue
             rows = features(m, cands, entities, vectors)
-            probs = self.probability(rows)
+            ruled_out = None
             if self.exclude_clashes:
                 records = [entities.get(c.kb_id) for c in cands]
                 ruled_out = word_articles(m.label, records) | other_bearers(m.label, cands, records)
-                probs = np.where(ruled_out, 0.0, probs)
+            probs = self.probability(rows, ruled_out)
             out.append(best_first([Scored(cands[i].kb_id, float(probs[i])) for i in self.order(rows, probs)]))
         return out
+
+
+def _ruled_out(rows: np.ndarray) -> np.ndarray:
+    """A place offered for a person or organisation mention; a qualifier the candidate fits ("Aguilares
+    (Argentina)") says what the mention is, whatever its label."""
+    return np.asarray((rows[:, _PLACE_CLASH] > 0) & (rows[:, _QUALIFIER] == 0))
 
 
 def best_first(ranked: Sequence[Scored]) -> list[Scored]:

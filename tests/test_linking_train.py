@@ -94,7 +94,7 @@ def test_candidates_are_ranked_by_the_score_and_report_probabilities_that_read_b
     though its probability alone is lower; it keeps its own, the other reports no more than it (a margin of 0)."""
     weights = np.zeros(len(FEATURES))
     weights[0], weights[FEATURES.index("qualifier_fit")] = 1.0, 6.0
-    calibration = np.zeros(len(CALIBRATION) + 2)
+    calibration = np.zeros(len(CALIBRATION) + 3)  # the lead over rivals weighs 0 here
     calibration[0], calibration[1 + CALIBRATION.index("qualifier_fit")], calibration[-1] = 1.0, -6.0, -4.0
     reranker = LogisticReranker(weights, 0.1, calibration)
     x = np.zeros((3, len(FEATURES)))
@@ -123,3 +123,48 @@ def test_ablation_variants_mask_features_and_redirect_only_candidates():
     results = run({"msnbc": synthetic(60, 1), "news-fair": synthetic(60, 2)}, [])
     assert set(results) == set(VARIANTS)
     assert all(0.0 <= r["gold_span_accuracy"] <= 1.0 for r in results.values())
+
+
+def test_a_lead_over_rivals_is_clipped_and_a_ruled_out_place_is_no_rival():
+    from linking.rerank import LEAD_CAP, leads
+
+    scores = np.array([3.0, 2.5, -4.0])
+    assert leads(scores, np.ones(3, bool)).tolist() == [0.5, -0.5, -LEAD_CAP]
+    assert leads(np.array([1.0, 1.0]), np.ones(2, bool)).tolist() == [0.0, 0.0]  # a tie: no lead either way
+    assert leads(np.array([-7.0]), np.ones(1, bool)).tolist() == [LEAD_CAP]  # alone: nothing to lose to
+    # The second is a place offered for a person: it never links, so the first leads as if alone (the second's
+    # own lead is still measured against those that can).
+    assert leads(scores, np.array([True, False, True])).tolist() == [LEAD_CAP, -0.5, -LEAD_CAP]
+
+
+def test_the_shipped_calibration_trusts_a_candidate_alone_more_than_the_same_one_among_close_namesakes():
+    """A name that one entity fits is a surer link than the same score beside a rival scored almost as high
+    ("Varian Medical Systems" against "San Carlos"): the fitted lead weighs for the candidate that stands alone."""
+    shipped = LogisticReranker.load()
+    assert shipped.calibration[-2] > 0  # the lead's coefficient, fitted by make link-train
+    row = np.zeros(len(FEATURES))
+    row[FEATURES.index("key_hit")] = row[FEATURES.index("string_sim")] = 1.0
+    alone = shipped.probability(row[None, :])[0]
+    among = shipped.probability(np.vstack([row, row - 0.01]))[0]
+    assert alone > among > 0.0
+    assert (
+        LogisticReranker(shipped.weights, 0.1, shipped.calibration).digest
+        != LogisticReranker(shipped.weights, 0.1, [*shipped.calibration[:-2], 0.0, shipped.calibration[-1]]).digest
+    )  # the lead's coefficient is part of what names a fitted reranker
+
+
+def test_a_weights_file_without_the_lead_is_refused_with_a_message_that_says_to_refit(tmp_path):
+    import json
+
+    import pytest
+
+    from linking.rerank import WEIGHTS
+
+    data = json.loads(WEIGHTS.read_text())
+    data["calibration"] = data["calibration"][:-2] + data["calibration"][-1:]  # as fitted before the lead
+    old = tmp_path / "weights.json"
+    old.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="lead over rivals: refit"):
+        LogisticReranker.load(old)
+    with pytest.raises(ValueError, match="calibration of"):
+        LogisticReranker(data["weights"], 0.1, data["calibration"])
