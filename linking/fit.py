@@ -73,8 +73,12 @@ def _top(reranker: LogisticReranker, prepared: Prepared) -> list[tuple[str, floa
     """Each mention's best-ranked candidate and its probability."""
     out: list[tuple[str, float] | None] = []
     for cs, x in zip(prepared.cands, prepared.rows, strict=True):
-        best = int(reranker.order(x)[0]) if cs else -1
-        out.append((cs[best].kb_id, float(reranker.probability(x)[best])) if cs else None)
+        if not cs:
+            out.append(None)
+            continue
+        probs = reranker.probability(x)
+        best = int(reranker.order(x, probs)[0])
+        out.append((cs[best].kb_id, float(probs[best])))
     return out
 
 

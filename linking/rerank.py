@@ -216,6 +216,7 @@ CALIBRATION = (
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")
 _CALIBRATION_COLUMNS = [FEATURES.index(f) for f in CALIBRATION]
+_CALIBRATION_SIZE = len(CALIBRATION) + 3  # the score, the features, the lead over rivals, the intercept
 LEAD_CAP = 2.0  # a rank score this far ahead of every rival (or none at all) is as sure as the lead can say
 
 
@@ -261,10 +262,12 @@ class LogisticReranker:
         self.nil_threshold = nil_threshold
         self.found_threshold = nil_threshold if found_threshold is None else found_threshold
         self.exclude_clashes = exclude_clashes
-        default = [1.0] + [0.0] * (len(CALIBRATION) + 2)
+        default = [1.0] + [0.0] * (_CALIBRATION_SIZE - 1)
         self.calibration = np.asarray(calibration if calibration is not None else default, dtype=np.float64)
-        if len(self.calibration) != len(default):
-            raise ValueError(f"a calibration of {len(default)} coefficients is wanted, not {len(self.calibration)}")
+        if len(self.calibration) != _CALIBRATION_SIZE:
+            raise ValueError(
+                f"a calibration of {_CALIBRATION_SIZE} coefficients is wanted, not {len(self.calibration)}"
+            )
         fitted = [self.weights.tolist(), nil_threshold, self.calibration.tolist(), exclude_clashes, FEATURES]
         fitted += [self.found_threshold] * (self.found_threshold != nil_threshold)
         self.digest = hashlib.sha256(json.dumps(fitted).encode()).hexdigest()[:16]
@@ -274,7 +277,7 @@ class LogisticReranker:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted for features {data['features']}, not {list(FEATURES)}")
-        if len(data["calibration"]) != len(CALIBRATION) + 3:
+        if len(data["calibration"]) != _CALIBRATION_SIZE:
             raise ValueError(f"{path} holds a calibration without the lead over rivals: refit it (make link-train)")
         return cls(
             data["weights"],
