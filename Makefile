@@ -103,10 +103,17 @@ batch-bench: $(STAMP)
 runs/geonames/geonames-dev.jsonl: $(STAMP)
 	$(BIN)/python -m eval.geonames_ambiguity --out runs/geonames
 
-# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks and the GeoNames dev set.
-link-train: runs/geonames/geonames-dev.jsonl
+# Nationality adjectives in context, labelled with their country (the convention the linker ranks by).
+runs/nationality/nationality-dev.jsonl: $(STAMP) kb/demonyms.tsv
+	$(BIN)/python -m eval.nationality_set --out runs/nationality
+
+# Fit data besides the ELEVANT benchmarks, on the bundled KB.
+EXTRA_FIT := runs/geonames/geonames-dev.jsonl,runs/nationality/nationality-dev.jsonl
+
+# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks, the GeoNames and nationality dev sets.
+link-train: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
 	$(BIN)/python -m eval.link_train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
-		--set default runs/geonames/geonames-dev.jsonl runs/geonames/geonames-test.jsonl
+		--set default $(EXTRA_FIT) runs/geonames/geonames-test.jsonl,runs/nationality/nationality-test.jsonl
 
 # The NIL threshold for spans the NER found (after link-train): the best mean end-to-end F1 over the benchmarks
 # link-train fits on, written into linking/weights.json beside the fitted weights.
@@ -114,9 +121,9 @@ link-threshold: $(STAMP)
 	$(BIN)/python -m eval.e2e_threshold --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --benchmarks $(EL_FIT_NAMES)
 
 # ELEVANT benchmarks beside the peers (each scored by a reranker fitted on the others), then latency per mention.
-link-bench: runs/geonames/geonames-dev.jsonl
+link-bench: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
 	$(BIN)/python -m eval.el_bench --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --out eval/reports \
-		--extra-fit default runs/geonames/geonames-dev.jsonl --extra-kb-dir runs/linking/kb1
+		--extra-fit default $(EXTRA_FIT) --extra-kb-dir runs/linking/kb1
 	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
 		--out eval/reports/link_latency.json
 	$(BIN)/python -m eval.kb_sets --kb-dir runs/linking/kb1 --geonames runs/geonames --out eval/reports
@@ -155,9 +162,9 @@ kb-coverage: $(STAMP) $(KB_STAMP)
 	$(BIN)/python -m eval.kb_coverage --el-dir $(EL_DIR) --data-dir data --out eval/reports/kb_coverage.json
 
 # What each data source and reranker feature adds (gold spans, leave-one-group-out) → eval/reports/link_ablation.md
-link-ablation: runs/geonames/geonames-dev.jsonl
+link-ablation: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
 	$(BIN)/python -m eval.link_ablation --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 \
-		--extra runs/linking/kb1 runs/geonames/geonames-dev.jsonl --out eval/reports
+		--extra runs/linking/kb1 $(EXTRA_FIT) --out eval/reports
 
 # The title typer the bundled KB uses for Wikipedia titles (kb/title_types.npz), fitted on ELEVANT's typed entities.
 title-types: $(STAMP)

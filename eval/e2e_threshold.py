@@ -68,11 +68,12 @@ class Parts:
         return Pipeline("default", "local", settings=self.settings, extractor=self.extractor, resolver=resolver)
 
 
-def open_parts(el_dir: Path, kb_dir: Path) -> Parts:
+def open_parts(el_dir: Path, kb_dir: Path, nationalities: bool = False) -> Parts:
     """The local NER model and a resolver over ``kb_dir`` holding ELEVANT's KB (``el_dir/kb.jsonl``, loaded and
-    indexed on first use), with their state in ``kb_dir/state``."""
+    indexed on first use), with their state in ``kb_dir/state``; ``nationalities`` as ``HNER_LINK_NATIONALITIES``."""
     settings = Settings(data_dir=kb_dir / "state")
-    return Parts(settings, build_extractor(settings), open_resolver(kb_dir, str(el_dir / "kb.jsonl")))
+    resolver = open_resolver(kb_dir, str(el_dir / "kb.jsonl"), nationalities=nationalities)
+    return Parts(settings, build_extractor(settings), resolver)
 
 
 def predictions(

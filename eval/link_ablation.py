@@ -86,7 +86,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--el-dir", type=Path, required=True)
     ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb0"))
-    ap.add_argument("--extra", nargs=2, metavar=("KB_DIR", "FILE"), help="more fit data: the bundled KB's dir, a file")
+    ap.add_argument(
+        "--extra",
+        nargs=2,
+        metavar=("KB_DIR", "FILE"),
+        help="more fit data: the bundled KB's dir, comma-separated files",
+    )
     ap.add_argument("--out", type=Path, default=Path("eval/reports"))
     args = ap.parse_args()
     extractor = build_extractor(Settings())
@@ -96,7 +101,12 @@ def main() -> None:
     }
     extra = []
     if args.extra:
-        extra.append(prepare(open_resolver(Path(args.extra[0]), "default"), gold_mentions([Path(args.extra[1])])))
+        extra.append(
+            prepare(
+                open_resolver(Path(args.extra[0]), "default"),
+                gold_mentions([Path(f) for f in args.extra[1].split(",")]),
+            )
+        )
     results = run(prepared, extra)
     rows = ["| variant | gold-span accuracy | InKB F1 (gold spans) | recall@30 |", "|---|---|---|---|"]
     rows += [

@@ -102,11 +102,13 @@ def open_resolver(
     redirects: bool = True,
     embedder: Embedder | None = None,
     reranker: LogisticReranker | None = None,
+    nationalities: bool = False,
 ) -> Resolver:
     """A resolver over a scratch database holding ``kb`` (a KB file, or ``default`` for the bundled KB); a KB
     file is enriched with Wikipedia redirects (``kb enrich --source dbpedia``) unless ``redirects`` is off. The
     encoder is ``embedder``, else the one ``HNER_LINK_ENCODER`` names, as in the service; the reranker is
-    ``reranker``, else one of zero weights (what fitting starts from: it only gathers candidates)."""
+    ``reranker``, else one of zero weights (what fitting starts from: it only gathers candidates); with
+    ``nationalities``, found nationality adjectives are linked (``HNER_LINK_NATIONALITIES``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     _, sessions = open_db(f"sqlite:///{(workdir / 'kb.sqlite3').resolve()}")
     store = SQLKBStore(sessions)
@@ -118,7 +120,7 @@ def open_resolver(
     index = DenseIndex(store, embedder, workdir / "index", processes=2)
     index.refresh()
     reranker = reranker or LogisticReranker([0.0] * len(FEATURES), 0.5)
-    return Resolver(store, embedder, index, UnionCandidates(store, index), reranker)
+    return Resolver(store, embedder, index, UnionCandidates(store, index), reranker, nationalities=nationalities)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -75,7 +75,10 @@ def build_resolver(settings: Settings, store: KBStore) -> Resolver:
     index = DenseIndex(store, embedder, settings.data_dir / "index", processes=settings.index_processes)
     generator = candidate_generators.get(settings.candidates)(store, index)
     reranker = rerankers.get(settings.reranker)()
-    return Resolver(store, embedder, index, generator, reranker, judges=build_judges(settings, reranker.nil_threshold))
+    judges = build_judges(settings, reranker.nil_threshold)
+    return Resolver(
+        store, embedder, index, generator, reranker, judges=judges, nationalities=settings.link_nationalities
+    )
 
 
 def build_judges(settings: Settings, nil_threshold: float) -> list[Judge]:

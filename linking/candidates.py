@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from hybrid_ner.registry import Registry
+from kb.demonyms import demonym, named_by
 from kb.keys import DERIVED, REDIRECT, lookup_keys, name_initials, normalize, words
 from kb.records import EntityRecord
 from kb.store import KBStore
@@ -52,11 +53,17 @@ class Candidate:
     redirect_hit: bool = False  # ... is a Wikipedia redirect to the entity (a noisier source)
     key_hit: bool = False  # a looser key matched: punctuation, legal form, acronym or surname
     doc_hit: bool = False  # a longer mention of the same document ("Donald Trump" for "Trump") names it
+    demonym_place: bool = False  # the mention is a nationality word of this place ("American": United States)
+    demonym_people: bool = False  # ... of this people ("American": Americans), see ``kb.demonyms``
     dense: float = 0.0  # cosine of mention and entry (0 when dense retrieval did not return it)
 
     @property
     def named(self) -> bool:
-        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit
+        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit or self.demonymic
+
+    @property
+    def demonymic(self) -> bool:
+        return self.demonym_place or self.demonym_people
 
     @property
     def exact(self) -> bool:
@@ -207,6 +214,10 @@ class UnionCandidates:
                 for e, _ in hits.get(key, []):
                     found.setdefault(e, Candidate(e, key_hit=True))
             named.append(dict(list(found.items())[: self.max_named]))
+        for found, nationality in zip(named, demonym_hits(self.store, mentions), strict=True):
+            for kb_id, is_place in nationality.items():
+                c = found.setdefault(kb_id, Candidate(kb_id))
+                c.demonym_place, c.demonym_people = c.demonym_place or is_place, c.demonym_people or not is_place
         for i, longer in enumerate(longer_forms(mentions)):
             for j in longer:
                 for c in [c for c in named[j].values() if c.named and not c.doc_hit][: self.max_named]:
@@ -231,6 +242,25 @@ class UnionCandidates:
         own, both = queries
         in_context = self.index.search(both, self.k_context) if self.k_context else [[] for _ in mentions]
         return self.index.search(own, self.k), in_context
+
+
+def demonym_hits(store: KBStore, mentions: Sequence[Mention], each: int = 3) -> list[dict[str, bool]]:
+    """Per mention, the entities its text names as a nationality word (``kb.demonyms``): the ``each`` best known
+    of every name of the place ("American": True) or of its people ("Americans": False); a people by its names
+    rather than keys the store derives (the series "The Americans" is no people), a place by either ("The
+    Netherlands"). Never for a person: "German" may be a first name."""
+    found = [named_by(d) if m.label != "PER" and (d := demonym(m.text)) else None for m in mentions]
+    wanted = {n for f in found if f for n in f[1]}
+    hits = store.lookup(wanted) if wanted else {}
+    out: list[dict[str, bool]] = []
+    for f in found:
+        named: dict[str, bool] = {}
+        place, names = f if f else (False, ())
+        for name in names:
+            for kb_id in list(dict.fromkeys(e for e, src in hits.get(name, []) if place or src != DERIVED))[:each]:
+                named.setdefault(kb_id, place)
+        out.append(named)
+    return out
 
 
 def dense_queries(mentions: Sequence[Mention]) -> tuple[np.ndarray, np.ndarray] | None:

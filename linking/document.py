@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from kb.demonyms import demonym
 from kb.keys import normalize, words
 from kb.records import EntityRecord
 from linking.candidates import Mention, expansions, longer_forms
@@ -20,7 +21,8 @@ from linking.rerank import Scored, qualifier_fit, spelled_out
 NAMES_IN_CONTEXT = ("PER", "ORG")
 UNKNOWN_PERSON = "unknown_person"  # a short name whose fuller names the KB lacks: NIL (``unknown_people``)
 UNKNOWN_ABBREVIATION = "unknown_abbreviation"  # an abbreviation its text defines for a NIL name: NIL too
-NIL_REASONS = (UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
+NATIONALITY = "nationality"  # a nationality adjective the NER found, left unlinked unless asked (``nationality_words``)
+NIL_REASONS = (UNKNOWN_PERSON, UNKNOWN_ABBREVIATION, NATIONALITY)
 
 
 def abbreviates(short: str, name: str) -> bool:
@@ -172,6 +174,16 @@ def unknown_people(
             and not any(_spells(mentions[j], best) for j in people)
         )
     return out
+
+
+def nationality_words(mentions: Sequence[Mention]) -> list[bool]:
+    """Per mention, whether it is a nationality adjective of a place ("American" in "an American playwright", see
+    ``kb.demonyms``) and no person. The service leaves such a word the NER found unlinked, with reason
+    ``nationality``, unless ``HNER_LINK_NATIONALITIES`` asks for its country: most benchmarks (reuters-128, msnbc,
+    OKE) and knowledge graphs do not link it, and linking it cost their mean end-to-end F1 more than wiki-fair,
+    which links it to the country, gained (``eval/reports/nationality/linking.md``)."""
+    found = [demonym(m.text) if m.label != "PER" else None for m in mentions]
+    return [d is not None and d.adjective and bool(d.places) for d in found]
 
 
 def unknown_abbreviations(

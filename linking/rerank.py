@@ -47,6 +47,8 @@ FEATURES = (
     "place_clash",
     "word_article",
     "case_apart",
+    "demonym_place",
+    "demonym_people",
 )
 
 
@@ -202,6 +204,8 @@ def features(
                 place,
                 word_article(mention, e),
                 case_apart(mention.text, e.name) if e else 0.0,
+                float(c.demonym_place),
+                float(c.demonym_people),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
@@ -211,7 +215,8 @@ def features(
 # whether the NER label fits it, and whether a name meets an article about a word. A top candidate found by
 # meaning alone is a weak link.
 CALIBRATION = (
-    "alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit", "word_article"
+    "alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit", "word_article",
+    "demonym_place", "demonym_people",
 )  # fmt: skip
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")

@@ -27,6 +27,7 @@ from linking.candidates import (
 )
 from linking.document import (
     NAMES_IN_CONTEXT,
+    NATIONALITY,
     NIL_REASONS,
     UNKNOWN_ABBREVIATION,
     UNKNOWN_PERSON,
@@ -34,6 +35,7 @@ from linking.document import (
     define_abbreviations,
     follow_longer_forms,
     hold_qualifiers,
+    nationality_words,
     unknown_abbreviations,
     unknown_people,
 )
@@ -193,6 +195,7 @@ class Resolver:
         top_k: int = TOP_K,
         judges: Sequence[Judge] = (),
         caches: tuple[VectorCache, RecordCache] | None = None,
+        nationalities: bool = False,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -201,6 +204,7 @@ class Resolver:
         self.reranker = reranker
         self.top_k = top_k
         self.judges = tuple(judges)  # close calls settled in turn: the cross-encoder, then the LLM, when configured
+        self.nationalities = nationalities  # link a found nationality adjective to its place (``nationality_words``)
         # Mentions, contexts and the entities the dense index does not hold yet (added since its build, or all of
         # them while it builds), each encoded alone: the same text has the same vector whatever came with it.
         # ``caches``: another resolver's over the same store and encoder (see ``reranked_by``).
@@ -211,6 +215,7 @@ class Resolver:
         self._version = "|".join(
             [embedder.name, candidates.name, f"{reranker.name}@{reranker.digest}", str(top_k)]
             + [judge.version for judge in self.judges]
+            + ["nationalities"] * nationalities
         )
 
     def reranked_by(self, reranker: Reranker) -> Resolver:
@@ -218,7 +223,15 @@ class Resolver:
         parts and the caches (vectors and records, which no reranker changes). What a benchmark fold links with."""
         caches = (self.fresh, self.records)
         return Resolver(
-            self.store, self.embedder, self.index, self.generator, reranker, self.top_k, self.judges, caches
+            self.store,
+            self.embedder,
+            self.index,
+            self.generator,
+            reranker,
+            self.top_k,
+            self.judges,
+            caches,
+            self.nationalities,
         )
 
     def version(self) -> str:
@@ -279,7 +292,8 @@ class Resolver:
         scored, filed = dateline_cities(everything, scored, by_name, entities)
         unknown = unknown_people(everything, scored, entities, threshold, followed)
         undefined = unknown_abbreviations(everything, scored, entities, threshold)
-        flags = zip(followed, held, filed, unknown, undefined, strict=True)
+        adjectives = nationality_words(everything) if detected and not self.nationalities else [False] * len(scored)
+        flags = zip(followed, held, filed, unknown, undefined, adjectives, strict=True)
         reasons = [next((r for r, on in zip(_REASONS, f, strict=True) if on), None) for f in flags]
         links = []
         for ranked, found, stage, reason in zip(scored[:n], cands[:n], decided_by, reasons[:n], strict=True):
@@ -305,7 +319,7 @@ class Resolver:
 # Why a document's own names settled a link (the first three: its stage is ``alias``) or made it NIL, in the order
 # the rules are asked.
 _SETTLING = ("longer_form", "qualifier", "dateline")
-_REASONS = (*_SETTLING, UNKNOWN_PERSON, UNKNOWN_ABBREVIATION)
+_REASONS = (*_SETTLING, UNKNOWN_PERSON, UNKNOWN_ABBREVIATION, NATIONALITY)
 
 
 def _decision(

@@ -210,6 +210,38 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(
     assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out
 
 
+def test_el_bench_links_nationality_adjectives_only_when_asked(tmp_path, monkeypatch):
+    """``--link-nationalities`` reaches the resolver the benchmark links with, as ``HNER_LINK_NATIONALITIES`` does in
+    the service, and the report says which rule ran. A fake ``run`` (named so) records what ``main`` passes; the
+    resolver is the real one ``open_parts`` builds."""
+    import sys
+
+    import eval.el_bench as el_bench
+    from eval.e2e_threshold import open_parts
+    from linking.rerank import LogisticReranker
+
+    el = _tiny_elevant(tmp_path)
+    (el / "PEERS.md").write_text("")
+    seen = []
+
+    def fake_run(el_dir, kb_dir, names, extra=(), nationalities=False):
+        seen.append(nationalities)
+        return {}, {}
+
+    monkeypatch.setattr(el_bench, "run", fake_run)
+    out = tmp_path / "out"
+    for flag in (["--link-nationalities"], []):
+        argv = ["el_bench", "--el-dir", str(el), "--out", str(out), "--benchmarks", "msnbc", *flag]
+        monkeypatch.setattr(sys, "argv", argv)
+        el_bench.main()
+        said = "linked to their country" if flag else "left unlinked (the default)"
+        assert said in (out / "linking.md").read_text()
+    assert seen == [True, False]
+    parts = open_parts(el, tmp_path / "kb", nationalities=True)
+    assert parts.resolver.nationalities and parts.resolver.reranked_by(LogisticReranker.load()).nationalities
+    assert not open_parts(el, tmp_path / "kb").resolver.nationalities
+
+
 def _tiny_elevant(tmp_path):
     """An ELEVANT-format directory: the linking tests' KB and three short articles (benchmark ``tiny``)."""
     from tests.test_linking import KB
