@@ -15,7 +15,7 @@ export OMP_NUM_THREADS ?= 1
 export HF_HUB_OFFLINE := 1
 DEMO_TEXT ?= Angela Merkel met Emmanuel Macron in Paris to discuss the European Union budget with Siemens.
 
-.PHONY: encoder-bench index-bench link-threshold link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
+.PHONY: ner-tweets encoder-bench index-bench link-threshold link-throughput ner-export-bench install run demo test lint unit bench ner-robust longdoc-bench load-bench batch-bench link-train link-bench link-cross link-llm first-run kb-coverage link-ablation title-types train train-student adapt-bench rollout-bench profile fuzz eval-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ ner-robust: $(STAMP)
 		$(patsubst %/ner_config.json,%,$(wildcard runs/ner*/ner_config.json))
 
 # One ~1 MB document through `hybrid-ner extract --file`, beside spaCy sm on the same text.
+# The served NER on WNUT-17 tweets (PER/LOC/ORG) with its decoding rules, beside it without the retweet-marker rule.
+ner-tweets: $(STAMP)
+	$(BIN)/python -m eval.ner_tweets --wnut $(WNUT_DIR)/test.conll --out eval/reports/ner_tweets.json
+
 longdoc-bench: $(STAMP)
 	$(BIN)/python -m eval.longdoc_bench --data $(CONLL_DIR)/train.txt --out eval/reports
 
@@ -107,13 +111,20 @@ runs/geonames/geonames-dev.jsonl: $(STAMP)
 runs/nationality/nationality-dev.jsonl: $(STAMP) kb/demonyms.tsv
 	$(BIN)/python -m eval.nationality_set --out runs/nationality
 
-# Fit data besides the ELEVANT benchmarks, on the bundled KB.
-EXTRA_FIT := runs/geonames/geonames-dev.jsonl,runs/nationality/nationality-dev.jsonl
+# Countries named for their teams in match reports, labelled with the bundled KB's teams (builds runs/linking/kb1).
+runs/sports/sports-dev.jsonl: $(STAMP)
+	$(BIN)/python -m eval.sports_set --kb-dir runs/linking/kb1 --out runs/sports
 
-# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks, the GeoNames and nationality dev sets.
-link-train: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
+# Fit data besides the ELEVANT benchmarks, on the bundled KB.
+EXTRA_FIT := runs/geonames/geonames-dev.jsonl,runs/nationality/nationality-dev.jsonl,runs/sports/sports-dev.jsonl
+EXTRA_SETS := runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl runs/sports/sports-dev.jsonl
+
+# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks, the GeoNames, nationality and sports
+# dev sets.
+link-train: $(EXTRA_SETS)
 	$(BIN)/python -m eval.link_train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
-		--set default $(EXTRA_FIT) runs/geonames/geonames-test.jsonl,runs/nationality/nationality-test.jsonl
+		--set default $(EXTRA_FIT) \
+		runs/geonames/geonames-test.jsonl,runs/nationality/nationality-test.jsonl,runs/sports/sports-test.jsonl
 
 # The NIL threshold for spans the NER found (after link-train): the best mean end-to-end F1 over the benchmarks
 # link-train fits on, written into linking/weights.json beside the fitted weights.
@@ -121,7 +132,7 @@ link-threshold: $(STAMP)
 	$(BIN)/python -m eval.e2e_threshold --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --benchmarks $(EL_FIT_NAMES)
 
 # ELEVANT benchmarks beside the peers (each scored by a reranker fitted on the others), then latency per mention.
-link-bench: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
+link-bench: $(EXTRA_SETS)
 	$(BIN)/python -m eval.el_bench --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 --out eval/reports \
 		--extra-fit default $(EXTRA_FIT) --extra-kb-dir runs/linking/kb1
 	$(BIN)/python -m eval.link_bench --kb-dir runs/linking/kb1 --data runs/geonames/geonames-test.jsonl \
@@ -162,7 +173,7 @@ kb-coverage: $(STAMP) $(KB_STAMP)
 	$(BIN)/python -m eval.kb_coverage --el-dir $(EL_DIR) --data-dir data --out eval/reports/kb_coverage.json
 
 # What each data source and reranker feature adds (gold spans, leave-one-group-out) → eval/reports/link_ablation.md
-link-ablation: runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl
+link-ablation: $(EXTRA_SETS)
 	$(BIN)/python -m eval.link_ablation --el-dir $(EL_DIR) --kb-dir runs/linking/kb0 \
 		--extra runs/linking/kb1 $(EXTRA_FIT) --out eval/reports
 

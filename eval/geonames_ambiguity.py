@@ -52,14 +52,14 @@ def build(
         target = test if int(hashlib.sha256(norm.encode()).hexdigest(), 16) % 2 else dev
         by_size = sorted(places, key=lambda p: -population[p[0]])
         if population[by_size[0][0]] >= 3 * population[by_size[1][0]]:  # a clearly best-known place
-            _add(target, rng.choice(PLAIN).format(name=by_size[0][1]), by_size[0][1], by_size[0][0])
+            add_row(target, rng.choice(PLAIN).format(name=by_size[0][1]), by_size[0][1], by_size[0][0])
         # Real text mentions a place about as often as it is big: draw the places by population.
         drawn = rng.choices(places, weights=[population[p[0]] for p in places], k=per_name)
         for kb_id, name, where in dict.fromkeys(drawn):
             parts = where.split(", ")
             country_is_enough = len(parts) > 1 and sum(w.endswith(parts[-1]) for _, _, w in places) == 1
             clue = rng.choice([where, parts[-1]] if country_is_enough else [where])
-            _add(target, rng.choice(TEMPLATES).format(name=name, where=clue), name, kb_id)
+            add_row(target, rng.choice(TEMPLATES).format(name=name, where=clue), name, kb_id)
     return dev, test
 
 
@@ -88,11 +88,12 @@ def qualified(min_population: int = 15000, seed: int = 11) -> list[dict[str, obj
             counts[q] += 1
         for kb_id, name, qualifier in places:
             if counts[qualifier] == 1:
-                _add(rows, rng.choice(QUALIFIED).format(name=name, qualifier=qualifier), name, kb_id)
+                add_row(rows, rng.choice(QUALIFIED).format(name=name, qualifier=qualifier), name, kb_id)
     return rows
 
 
-def _add(rows: list[dict[str, object]], text: str, name: str, kb_id: str) -> None:
+def add_row(rows: list[dict[str, object]], text: str, name: str, kb_id: str) -> None:
+    """One ELEVANT-format article of ``text`` with one label: ``name`` (its first occurrence) as ``kb_id``."""
     start = text.index(name)
     label = {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
     rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": [label]})
@@ -104,11 +105,15 @@ def main() -> None:
     ap.add_argument("--min-population", type=int, default=15000)
     args = ap.parse_args()
     dev, test = build(args.min_population)
-    args.out.mkdir(parents=True, exist_ok=True)
-    sets = (("geonames-dev.jsonl", dev), ("geonames-test.jsonl", test), ("qualified-test.jsonl", qualified()))
-    for name, rows in sets:
-        (args.out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(json.dumps({name: len(rows) for name, rows in sets}))
+    write_sets(args.out, {"geonames-dev.jsonl": dev, "geonames-test.jsonl": test, "qualified-test.jsonl": qualified()})
+
+
+def write_sets(out: Path, sets: dict[str, list[dict[str, object]]]) -> None:
+    """Each set as a JSONL file in ``out``; prints how many articles each holds."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, rows in sets.items():
+        (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(json.dumps({name: len(rows) for name, rows in sets.items()}))
 
 
 if __name__ == "__main__":

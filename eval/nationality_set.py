@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 from pathlib import Path
 
+from eval.geonames_ambiguity import add_row, write_sets
 from kb.demonyms import TABLE, place_forms
 from kb.keys import normalize
 from kb.loaders import default_entities
@@ -27,7 +27,6 @@ TEMPLATES = (
     "Talks stalled on Friday, {adj} media reported.",
     "The novel was written by a young {adj} author.",
 )
-GEO = "Q27096213"  # ELEVANT's "Geographic Entity" type
 
 
 def countries() -> dict[str, str]:
@@ -49,14 +48,8 @@ def build(per_adjective: int = 2, seed: int = 5) -> tuple[list[dict[str, object]
         target = test if int(hashlib.sha256(place.encode()).hexdigest(), 16) % 4 == 0 else dev
         for adj in adjectives.split(","):
             for template in rng.sample(TEMPLATES, per_adjective):
-                _add(target, template.format(adj=adj, Adj=adj), adj, next(iter(found)))
+                add_row(target, template.format(adj=adj, Adj=adj), adj, next(iter(found)))
     return dev, test
-
-
-def _add(rows: list[dict[str, object]], text: str, adj: str, kb_id: str) -> None:
-    start = text.index(adj)
-    label = {"id": 0, "span": [start, start + len(adj)], "entity_id": kb_id, "name": adj, "type": GEO}
-    rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": [label]})
 
 
 def main() -> None:
@@ -64,10 +57,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/nationality"))
     args = ap.parse_args()
     dev, test = build()
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("nationality-dev.jsonl", dev), ("nationality-test.jsonl", test)):
-        (args.out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(json.dumps({"dev": len(dev), "test": len(test)}))
+    write_sets(args.out, {"nationality-dev.jsonl": dev, "nationality-test.jsonl": test})
 
 
 if __name__ == "__main__":

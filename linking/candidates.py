@@ -15,6 +15,7 @@ from kb.keys import DERIVED, REDIRECT, lookup_keys, name_initials, normalize, wo
 from kb.records import EntityRecord
 from kb.store import KBStore
 from linking.index import DenseIndex
+from linking.sports import sports_in, team_context, team_names
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Mention:
     sentence: int = 0  # which sentence of its text holds it
     dateline: bool = False  # it opens a line in capitals before an agency or a dash: "WASHINGTON (AP) —"
     expands: str = ""  # an abbreviation its text defines: the name it stands for ("FDA" after "Food and Drug ...")
+    located: bool = False  # a word that places it comes right before it: "in Spain", "from England" (no team)
     vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None
     doc_vector: np.ndarray | None = None  # the other mentions of the document, see ``document_vectors``
@@ -55,11 +57,12 @@ class Candidate:
     doc_hit: bool = False  # a longer mention of the same document ("Donald Trump" for "Trump") names it
     demonym_place: bool = False  # the mention is a nationality word of this place ("American": United States)
     demonym_people: bool = False  # ... of this people ("American": Americans), see ``kb.demonyms``
+    team_hit: bool = False  # a team the mention's place names in a report on its sport (``linking.sports``)
     dense: float = 0.0  # cosine of mention and entry (0 when dense retrieval did not return it)
 
     @property
     def named(self) -> bool:
-        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit or self.demonymic
+        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit or self.demonymic or self.team_hit
 
     @property
     def demonymic(self) -> bool:
@@ -218,6 +221,9 @@ class UnionCandidates:
             for kb_id, is_place in nationality.items():
                 c = found.setdefault(kb_id, Candidate(kb_id))
                 c.demonym_place, c.demonym_people = c.demonym_place or is_place, c.demonym_people or not is_place
+        for found, teams in zip(named, team_hits(self.store, mentions), strict=True):
+            for kb_id in teams:
+                found.setdefault(kb_id, Candidate(kb_id)).team_hit = True
         for i, longer in enumerate(longer_forms(mentions)):
             for j in longer:
                 for c in [c for c in named[j].values() if c.named and not c.doc_hit][: self.max_named]:
@@ -261,6 +267,18 @@ def demonym_hits(store: KBStore, mentions: Sequence[Mention], each: int = 3) -> 
                 named.setdefault(kb_id, place)
         out.append(named)
     return out
+
+
+def team_hits(store: KBStore, mentions: Sequence[Mention]) -> list[list[str]]:
+    """Per mention of a place or organisation whose context reports a game, the entities named as that place's
+    teams in the sports it names ("England" beside "rugby": England national rugby union team); none for a place
+    a preposition places ("won in Spain")."""
+    names = [
+        team_names(m.text, sports) if team_context(m) and (sports := sports_in(m.context)) else [] for m in mentions
+    ]
+    wanted = {n for ns in names for n in ns}
+    hits = store.lookup(wanted) if wanted else {}
+    return [list(dict.fromkeys(e for n in ns for e, src in hits.get(n, []) if src != DERIVED)) for ns in names]
 
 
 def dense_queries(mentions: Sequence[Mention]) -> tuple[np.ndarray, np.ndarray] | None:

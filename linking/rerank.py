@@ -24,6 +24,7 @@ from kb.keys import alternates, normalize, popularity, words
 from kb.records import EntityRecord
 from linking.candidates import Candidate, Mention
 from linking.kinds import other_bearers, type_fit, word_article, word_articles
+from linking.sports import is_team_of, sports_in, team_context
 
 WEIGHTS = Path(__file__).resolve().parent / "weights.json"
 FEATURES = (
@@ -49,6 +50,7 @@ FEATURES = (
     "case_apart",
     "demonym_place",
     "demonym_people",
+    "sports_team",
 )
 
 
@@ -167,6 +169,7 @@ def features(
     offered for a person or organisation (see ``LogisticReranker``) does not count as one of those others: the
     city of Toyota does not make Toyota the company look obscure."""
     norm = normalize(mention.text)
+    sports = sports_in(mention.context) if team_context(mention) else ()
     records = [entities.get(c.kb_id) for c in cands]
     typed = [type_fit(mention.label, e.types if e else []) for e in records]
     ctx, men, doc, coh = _similarities(mention, cands, vectors)
@@ -206,6 +209,7 @@ def features(
                 case_apart(mention.text, e.name) if e else 0.0,
                 float(c.demonym_place),
                 float(c.demonym_people),
+                float(bool(sports) and e is not None and is_team_of(mention.text, e.name)),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
@@ -216,7 +220,7 @@ def features(
 # meaning alone is a weak link.
 CALIBRATION = (
     "alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit", "word_article",
-    "demonym_place", "demonym_people",
+    "demonym_place", "demonym_people", "sports_team",
 )  # fmt: skip
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")

@@ -42,6 +42,7 @@ from linking.document import (
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
 from linking.rerank import Reranker, Scored
+from linking.sports import located
 
 TOP_K = 5
 SpanIn = tuple[int, int, str | None]  # (start, end, label)
@@ -123,6 +124,7 @@ def mention_at(text: str, start: int, end: int, label: str | None, doc: int, end
         start=start,
         dateline=is_dateline(text, start, end),
         sentence=bisect_right(ends, start),
+        located=located(text[max(0, start - 20) : start]),
     )
 
 

@@ -24,13 +24,18 @@ KB = [
 ]
 
 
-@pytest.fixture()
-def kb(tmp_path):
+def small_kb(tmp_path, entities):
+    """A KB of ``entities`` in the database the settings name: its store and the settings to build a linker."""
     settings = Settings(data_dir=tmp_path)
     _, sessions = open_db(settings.database_url)
     store = SQLKBStore(sessions)
-    store.upsert(KB)
+    store.upsert(entities)
     return store, settings
+
+
+@pytest.fixture()
+def kb(tmp_path):
+    return small_kb(tmp_path, KB)
 
 
 def test_an_adjective_names_its_place_and_a_plural_its_people():

@@ -210,6 +210,31 @@ def test_ner_robust_scores_recased_news_and_tweets_on_the_conll_labels(
     assert str(DEFAULT_NER_MODEL_DIR) in out.with_suffix(".md").read_text() and "| model |" in capsys.readouterr().out
 
 
+def test_ner_tweets_scores_the_served_extractor_beside_it_without_the_retweet_rule(tmp_path):
+    """``make ner-tweets`` on three WNUT-format tweets: a retweet marker the model tags is a false positive that
+    the served extractor drops; the gold spans are read as the benchmark's BIO tags."""
+    from eval.ner_tweets import gold, main
+
+    wnut = tmp_path / "test.conll"
+    tweets = [
+        [("RT", "O"), ("@cnn", "O"), (":", "O"), ("Barack", "B-person"), ("Obama", "I-person"), ("spoke", "O")],
+        [("Flooding", "O"), ("in", "O"), ("Paris", "B-location"), ("today", "O")],
+        [("Google", "B-corporation"), ("and", "O"), ("Apple", "B-product"), ("rose", "O")],
+    ]
+    wnut.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in tw) for tw in tweets) + "\n")
+    out = tmp_path / "tweets.json"
+    main(["--wnut", str(wnut), "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["sentences"] == 3 and report["model"].startswith("ner-conll")
+    served, without = report["served"], report["without_retweet_rule"]
+    assert served["r"] == without["r"] > 0  # the rule drops no entity
+    assert served["p"] > without["p"]  # the model tags the "RT" before the handle; the served extractor drops it
+    from hybrid_ner.ner.data import TaggedSentence
+
+    tagged = TaggedSentence(["a", "Ada", "Lovelace", "b", "Apple"], ["O", "B-PER", "I-PER", "O", "B-MISC"])
+    assert gold(tagged) == {(1, 3, "PER")}  # only PER/LOC/ORG count
+
+
 def test_el_bench_links_nationality_adjectives_only_when_asked(tmp_path, monkeypatch):
     """``--link-nationalities`` reaches the resolver the benchmark links with, as ``HNER_LINK_NATIONALITIES`` does in
     the service, and the report says which rule ran. A fake ``run`` (named so) records what ``main`` passes; the

@@ -3,7 +3,7 @@
 import pytest
 
 from hybrid_ner.ner.calibration import WordSpan
-from hybrid_ner.ner.extractor import LocalNER, join_articles
+from hybrid_ner.ner.extractor import LocalNER, drop_retweet_markers, join_articles
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.text import split_sentences
 
@@ -133,6 +133,17 @@ def test_an_article_tagged_alone_joins_the_entity_after_it_or_is_dropped():
     ]
     assert join_articles(spans, sentence) == [WordSpan(0, 4, "ORG", 0.6), WordSpan(6, 7, "MISC", 0.8)]
     assert join_articles(spans[1:2], sentence) == spans[1:2]
+
+
+def test_a_retweet_marker_before_a_handle_is_no_entity_and_rt_elsewhere_is_left_to_the_model():
+    sentence = split_sentences("RT @cnn : RT said RT @ bbc and rt @x")[0]
+    words = [w.text for w in sentence]
+    spans = [WordSpan(i, i + 1, "ORG", 0.9) for i, w in enumerate(words) if w.lower() == "rt"]
+    kept = drop_retweet_markers(spans, sentence)
+    assert [words[ws.first] for ws in kept] == ["RT", "rt"]  # the channel ("RT said") and a lower-case "rt"
+    assert all(words[ws.first + 1] in ("said", "@x") for ws in kept)
+    longer = [WordSpan(0, 2, "ORG", 0.9)]  # a span that holds more than the marker is the model's call
+    assert drop_retweet_markers(longer, sentence) == longer
 
 
 def test_batch_size_and_window_settings_reach_the_model_and_change_only_the_speed(local_ner, monkeypatch):

@@ -1,0 +1,93 @@
+"""A linking set of national teams called by their country in match reports ("England beat Scotland 24-10 in the
+rugby match"), in ELEVANT's JSONL format, labelled with the teams of the bundled KB.
+
+``python -m eval.sports_set --kb-dir runs/linking/kb1 --out DIR`` writes ``sports-dev.jsonl`` and
+``sports-test.jsonl`` (countries apart); an empty ``--kb-dir`` gets the bundled KB first. It teaches the reranker
+the convention of news benchmarks and of AIDA-style annotation that the linker keeps: in a report on a game, a
+country's name is its team (``linking.sports``), though the NER, trained on news that tags such names as places,
+says LOC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+from pathlib import Path
+
+from eval.geonames_ambiguity import write_sets
+from kb import bundled
+from kb.db import open_db
+from kb.keys import DERIVED, normalize
+from kb.loaders import default_entities
+from kb.store import SQLKBStore
+
+TEMPLATES = {
+    "football": (
+        "{a} beat {b} 2-1 in the football match on Saturday.",
+        "{a} and {b} drew 0-0 in a dull football friendly.",
+    ),
+    "rugby union": (
+        "{a} beat {b} 24-10 in the rugby match at the weekend.",
+        "{a} scored three tries against {b} in the rugby international.",
+    ),
+    "cricket": ("{a} beat {b} by six wickets in the cricket test.", "{a} bowled {b} out for 180 in the cricket match."),
+}
+TEAM = "Q12973014"  # Wikidata's "sports team": the gold's type is not read by the fit
+
+
+def teams(kb_dir: Path) -> dict[str, dict[str, tuple[str, str]]]:
+    """Sport → country name → (its team's id in the KB at ``kb_dir``, the country's name as written)."""
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    _, sessions = open_db(f"sqlite:///{(kb_dir / 'kb.sqlite3').resolve()}")
+    store = SQLKBStore(sessions)
+    if store.count() == 0:  # a fresh machine: the bundled KB, as ``make link-train`` builds it there
+        print(bundled.build(store))
+    names = {normalize(e.name): e.name for e in default_entities() if "country" in e.types}
+    wanted = {f"{c} national {sport} team": (sport, c) for sport in TEMPLATES for c in names}
+    wanted |= {f"{c} cricket team": ("cricket", c) for c in names}
+    out: dict[str, dict[str, tuple[str, str]]] = {sport: {} for sport in TEMPLATES}
+    for key, hits in sorted(store.lookup(wanted).items()):
+        ids = [e for e, src in hits if src != DERIVED]
+        sport, country = wanted[key]
+        if ids:
+            out[sport].setdefault(country, (ids[0], names[country]))
+    return out
+
+
+def build(kb_dir: Path, seed: int = 3) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(dev, test): two reports per country and sport, each naming it against another country with a team."""
+    rng = random.Random(seed)
+    dev: list[dict[str, object]] = []
+    test: list[dict[str, object]] = []
+    for sport, known in teams(kb_dir).items():
+        names = sorted(known)
+        for country in names:
+            target = test if int(hashlib.sha256(country.encode()).hexdigest(), 16) % 4 == 0 else dev
+            for template in TEMPLATES[sport]:
+                other = rng.choice([n for n in names if n != country] or [country])
+                a, b = known[country], known[other]
+                _add(target, template.format(a=a[1], b=b[1]), [a, b])
+    return dev, test
+
+
+def _add(rows: list[dict[str, object]], text: str, named: list[tuple[str, str]]) -> None:
+    labels, at = [], 0
+    for i, (kb_id, name) in enumerate(named):
+        start = text.index(name, at)
+        at = start + len(name)
+        labels.append({"id": i, "span": [start, at], "entity_id": kb_id, "name": name, "type": TEAM})
+    rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": labels})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb1"))
+    ap.add_argument("--out", type=Path, default=Path("runs/sports"))
+    args = ap.parse_args()
+    dev, test = build(args.kb_dir)
+    write_sets(args.out, {"sports-dev.jsonl": dev, "sports-test.jsonl": test})
+
+
+if __name__ == "__main__":
+    main()
