@@ -66,6 +66,7 @@ class Candidate:
 
     @property
     def demonymic(self) -> bool:
+        """Found as what a nationality word names: a name of sorts, though no alias of the entity."""
         return self.demonym_place or self.demonym_people
 
     @property
