@@ -209,7 +209,7 @@ def features(
                 case_apart(mention.text, e.name) if e else 0.0,
                 float(c.demonym_place),
                 float(c.demonym_people),
-                float(bool(sports) and e is not None and is_team_of(mention.text, e.name)),
+                float(bool(sports) and e is not None and is_team_of(mention.text, e.name, sports)),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))

@@ -35,6 +35,7 @@ _GAME = frozenset(
 _WORD = re.compile(r"[a-z]+(?: (?:cup|nations))?")
 # What the rest of a team's name holds after its place: the sport, or "team"/"club".
 _TEAM = re.compile(r"\b(?:team|club|football|rugby|cricket|hockey|basketball|baseball|volleyball|handball|soccer)\b")
+_SPORT = re.compile(r"\b(?:football|rugby|cricket|hockey|basketball|baseball|volleyball|handball|soccer)\b")
 
 
 # Words before a name that make it a place rather than a side: "In Spain, Barcelona won", "fans from England".
@@ -72,8 +73,13 @@ def team_names(place: str, sports: tuple[str, ...]) -> list[str]:
     return out
 
 
-def is_team_of(mention: str, name: str) -> bool:
+def is_team_of(mention: str, name: str, sports: tuple[str, ...] = ("",)) -> bool:
     """Whether an entity's name is a team's that begins with the mention's ("Ohio State Buckeyes football" for
-    "Ohio State"), as opposed to another thing named after the place ("Ohio State University")."""
+    "Ohio State"), as opposed to another thing named after the place ("Ohio State University"), and names no sport
+    but those of ``sports`` (the context's): beside "rugby", Scotland's football team is not the side."""
     m, n = normalize(mention), normalize(name)
-    return bool(m) and n.startswith(m + " ") and bool(_TEAM.search(n[len(m) :]))
+    if not m or not n.startswith(m + " ") or not _TEAM.search(rest := n[len(m) :]):
+        return False
+    allowed = {w for sport in sports for w in sport.split()}
+    named = set(_SPORT.findall(rest))
+    return "" in sports or named <= allowed

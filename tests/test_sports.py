@@ -43,6 +43,10 @@ def test_the_context_names_its_sports_and_a_teams_name_begins_with_its_place():
     assert team_names("England", ("",)) == ["england national team"]
     assert is_team_of("Ohio State", "Ohio State Buckeyes football")
     assert not is_team_of("Ohio State", "Ohio State University") and not is_team_of("Ohio", "Ohio State University")
+    rugby = sports_in(RUGBY)
+    assert is_team_of("England", "England national rugby union team", rugby)
+    assert not is_team_of("Scotland", "Scotland national football team", rugby)  # another sport's side
+    assert is_team_of("Scotland", "Scotland national football team", ("",))  # a game of no named sport
 
 
 @pytest.mark.integration
