@@ -93,10 +93,13 @@ def test_admin_lists_exports_and_purges_feedback(client, tmp_path):
 
 def test_a_corrected_link_applies_on_the_next_request(client):
     span = {"text": "ACMR builds robots.", "spans": [{"start": 0, "end": 4, "label": "ORG"}]}
-    assert client.post("/v1/link", json=span).json()["links"][0]["kb_id"] is None
+    before = client.post("/v1/link", json=span).json()["links"][0]
+    assert before["decision"]["stage"] == "dense"  # no name of the KB: found by meaning alone, if at all
     fixed = {"text": "ACMR builds robots.", "links": [{"start": 0, "end": 4, "kb_id": "org:acme"}]}
     assert client.post("/v1/feedback", json=fixed, headers=key(FEEDBACK)).json()["aliases_added"] == 1
-    assert client.post("/v1/link", json=span).json()["links"][0]["kb_id"] == "org:acme"
+    after = client.post("/v1/link", json=span).json()["links"][0]
+    assert after["kb_id"] == "org:acme" and after["decision"]["stage"] == "alias"  # now a name the KB knows
+    assert after["score"] > before["score"]
 
 
 def test_models_are_registered_and_a_schema_names_the_one_serving_its_types(client, adapted_model):
