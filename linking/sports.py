@@ -33,9 +33,9 @@ _GAME = frozenset(
      "quarterback", "playoff", "playoffs", "squad", "fixture", "world cup", "six nations"]
 )  # fmt: skip
 _WORD = re.compile(r"[a-z]+(?: (?:cup|nations))?")
-# What the rest of a team's name holds after its place: the sport, or "team"/"club".
-_TEAM = re.compile(r"\b(?:team|club|football|rugby|cricket|hockey|basketball|baseball|volleyball|handball|soccer)\b")
-_SPORT = re.compile(r"\b(?:football|rugby|cricket|hockey|basketball|baseball|volleyball|handball|soccer)\b")
+# What the rest of a team's name holds after its place: the sport (a word of ``SPORTS``), or "team"/"club".
+_SPORT = re.compile(r"\b(?:" + "|".join(SPORTS) + r")\b")
+_TEAM = re.compile(r"\b(?:team|club|" + "|".join(SPORTS) + r")\b")
 
 
 # Words before a name that make it a place rather than a side: "In Spain, Barcelona won", "fans from England".
