@@ -3,7 +3,7 @@
 import pytest
 
 from hybrid_ner.ner.calibration import WordSpan
-from hybrid_ner.ner.extractor import LocalNER, drop_retweet_markers, join_articles
+from hybrid_ner.ner.extractor import LocalNER, attach_hashtags, drop_retweet_markers, join_articles
 from hybrid_ner.pipeline import Pipeline
 from hybrid_ner.text import split_sentences
 
@@ -165,3 +165,22 @@ def test_batch_size_and_window_settings_reach_the_model_and_change_only_the_spee
     long = [" ".join(["Angela Merkel met Emmanuel Macron in Paris"] * 6)]
     assert max(len(w.input_ids) for w in make_windows(built.tokenizer, [long[0].split()], built.max_tokens)) <= 48
     assert sum(e.span.text == "Paris" for e in built.extract(long)[0]) == 6
+
+
+def test_a_hashtag_joins_the_entity_it_names_and_a_loose_or_inner_hash_does_not():
+    sentence = split_sentences("#Astros win , # Denver next , (#Cubs) and #Go Padres")[0]
+    words = [w.text for w in sentence]
+    at = {w: i for i, w in enumerate(words)}
+    spans = [WordSpan(at[w], at[w] + 1, "ORG", 0.9) for w in ("Astros", "Denver", "Cubs", "Padres")]
+    spans.append(WordSpan(at["Go"], at["Go"] + 2, "ORG", 0.8))
+    joined = attach_hashtags(spans, sentence)
+    shown = [" ".join(words[ws.first : ws.last]) for ws in joined]
+    # "#Astros" and "(#Cubs)" take their mark; "# Denver" is apart from it; "Padres" has none
+    assert shown == ["# Astros", "Denver", "# Cubs", "Padres", "# Go Padres"]
+    assert [(ws.label, ws.raw) for ws in joined] == [(ws.label, ws.raw) for ws in spans]
+
+
+def test_the_local_model_gives_a_hashtagged_place_with_its_mark(local_ner):
+    text = "Best #livemusic in #Denver tonight with friends from #Chicago"
+    spans = {e.span.text for e in local_ner.extract([text])[0]}
+    assert {"#Denver", "#Chicago"} <= spans

@@ -132,7 +132,8 @@ class LocalNER:
     ) -> list[list[Entity]]:
         out: list[list[Entity]] = [[] for _ in texts]
         for (i, sent), lp in zip(flat, logps, strict=True):
-            for ws in drop_retweet_markers(join_articles(self.decoder.decode(lp), sent), sent):
+            spans = join_articles(self.decoder.decode(lp), sent)
+            for ws in attach_hashtags(drop_retweet_markers(spans, sent), sent):
                 out[i].append(self._entity(texts[i], sent[ws.first], sent[ws.last - 1], ws.label, ws.raw))
         return out
 
@@ -169,6 +170,20 @@ def drop_retweet_markers(spans: Sequence[WordSpan], sentence: Sentence) -> list[
         if not (ws.last - ws.first == 1 and sentence[ws.first].text == "RT" and after.startswith("@")):
             out.append(ws)
     return out
+
+
+def attach_hashtags(spans: Sequence[WordSpan], sentence: Sentence) -> list[WordSpan]:
+    """A hashtag that names an entity is the mention with its "#" ("#Astros", "#Denver"), as tweet annotation
+    (WNUT-17, the derczynski set) marks it; the tokenizer splits the "#" off, so the model's span starts after
+    it. The "#" joins the span only when it touches the span's first word and no letter or digit before it."""
+    return [WordSpan(ws.first - 1, ws.last, ws.label, ws.raw) if _hashtagged(ws, sentence) else ws for ws in spans]
+
+
+def _hashtagged(ws: WordSpan, sentence: Sentence) -> bool:
+    if ws.first == 0 or sentence[ws.first - 1].text != "#" or sentence[ws.first - 1].end != sentence[ws.first].start:
+        return False
+    before = sentence[ws.first - 2] if ws.first > 1 else None
+    return before is None or before.end < sentence[ws.first - 1].start or not before.text[-1].isalnum()
 
 
 def join_articles(spans: Sequence[WordSpan], sentence: Sentence) -> list[WordSpan]:
