@@ -159,7 +159,10 @@ def test_a_kb_reloaded_under_a_running_service_is_reindexed_in_the_background_wh
     store.upsert([EntityIn(id=f"e{i}", name=f"Entity {i} renamed", types=["thing"]) for i in range(5)])
     query = embedder.encode_each(["Entity 3 renamed (thing)"])
     assert index.search(query, 1) == [[]]  # answered at once, by no stale vector, while the build waits
-    status = _until(lambda: index.status() if index.status().get("state") == "building" else None, "rebuilding")
+    # "building" comes a moment before the build's first progress note: wait for the note, not only the state
+    status = _until(
+        lambda: s if (s := index.status()).get("state") == "building" and "total" in s else None, "rebuilding"
+    )
     assert status["total"] == 5 and index.vectors(["e3"]) == {}
     embedder.gate.set()
     _until(lambda: index.ready, "the new index is in")
