@@ -6,10 +6,12 @@ project but the errors.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from hybrid_ner.errors import ModelPackageMissingError
@@ -43,3 +45,30 @@ def quiet_exporters() -> Iterator[None]:
             yield
     finally:
         root.setLevel(level)
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """Digest of the installed code and its bundled data (``hybrid_ner``, ``linking``, ``kb``: sources, word lists,
+    fitted weights). A batch run's manifest holds it, so a resume after an upgrade that changes how text is read
+    or linked (a decoding rule, a reranker weight) is refused rather than mixed with the older output."""
+    roots = {}
+    for package in ("hybrid_ner", "linking", "kb"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            roots[package] = Path(spec.origin).parent
+    return tree_digest(roots)
+
+
+def tree_digest(roots: dict[str, Path]) -> str:
+    """Digest of the files under each named root, by name within the root and content (never where the root
+    is), leaving out bytecode caches and the bundled models (a batch manifest holds the model's own digest)."""
+    h = hashlib.sha256()
+    for name, root in sorted(roots.items()):
+        files = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+        for rel in files:
+            if {"__pycache__", "resources"} & set(rel.parts) or rel.suffix in (".pyc", ".pyo"):
+                continue
+            h.update(f"{name}/{rel.as_posix()}\0".encode())
+            h.update((root / rel).read_bytes())
+    return h.hexdigest()

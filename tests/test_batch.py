@@ -229,3 +229,41 @@ def test_a_model_changed_in_place_at_the_same_size_never_resumes_onto_the_old_ou
     retrained = batch(tmp_path, *args, env=env)
     assert retrained.returncode == 1 and "other model" in retrained.stderr
     assert len(rows(tmp_path / "out")) == 4  # the old output is left as it was, not mixed with the new model's
+
+
+def test_a_resume_under_other_code_is_refused_and_leaves_the_output(tmp_path):
+    """The manifest holds the installed code's digest; an output written by another release (its digest put in
+    the manifest, as an older install would have written it) is not resumed onto."""
+    from hybrid_ner.packages import code_digest
+
+    src = corpus(tmp_path / "docs.jsonl", 4)
+    out = tmp_path / "out"
+    args = ["--input", str(src), "--output", str(out), "--no-link"]
+    assert batch(tmp_path, *args).returncode == 0
+    manifest = json.loads((out / "_batch.json").read_text())
+    assert manifest["code"] == code_digest()
+    before = rows(out)
+    (out / "_batch.json").write_text(json.dumps({**manifest, "code": "0" * 64}))
+    upgraded = batch(tmp_path, *args)
+    assert upgraded.returncode == 1 and "other code" in upgraded.stderr
+    assert rows(out) == before
+
+
+def test_the_code_digest_follows_content_and_names_never_the_place_or_caches(tmp_path):
+    from hybrid_ner.packages import tree_digest
+
+    def tree(root: Path, rule: str) -> Path:
+        (root / "ner").mkdir(parents=True)
+        (root / "ner" / "rules.py").write_text(rule)
+        (root / "__pycache__").mkdir()
+        (root / "__pycache__" / "rules.cpython-313.pyc").write_bytes(os.urandom(16))
+        (root / "resources").mkdir()
+        (root / "resources" / "model.onnx").write_bytes(os.urandom(16))  # models have their own digest
+        return root
+
+    first = tree_digest({"pkg": tree(tmp_path / "a", "KEEP_HASH = True\n")})
+    assert tree_digest({"pkg": tree(tmp_path / "b", "KEEP_HASH = True\n")}) == first  # elsewhere, other caches
+    assert tree_digest({"pkg": tree(tmp_path / "c", "KEEP_HASH = False\n")}) != first  # one rule changed
+    assert tree_digest({"other": tmp_path / "a"}) != first  # the package's name counts
+    (tmp_path / "a" / "ner" / "rules.py").rename(tmp_path / "a" / "ner" / "moved.py")
+    assert tree_digest({"pkg": tmp_path / "a"}) != first  # so does a file's name

@@ -75,9 +75,10 @@ def run_batch(config: BatchConfig, progress: Callable[[int, int], None] | None =
 
 def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) -> tuple[Job, dict[str, Any]]:
     """The job for the workers and the manifest that identifies this run: inputs, options, the resolved schema,
-    the model and, when it links, the KB's identity and versions."""
+    the model, the code and, when it links, the KB's identity and versions."""
     from hybrid_ner.config import get_settings
     from hybrid_ner.llm.prompting import prompt_version
+    from hybrid_ner.packages import code_digest
     from hybrid_ner.pipeline import Pipeline
 
     pipeline = Pipeline(strategy=config.strategy)
@@ -107,6 +108,7 @@ def _prepare(config: BatchConfig, shards: list[Shard], digests: dict[str, str]) 
         "link": config.link,
         "model": [settings.extractor, _model_digest(pipeline, schema), settings.ner_runtime, settings.ner_quantize],
         "llm": [settings.llm_model, prompt_version()],
+        "code": code_digest(),
         "kb": [state.database_id, state.kb_version, state.override_version] if config.link is not False else None,
     }
     return job, manifest
