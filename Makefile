@@ -115,16 +115,21 @@ runs/nationality/nationality-dev.jsonl: $(STAMP) kb/demonyms.tsv
 runs/sports/sports-dev.jsonl: $(STAMP)
 	$(BIN)/python -m eval.sports_set --kb-dir runs/linking/kb1 --out runs/sports
 
-# Fit data besides the ELEVANT benchmarks, on the bundled KB.
-EXTRA_FIT := runs/geonames/geonames-dev.jsonl,runs/nationality/nationality-dev.jsonl,runs/sports/sports-dev.jsonl
-EXTRA_SETS := runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl runs/sports/sports-dev.jsonl
+# Places named for their universities in life stories, beside the same places as birthplaces (bundled KB).
+runs/schools/school-dev.jsonl: $(STAMP)
+	$(BIN)/python -m eval.school_set --kb-dir runs/linking/kb1 --out runs/schools
 
-# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks, the GeoNames, nationality and sports
-# dev sets.
+# Fit data besides the ELEVANT benchmarks, on the bundled KB.
+EXTRA_FIT := runs/geonames/geonames-dev.jsonl,runs/nationality/nationality-dev.jsonl,runs/sports/sports-dev.jsonl,runs/schools/school-dev.jsonl
+EXTRA_SETS := runs/geonames/geonames-dev.jsonl runs/nationality/nationality-dev.jsonl runs/sports/sports-dev.jsonl \
+	runs/schools/school-dev.jsonl
+
+# Fit the shipped reranker (linking/weights.json) on the ELEVANT benchmarks, the GeoNames, nationality, sports and
+# school dev sets.
 link-train: $(EXTRA_SETS)
 	$(BIN)/python -m eval.link_train --workdir runs/linking --set $(EL_DIR)/kb.jsonl "$(EL_FIT)" "" \
 		--set default $(EXTRA_FIT) \
-		runs/geonames/geonames-test.jsonl,runs/nationality/nationality-test.jsonl,runs/sports/sports-test.jsonl
+		runs/geonames/geonames-test.jsonl,runs/nationality/nationality-test.jsonl,runs/sports/sports-test.jsonl,runs/schools/school-test.jsonl
 
 # The NIL threshold for spans the NER found (after link-train): the best mean end-to-end F1 over the benchmarks
 # link-train fits on, written into linking/weights.json beside the fitted weights.

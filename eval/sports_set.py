@@ -67,16 +67,18 @@ def build(kb_dir: Path, seed: int = 3) -> tuple[list[dict[str, object]], list[di
             for template in TEMPLATES[sport]:
                 other = rng.choice([n for n in names if n != country] or [country])
                 a, b = known[country], known[other]
-                _add(target, template.format(a=a[1], b=b[1]), [a, b])
+                add_labelled(target, template.format(a=a[1], b=b[1]), [(a[0], a[1], TEAM), (b[0], b[1], TEAM)])
     return dev, test
 
 
-def _add(rows: list[dict[str, object]], text: str, named: list[tuple[str, str]]) -> None:
+def add_labelled(rows: list[dict[str, object]], text: str, named: list[tuple[str, str, str]]) -> None:
+    """Append ``text`` as a benchmark row whose labels are the (id, name as written, type) in ``named``, each
+    found in the text after the one before it."""
     labels, at = [], 0
-    for i, (kb_id, name) in enumerate(named):
+    for i, (kb_id, name, kind) in enumerate(named):
         start = text.index(name, at)
         at = start + len(name)
-        labels.append({"id": i, "span": [start, at], "entity_id": kb_id, "name": name, "type": TEAM})
+        labels.append({"id": i, "span": [start, at], "entity_id": kb_id, "name": name, "type": kind})
     rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": labels})
 
 

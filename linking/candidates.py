@@ -15,6 +15,7 @@ from kb.keys import DERIVED, REDIRECT, lookup_keys, name_initials, normalize, wo
 from kb.records import EntityRecord
 from kb.store import KBStore
 from linking.index import DenseIndex
+from linking.schools import school_names
 from linking.sports import sports_in, team_context, team_names
 
 
@@ -30,6 +31,7 @@ class Mention:
     dateline: bool = False  # it opens a line in capitals before an agency or a dash: "WASHINGTON (AP) —"
     expands: str = ""  # an abbreviation its text defines: the name it stands for ("FDA" after "Food and Drug ...")
     located: bool = False  # a word that places it comes right before it: "in Spain", "from England" (no team)
+    studied_at: bool = False  # where someone studies or teaches: "a doctorate from Pittsburgh" (``linking.schools``)
     vector: np.ndarray | None = None  # mention embedding, filled by ``embed_mentions``
     context_vector: np.ndarray | None = None
     doc_vector: np.ndarray | None = None  # the other mentions of the document, see ``document_vectors``
@@ -58,11 +60,20 @@ class Candidate:
     demonym_place: bool = False  # the mention is a nationality word of this place ("American": United States)
     demonym_people: bool = False  # ... of this people ("American": Americans), see ``kb.demonyms``
     team_hit: bool = False  # a team the mention's place names in a report on its sport (``linking.sports``)
+    school_hit: bool = False  # a university named after the place where the text has someone study (``schools``)
     dense: float = 0.0  # cosine of mention and entry (0 when dense retrieval did not return it)
 
     @property
     def named(self) -> bool:
-        return self.alias_hit or self.redirect_hit or self.key_hit or self.doc_hit or self.demonymic or self.team_hit
+        return (
+            self.alias_hit
+            or self.redirect_hit
+            or self.key_hit
+            or self.doc_hit
+            or self.demonymic
+            or self.team_hit
+            or self.school_hit
+        )
 
     @property
     def demonymic(self) -> bool:
@@ -225,6 +236,9 @@ class UnionCandidates:
         for found, teams in zip(named, team_hits(self.store, mentions), strict=True):
             for kb_id in teams:
                 found.setdefault(kb_id, Candidate(kb_id)).team_hit = True
+        for found, schools in zip(named, school_hits(self.store, mentions), strict=True):
+            for kb_id in schools:
+                found.setdefault(kb_id, Candidate(kb_id)).school_hit = True
         for i, longer in enumerate(longer_forms(mentions)):
             for j in longer:
                 for c in [c for c in named[j].values() if c.named and not c.doc_hit][: self.max_named]:
@@ -277,6 +291,15 @@ def team_hits(store: KBStore, mentions: Sequence[Mention]) -> list[list[str]]:
     names = [
         team_names(m.text, sports) if team_context(m) and (sports := sports_in(m.context)) else [] for m in mentions
     ]
+    wanted = {n for ns in names for n in ns}
+    hits = store.lookup(wanted) if wanted else {}
+    return [list(dict.fromkeys(e for n in ns for e, src in hits.get(n, []) if src != DERIVED)) for ns in names]
+
+
+def school_hits(store: KBStore, mentions: Sequence[Mention]) -> list[list[str]]:
+    """Per mention of where someone studies or teaches ("studied at Berkeley"), the universities named after
+    it (``linking.schools``)."""
+    names = [school_names(m.text) if m.studied_at else [] for m in mentions]
     wanted = {n for ns in names for n in ns}
     hits = store.lookup(wanted) if wanted else {}
     return [list(dict.fromkeys(e for n in ns for e, src in hits.get(n, []) if src != DERIVED)) for ns in names]

@@ -51,6 +51,7 @@ FEATURES = (
     "demonym_place",
     "demonym_people",
     "sports_team",
+    "school",
 )
 
 
@@ -210,6 +211,7 @@ def features(
                 float(c.demonym_place),
                 float(c.demonym_people),
                 float(bool(sports) and e is not None and is_team_of(mention.text, e.name, sports)),
+                float(c.school_hit),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(cands), len(FEATURES))
@@ -220,7 +222,7 @@ def features(
 # meaning alone is a weak link.
 CALIBRATION = (
     "alias_hit", "redirect_hit", "key_hit", "doc_hit", "string_sim", "qualifier_fit", "type_fit", "word_article",
-    "demonym_place", "demonym_people", "sports_team",
+    "demonym_place", "demonym_people", "sports_team", "school",
 )  # fmt: skip
 _PLACE_CLASH = FEATURES.index("place_clash")
 _QUALIFIER = FEATURES.index("qualifier_fit")

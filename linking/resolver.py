@@ -42,6 +42,7 @@ from linking.document import (
 from linking.embedder import Embedder, VectorCache
 from linking.index import DenseIndex
 from linking.rerank import Reranker, Scored
+from linking.schools import where_one_studies
 from linking.sports import located
 
 TOP_K = 5
@@ -115,16 +116,19 @@ def is_dateline(text: str, start: int, end: int) -> bool:
 def mention_at(text: str, start: int, end: int, label: str | None, doc: int, ends: Sequence[int]) -> Mention:
     """The mention of ``text[start:end]``, with its context, qualifier, place and sentence (``ends``: the text's
     ``sentence_ends``, read once for all of its mentions), as document ``doc``."""
+    context = context_of(text, start, end)
+    before = text[max(0, start - 20) : start]
     return Mention(
         text[start:end],
         label,
-        context_of(text, start, end),
+        context,
         doc=doc,
         qualifier=qualifier_of(text, end, label),
         start=start,
         dateline=is_dateline(text, start, end),
         sentence=bisect_right(ends, start),
-        located=located(text[max(0, start - 20) : start]),
+        located=located(before),
+        studied_at=where_one_studies(before, context),
     )
 
 

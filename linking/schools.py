@@ -1,0 +1,46 @@
+"""Universities called by their place: in a life story, "she studied at Berkeley" and "a doctorate from
+Pittsburgh" name the university, not the town. Wikipedia names such schools after the place ("University of
+Pittsburgh", "Villanova University", "University of California, Berkeley"), so a place's universities can be
+looked up by those names where the text speaks of study and the place is where someone studies or teaches.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from kb.keys import normalize
+
+# Words that say a sentence tells of study or teaching.
+_ACADEMIC = frozenset(
+    ["studied", "study", "studies", "studying", "graduated", "graduate", "graduating", "degree", "degrees",
+     "doctorate", "doctoral", "phd", "ph.d", "professor", "lecturer", "faculty", "enrolled", "enrollment", "alumnus",
+     "alumna", "alumni", "taught", "teaching", "thesis", "dissertation", "bachelor", "master", "diploma",
+     "postdoctoral", "tenure", "dean", "undergraduate", "scholar", "fellowship"]
+)  # fmt: skip
+_WORD = re.compile(r"[a-z]+(?:\.[a-z])?")
+# The words right before a school's name in such a sentence: "studied at", "a degree from".
+_BEFORE = frozenset(["at", "from"])
+_LAST_WORD = re.compile(r"([A-Za-z]+)\W*$")
+
+
+@lru_cache(maxsize=4096)
+def academic(context: str) -> bool:
+    """Whether a sentence tells of study or teaching ("studied", "doctorate", "professor")."""
+    return bool(set(_WORD.findall(context.lower())) & _ACADEMIC)
+
+
+def where_one_studies(before: str, context: str) -> bool:
+    """Whether a name is where someone studies or teaches: right after "at" or "from" (the text ``before`` it)
+    in a sentence about study ("a doctorate from Pittsburgh"); never after "in" ("born in Pittsburgh")."""
+    found = _LAST_WORD.search(before[-20:])
+    return found is not None and found.group(1).lower() in _BEFORE and academic(context)
+
+
+def school_names(place: str) -> list[str]:
+    """The normalized names Wikipedia gives a place's universities ("university of pittsburgh", "villanova
+    university", "university of california, berkeley")."""
+    p = normalize(place)
+    if not p or p.startswith(("university", "college")) or p.endswith(("university", "college")):
+        return []
+    return [f"university of {p}", f"{p} university", f"university of california, {p}"]
