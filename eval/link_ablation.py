@@ -40,6 +40,23 @@ def _not_only_in_context(c: Candidate) -> bool:
     return c.named or c.dense > 0
 
 
+def _found_otherwise(c: Candidate) -> bool:
+    """Found by a name, a key, the document or meaning, not only by a rule of its own."""
+    return c.alias_hit or c.redirect_hit or c.key_hit or c.doc_hit or c.dense > 0
+
+
+def _not_only_demonym(c: Candidate) -> bool:
+    return not c.demonymic or _found_otherwise(c) or c.team_hit or c.school_hit
+
+
+def _not_only_team(c: Candidate) -> bool:
+    return not c.team_hit or _found_otherwise(c) or c.demonymic or c.school_hit
+
+
+def _not_only_school(c: Candidate) -> bool:
+    return not c.school_hit or _found_otherwise(c) or c.demonymic or c.team_hit
+
+
 VARIANTS: dict[str, Variant] = {
     "full": ((), _all, True),
     "without the type rule": ((), _all, False),
@@ -51,6 +68,13 @@ VARIANTS: dict[str, Variant] = {
     "without candidates found in context": ((), _not_only_in_context, True),
     "without popularity": (("popularity_rank", "popularity_gap", "named_popularity_rank"), _all, True),
     "without the word-article feature": (("word_article",), _all, True),
+    "without nationality words (features and candidates)": (
+        ("demonym_place", "demonym_people"),
+        _not_only_demonym,
+        True,
+    ),
+    "without teams named after their place": (("sports_team",), _not_only_team, True),
+    "without universities named after their place": (("school",), _not_only_school, True),
 }
 
 

@@ -120,6 +120,16 @@ def test_ablation_variants_mask_features_and_redirect_only_candidates():
     m = masked(p, features, keep)
     assert len(m.cands[1]) == 4 and len(m.cands[2]) == 5
     assert not m.rows[2][:, FEATURES.index("redirect_rank")].any()
+    p = synthetic(20)
+    p.cands[1][0] = Candidate(p.cands[1][0].kb_id, school_hit=True)  # found as a university of the place alone
+    p.cands[1][1] = Candidate(p.cands[1][1].kb_id, school_hit=True, alias_hit=True)  # ... and by a name
+    p.cands[2][0] = Candidate(p.cands[2][0].kb_id, team_hit=True)
+    features, keep, _ = VARIANTS["without universities named after their place"]
+    m = masked(p, features, keep)
+    assert len(m.cands[1]) == 4 and m.cands[1][0].alias_hit and len(m.cands[2]) == 5  # the team is kept
+    assert not m.rows[1][:, FEATURES.index("school")].any()
+    _, keep_teams, _ = VARIANTS["without teams named after their place"]
+    assert len(masked(p, (), keep_teams).cands[2]) == 4
     results = run({"msnbc": synthetic(60, 1), "news-fair": synthetic(60, 2)}, [])
     assert set(results) == set(VARIANTS)
     assert all(0.0 <= r["gold_span_accuracy"] <= 1.0 for r in results.values())
