@@ -10,17 +10,12 @@ university; after "in", or where nothing tells of study, it is the place.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from pathlib import Path
 
-from eval.geonames_ambiguity import write_sets
-from eval.sports_set import add_labelled
-from kb import bundled
-from kb.db import open_db
+from eval.sports_set import add_labelled, bundled_store, fit_set_main
 from kb.keys import DERIVED, normalize
 from kb.loaders import default_entities
-from kb.store import SQLKBStore
 from linking.schools import school_names
 
 # {p}: the place as a school ("studied at {p}"); {b}: the same place where someone was born or lived.
@@ -38,11 +33,7 @@ CITY = "Q515"
 def schools(kb_dir: Path, limit: int = PLACES) -> dict[str, tuple[str, str, str]]:
     """Place name as written → (the place's id, its university's id, in the KB at ``kb_dir``), for the ``limit``
     best-known cities of the gazetteer that have a university named after them there."""
-    kb_dir.mkdir(parents=True, exist_ok=True)
-    _, sessions = open_db(f"sqlite:///{(kb_dir / 'kb.sqlite3').resolve()}")
-    store = SQLKBStore(sessions)
-    if store.count() == 0:  # a fresh machine: the bundled KB, as ``make link-train`` builds it there
-        print(bundled.build(store))
+    store = bundled_store(kb_dir)
     cities: dict[str, tuple[str, str]] = {}
     for e in sorted(default_entities(), key=lambda e: -e.prior):
         if "city" in e.types and e.prior > 0:
@@ -76,12 +67,7 @@ def build(kb_dir: Path) -> tuple[list[dict[str, object]], list[dict[str, object]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb1"))
-    ap.add_argument("--out", type=Path, default=Path("runs/schools"))
-    args = ap.parse_args()
-    dev, test = build(args.kb_dir)
-    write_sets(args.out, {"school-dev.jsonl": dev, "school-test.jsonl": test})
+    fit_set_main(__doc__, build, "school")
 
 
 if __name__ == "__main__":

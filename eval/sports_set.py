@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from eval.geonames_ambiguity import write_sets
 from kb import bundled
@@ -33,16 +35,34 @@ TEMPLATES = {
     ),
     "cricket": ("{a} beat {b} by six wickets in the cricket test.", "{a} bowled {b} out for 180 in the cricket match."),
 }
+Rows = list[dict[str, Any]]
 TEAM = "Q12973014"  # Wikidata's "sports team": the gold's type is not read by the fit
+
+
+def bundled_store(kb_dir: Path) -> SQLKBStore:
+    """The KB at ``kb_dir``; on a fresh machine (none there yet) the bundled KB, as ``make link-train`` builds it."""
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    _, sessions = open_db(f"sqlite:///{(kb_dir / 'kb.sqlite3').resolve()}")
+    store = SQLKBStore(sessions)
+    if store.count() == 0:
+        print(bundled.build(store))
+    return store
+
+
+def fit_set_main(doc: str | None, build: Callable[[Path], tuple[Rows, Rows]], name: str) -> None:
+    """The command line of a fit set on the bundled KB: ``--kb-dir`` and ``--out`` (``runs/<name>``), writing
+    ``<name>-dev.jsonl`` and ``<name>-test.jsonl``."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb1"))
+    ap.add_argument("--out", type=Path, default=Path(f"runs/{name}"))
+    args = ap.parse_args()
+    dev, test = build(args.kb_dir)
+    write_sets(args.out, {f"{name}-dev.jsonl": dev, f"{name}-test.jsonl": test})
 
 
 def teams(kb_dir: Path) -> dict[str, dict[str, tuple[str, str]]]:
     """Sport → country name → (its team's id in the KB at ``kb_dir``, the country's name as written)."""
-    kb_dir.mkdir(parents=True, exist_ok=True)
-    _, sessions = open_db(f"sqlite:///{(kb_dir / 'kb.sqlite3').resolve()}")
-    store = SQLKBStore(sessions)
-    if store.count() == 0:  # a fresh machine: the bundled KB, as ``make link-train`` builds it there
-        print(bundled.build(store))
+    store = bundled_store(kb_dir)
     names = {normalize(e.name): e.name for e in default_entities() if "country" in e.types}
     wanted = {f"{c} national {sport} team": (sport, c) for sport in TEMPLATES for c in names}
     wanted |= {f"{c} cricket team": ("cricket", c) for c in names}
@@ -83,12 +103,7 @@ def add_labelled(rows: list[dict[str, object]], text: str, named: list[tuple[str
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb1"))
-    ap.add_argument("--out", type=Path, default=Path("runs/sports"))
-    args = ap.parse_args()
-    dev, test = build(args.kb_dir)
-    write_sets(args.out, {"sports-dev.jsonl": dev, "sports-test.jsonl": test})
+    fit_set_main(__doc__, build, "sports")
 
 
 if __name__ == "__main__":
