@@ -117,7 +117,7 @@ def mention_at(text: str, start: int, end: int, label: str | None, doc: int, end
     """The mention of ``text[start:end]``, with its context, qualifier, place and sentence (``ends``: the text's
     ``sentence_ends``, read once for all of its mentions), as document ``doc``."""
     context = context_of(text, start, end)
-    before = text[max(0, start - 20) : start]
+    before = text[max(0, start - 40) : start]
     return Mention(
         text[start:end],
         label,

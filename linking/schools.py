@@ -21,7 +21,8 @@ _ACADEMIC = frozenset(
 _WORD = re.compile(r"[a-z]+(?:\.[a-z])?")
 # The words right before a school's name in such a sentence: "studied at", "a degree from".
 _BEFORE = frozenset(["at", "from"])
-_LAST_WORD = re.compile(r"([A-Za-z]+)\W*$")
+# The two words before a name: "studied at " → ("studied", "at"); either may be missing.
+_LAST_WORDS = re.compile(r"(?:([\w.'\u2019-]+)\s+)?([A-Za-z]+)\W*$")
 
 
 @lru_cache(maxsize=4096)
@@ -32,9 +33,14 @@ def academic(context: str) -> bool:
 
 def where_one_studies(before: str, context: str) -> bool:
     """Whether a name is where someone studies or teaches: right after "at" or "from" (the text ``before`` it)
-    in a sentence about study ("a doctorate from Pittsburgh"); never after "in" ("born in Pittsburgh")."""
-    found = _LAST_WORD.search(before[-20:])
-    return found is not None and found.group(1).lower() in _BEFORE and academic(context)
+    in a sentence about study ("a doctorate from Pittsburgh"); never after "in" ("born in Pittsburgh"), nor after
+    a name or title that the preposition belongs to ("Senator from Minnesota", "University of California at San
+    Diego")."""
+    found = _LAST_WORDS.search(before[-40:])
+    if found is None or found.group(2).lower() not in _BEFORE or not academic(context):
+        return False
+    word = found.group(1)
+    return word is None or not word[:1].isupper()
 
 
 def school_names(place: str) -> list[str]:

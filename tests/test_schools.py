@@ -38,6 +38,11 @@ def test_a_school_is_named_after_at_or_from_in_a_sentence_about_study():
     assert where_one_studies("a doctorate from ", STORY)
     assert not where_one_studies("Born in ", STORY)  # where someone was born is the place
     assert not where_one_studies("She arrived at ", "She arrived at Pittsburgh on Monday.")  # no study
+    assert where_one_studies("At ", "At Berkeley she studied law.")
+    senator = "After a master's degree he became the junior Senator from "  # the preposition is the title's
+    assert not where_one_studies(senator, senator + "Minnesota.")
+    campus = "He was a professor of physics at the University of California at "  # part of a name
+    assert not where_one_studies(campus, campus + "San Diego.")
     assert school_names("Pittsburgh") == [
         "university of pittsburgh", "pittsburgh university", "university of california, pittsburgh"
     ]  # fmt: skip
