@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 from collections import defaultdict
 from pathlib import Path
 
+from eval.fit_sets import add_row, write_sets
 from kb.keys import normalize
 from kb.loaders import default_entities
 
@@ -29,7 +29,6 @@ TEMPLATES = (
     "She grew up in {name}, a city in {where}, before moving abroad.",
     "Flooding closed several roads around {name} in {where} overnight.",
 )
-GEO = "Q27096213"  # ELEVANT's "Geographic Entity" type
 
 
 def build(
@@ -92,13 +91,6 @@ def qualified(min_population: int = 15000, seed: int = 11) -> list[dict[str, obj
     return rows
 
 
-def add_row(rows: list[dict[str, object]], text: str, name: str, kb_id: str) -> None:
-    """One ELEVANT-format article of ``text`` with one label: ``name`` (its first occurrence) as ``kb_id``."""
-    start = text.index(name)
-    label = {"id": 0, "span": [start, start + len(name)], "entity_id": kb_id, "name": name, "type": GEO}
-    rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": [label]})
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path("runs/geonames"))
@@ -106,14 +98,6 @@ def main() -> None:
     args = ap.parse_args()
     dev, test = build(args.min_population)
     write_sets(args.out, {"geonames-dev.jsonl": dev, "geonames-test.jsonl": test, "qualified-test.jsonl": qualified()})
-
-
-def write_sets(out: Path, sets: dict[str, list[dict[str, object]]]) -> None:
-    """Each set as a JSONL file in ``out``; prints how many articles each holds."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in sets.items():
-        (out / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    print(json.dumps({name: len(rows) for name, rows in sets.items()}))
 
 
 if __name__ == "__main__":

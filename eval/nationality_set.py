@@ -14,7 +14,7 @@ import hashlib
 import random
 from pathlib import Path
 
-from eval.geonames_ambiguity import add_row, write_sets
+from eval.fit_sets import add_row, write_sets
 from kb.demonyms import TABLE, place_forms
 from kb.keys import normalize
 from kb.loaders import default_entities

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from eval.sports_set import add_labelled, bundled_store, fit_set_main
+from eval.fit_sets import add_labelled, bundled_store, fit_set_main
 from kb.keys import DERIVED, normalize
 from kb.loaders import default_entities
 from linking.schools import school_names

@@ -10,19 +10,13 @@ says LOC.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from eval.geonames_ambiguity import write_sets
-from kb import bundled
-from kb.db import open_db
+from eval.fit_sets import add_labelled, bundled_store, fit_set_main
 from kb.keys import DERIVED, normalize
 from kb.loaders import default_entities
-from kb.store import SQLKBStore
 
 TEMPLATES = {
     "football": (
@@ -35,29 +29,7 @@ TEMPLATES = {
     ),
     "cricket": ("{a} beat {b} by six wickets in the cricket test.", "{a} bowled {b} out for 180 in the cricket match."),
 }
-Rows = list[dict[str, Any]]
 TEAM = "Q12973014"  # Wikidata's "sports team": the gold's type is not read by the fit
-
-
-def bundled_store(kb_dir: Path) -> SQLKBStore:
-    """The KB at ``kb_dir``; on a fresh machine (none there yet) the bundled KB, as ``make link-train`` builds it."""
-    kb_dir.mkdir(parents=True, exist_ok=True)
-    _, sessions = open_db(f"sqlite:///{(kb_dir / 'kb.sqlite3').resolve()}")
-    store = SQLKBStore(sessions)
-    if store.count() == 0:
-        print(bundled.build(store))
-    return store
-
-
-def fit_set_main(doc: str | None, build: Callable[[Path], tuple[Rows, Rows]], name: str) -> None:
-    """The command line of a fit set on the bundled KB: ``--kb-dir`` and ``--out`` (``runs/<name>``), writing
-    ``<name>-dev.jsonl`` and ``<name>-test.jsonl``."""
-    ap = argparse.ArgumentParser(description=doc)
-    ap.add_argument("--kb-dir", type=Path, default=Path("runs/linking/kb1"))
-    ap.add_argument("--out", type=Path, default=Path(f"runs/{name}"))
-    args = ap.parse_args()
-    dev, test = build(args.kb_dir)
-    write_sets(args.out, {f"{name}-dev.jsonl": dev, f"{name}-test.jsonl": test})
 
 
 def teams(kb_dir: Path) -> dict[str, dict[str, tuple[str, str]]]:
@@ -89,17 +61,6 @@ def build(kb_dir: Path, seed: int = 3) -> tuple[list[dict[str, object]], list[di
                 a, b = known[country], known[other]
                 add_labelled(target, template.format(a=a[1], b=b[1]), [(a[0], a[1], TEAM), (b[0], b[1], TEAM)])
     return dev, test
-
-
-def add_labelled(rows: list[dict[str, object]], text: str, named: list[tuple[str, str, str]]) -> None:
-    """Append ``text`` as a benchmark row whose labels are the (id, name as written, type) in ``named``, each
-    found in the text after the one before it."""
-    labels, at = [], 0
-    for i, (kb_id, name, kind) in enumerate(named):
-        start = text.index(name, at)
-        at = start + len(name)
-        labels.append({"id": i, "span": [start, at], "entity_id": kb_id, "name": name, "type": kind})
-    rows.append({"id": len(rows), "text": text, "evaluation_span": [0, len(text)], "labels": labels})
 
 
 def main() -> None:
