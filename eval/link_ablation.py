@@ -45,16 +45,17 @@ def _found_otherwise(c: Candidate) -> bool:
     return c.alias_hit or c.redirect_hit or c.key_hit or c.doc_hit or c.dense > 0
 
 
-def _not_only_demonym(c: Candidate) -> bool:
-    return not c.demonymic or _found_otherwise(c) or c.team_hit or c.school_hit
+_RULES = ("demonymic", "team_hit", "school_hit")  # candidates a rule of its own brings (``linking.candidates``)
 
 
-def _not_only_team(c: Candidate) -> bool:
-    return not c.team_hit or _found_otherwise(c) or c.demonymic or c.school_hit
+def _not_only(rule: str) -> Callable[[Candidate], bool]:
+    """Keeps a candidate unless ``rule`` alone found it: the variant without that rule loses its candidates."""
+    others = [r for r in _RULES if r != rule]
 
+    def keep(c: Candidate) -> bool:
+        return not getattr(c, rule) or _found_otherwise(c) or any(getattr(c, r) for r in others)
 
-def _not_only_school(c: Candidate) -> bool:
-    return not c.school_hit or _found_otherwise(c) or c.demonymic or c.team_hit
+    return keep
 
 
 VARIANTS: dict[str, Variant] = {
@@ -70,11 +71,11 @@ VARIANTS: dict[str, Variant] = {
     "without the word-article feature": (("word_article",), _all, True),
     "without nationality words (features and candidates)": (
         ("demonym_place", "demonym_people"),
-        _not_only_demonym,
+        _not_only("demonymic"),
         True,
     ),
-    "without teams named after their place": (("sports_team",), _not_only_team, True),
-    "without universities named after their place": (("school",), _not_only_school, True),
+    "without teams named after their place": (("sports_team",), _not_only("team_hit"), True),
+    "without universities named after their place": (("school",), _not_only("school_hit"), True),
 }
 
 

@@ -288,18 +288,21 @@ def team_hits(store: KBStore, mentions: Sequence[Mention]) -> list[list[str]]:
     """Per mention of a place or organisation whose context reports a game, the entities named as that place's
     teams in the sports it names ("England" beside "rugby": England national rugby union team); none for a place
     a preposition places ("won in Spain")."""
-    names = [
-        team_names(m.text, sports) if team_context(m) and (sports := sports_in(m.context)) else [] for m in mentions
-    ]
-    wanted = {n for ns in names for n in ns}
-    hits = store.lookup(wanted) if wanted else {}
-    return [list(dict.fromkeys(e for n in ns for e, src in hits.get(n, []) if src != DERIVED)) for ns in names]
+    return generated_hits(
+        store,
+        [team_names(m.text, sports) if team_context(m) and (sports := sports_in(m.context)) else [] for m in mentions],
+    )
 
 
 def school_hits(store: KBStore, mentions: Sequence[Mention]) -> list[list[str]]:
     """Per mention of where someone studies or teaches ("studied at Berkeley"), the universities named after
     it (``linking.schools``)."""
-    names = [school_names(m.text) if m.studied_at else [] for m in mentions]
+    return generated_hits(store, [school_names(m.text) if m.studied_at else [] for m in mentions])
+
+
+def generated_hits(store: KBStore, names: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Per mention, the entities that the names a rule generated for it (normalized) name, in one lookup for all
+    mentions: by a name or a redirect, never by a key the store derives (a team's surname key is no team)."""
     wanted = {n for ns in names for n in ns}
     hits = store.lookup(wanted) if wanted else {}
     return [list(dict.fromkeys(e for n in ns for e, src in hits.get(n, []) if src != DERIVED)) for ns in names]
